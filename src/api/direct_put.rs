@@ -1,0 +1,80 @@
+//! The direct PUT of an upload's bytes (spec §4.2): no token, but a valid unexpired signature for
+//! exactly that path. The body streams to storage in constant memory.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Body,
+    extract::{Path, State},
+    http::{header, HeaderMap, HeaderValue, StatusCode},
+    response::{IntoResponse, Response},
+};
+use serde_json::{json, Value};
+
+use super::{error::ApiResult, extract::NestedQuery};
+use crate::{
+    app::App,
+    domain::{now_millis, CmaError},
+    storage::{StorageError, StorageKey},
+};
+
+pub(super) async fn put_file(
+    State(app): State<Arc<App>>,
+    Path((project, file)): Path<(String, String)>,
+    NestedQuery(query): NestedQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let path = format!("/{project}/{file}");
+    let expires = query.get("expires").and_then(Value::as_str).and_then(|e| e.parse::<i64>().ok());
+    let (Some(expires), Some(sig)) = (expires, query.get("sig").and_then(Value::as_str)) else {
+        return Err(forbidden("the upload URL has no valid signature"));
+    };
+    if !app.signer.verify(&path, expires, sig) {
+        return Err(forbidden("the upload URL signature does not match"));
+    }
+    if expires * 1000 < now_millis() {
+        return Err(forbidden("the upload URL has expired; request a new one"));
+    }
+    let request = app.db.find_upload_request(&path).await?.ok_or_else(|| forbidden("unknown upload request"))?;
+    if request.consumed_by.is_some() {
+        return Err(CmaError::new(409, "UPLOAD_REQUEST_ALREADY_USED", json!({ "message": "this file already belongs to an upload" })));
+    }
+    let limit = app.config.max_upload_size;
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large(limit));
+    }
+    let key = StorageKey::from_stored(&request.blob_key);
+    let size = match app.storage.put_stream(&key, body.into_data_stream(), limit).await {
+        Ok(size) => size,
+        Err(StorageError::TooLarge { limit }) => return Err(too_large(limit)),
+        Err(StorageError::Body(message)) => {
+            return Err(CmaError::new(400, "INVALID_BODY", json!({ "message": format!("reading the body failed: {message}") })))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    app.db.complete_upload_request(&path, i64::try_from(size).unwrap_or(i64::MAX), now_millis()).await?;
+    let mut response = StatusCode::OK.into_response();
+    response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    Ok(response)
+}
+
+/// CORS preflight for browsers uploading straight to us.
+pub(super) async fn preflight() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("PUT"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    response
+}
+
+fn forbidden(message: &str) -> CmaError {
+    CmaError::new(403, "INVALID_SIGNATURE", json!({ "message": message }))
+}
+
+fn too_large(limit: u64) -> CmaError {
+    CmaError::new(413, "FILE_TOO_LARGE", json!({ "limit": limit, "message": format!("files are limited to {limit} bytes") }))
+}

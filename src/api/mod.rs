@@ -1,0 +1,69 @@
+//! The HTTP edge: the route table and its layers. Handlers live in one file per resource.
+
+mod collections;
+mod delivery;
+mod direct_put;
+pub mod error;
+mod extract;
+mod guard;
+mod health;
+mod job_results;
+mod query;
+pub mod rate_limit;
+pub mod signing;
+mod tags;
+mod upload_requests;
+mod uploads;
+
+use std::sync::Arc;
+
+use axum::{
+    extract::DefaultBodyLimit,
+    middleware,
+    response::{IntoResponse, Response},
+    routing::{get, post, put},
+    Router,
+};
+use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+
+pub use guard::sha256_hex;
+
+use crate::{app::App, domain::CmaError};
+
+/// The whole route table.
+pub fn router(app: Arc<App>) -> Router {
+    // The Content Management API: authenticated, rate limited, JSON in and out.
+    let cma = Router::new()
+        .route("/upload-requests", post(upload_requests::create_upload_request))
+        .route("/uploads", get(uploads::list_uploads).post(uploads::create_upload))
+        .route(
+            "/uploads/{id}",
+            get(uploads::show_upload).put(uploads::update_upload).delete(uploads::destroy_upload),
+        )
+        .route("/job-results/{id}", get(job_results::show_job_result))
+        .route("/upload-collections", post(collections::create_collection))
+        .route("/upload-collections/{id}", get(collections::show_collection))
+        .route("/upload-tags", get(tags::list_tags).post(tags::create_tag))
+        .route_layer(middleware::from_fn_with_state(app.clone(), guard::cma_guard))
+        .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY));
+
+    // Public delivery and the signed direct upload: no token, streamed bodies.
+    let project = &app.config.project_id;
+    let public = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
+        .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
+        .layer(DefaultBodyLimit::disable());
+
+    Router::new()
+        .merge(cma)
+        .merge(public)
+        .fallback(health::unknown_endpoint)
+        .method_not_allowed_fallback(health::unknown_endpoint)
+        .with_state(app)
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
+            tracing::error!("a request handler panicked");
+            CmaError::internal().into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+}

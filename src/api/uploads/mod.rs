@@ -1,0 +1,63 @@
+//! `/uploads`: create (202 job), list, show, update (202 job) and destroy (spec §3).
+
+mod create;
+mod list;
+mod update;
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, State},
+    Json,
+};
+use serde_json::Value;
+
+pub(super) use create::create_upload;
+pub(super) use list::list_uploads;
+pub(super) use update::update_upload;
+
+use super::error::ApiResult;
+use crate::{
+    app::App,
+    db::{Db, UploadRequestRow},
+    domain::CmaError,
+    storage::StorageKey,
+    views::{document, upload_resource},
+};
+
+/// `GET /uploads/{id}`.
+pub(super) async fn show_upload(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let row = app.db.find_upload(&id).await?.ok_or_else(CmaError::not_found)?;
+    let metadata = app.db.list_metadata(&id).await?;
+    Ok(Json(document(upload_resource(&row, &metadata, &app.views))))
+}
+
+/// `DELETE /uploads/{id}`: 200 with the upload as it was; its file is removed and its URL 404s.
+pub(super) async fn destroy_upload(State(app): State<Arc<App>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let mut tx = app.db.begin_write().await?;
+    let row = Db::find_upload_in(&mut tx, &id).await?.ok_or_else(CmaError::not_found)?;
+    let metadata = Db::list_metadata_in(&mut tx, &id).await?;
+    Db::delete_upload(&mut tx, &id).await?;
+    tx.commit().await.map_err(crate::db::DbError::from)?;
+    if let Err(error) = app.storage.delete(&StorageKey::from_stored(&row.blob_key)).await {
+        // The row is gone, so the URL already 404s; the orphaned blob is only wasted space.
+        tracing::warn!(%error, upload = %id, "could not delete the file of a destroyed upload");
+    }
+    Ok(Json(document(upload_resource(&row, &metadata, &app.views))))
+}
+
+/// The upload request behind `path`, if its file is uploaded and free for `upload_id`.
+async fn completed_upload_request(app: &App, path: &str, upload_id: &str) -> ApiResult<UploadRequestRow> {
+    let request = app.db.find_upload_request(path).await?.ok_or_else(|| {
+        CmaError::invalid_field("path", "NOT_FOUND", "path must be the id of an upload request (POST /upload-requests)")
+    })?;
+    if request.completed_at.is_none() {
+        return Err(CmaError::invalid_field("path", "FILE_NOT_UPLOADED", "the file was not PUT to the upload URL yet"));
+    }
+    match &request.consumed_by {
+        Some(owner) if owner != upload_id => {
+            Err(CmaError::invalid_field("path", "VALIDATION_UNIQUENESS", "this file already belongs to another upload"))
+        }
+        _ => Ok(request),
+    }
+}

@@ -1,0 +1,125 @@
+//! `App`: everything a request or a job needs, built once at start and shared by the HTTP server,
+//! the worker and the tests.
+
+use std::{future::Future, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use tokio::{net::TcpListener, sync::Notify};
+
+use crate::{
+    api::{self, rate_limit::RateLimiter, signing::UrlSigner},
+    config::Config,
+    db::Db,
+    domain::{new_entity_id, now_millis},
+    ingest::IngestSettings,
+    jobs::Worker,
+    storage::Storage,
+    views::ViewContext,
+};
+
+/// Name of the token managed through `ASSETD_API_TOKEN`.
+const CONFIGURED_TOKEN_NAME: &str = "ASSETD_API_TOKEN";
+
+pub struct App {
+    pub config: Config,
+    /// Absolute base of upload and asset URLs, without a trailing slash.
+    pub public_url: String,
+    pub db: Db,
+    pub storage: Storage,
+    /// What resource rendering needs (asset base, locales, metadata shape).
+    pub views: ViewContext,
+    pub ingest: IngestSettings,
+    /// Signs the direct-PUT URLs.
+    pub signer: UrlSigner,
+    pub rate_limiter: RateLimiter,
+    /// Wakes this node's worker when a job is queued here.
+    pub job_wakeup: Notify,
+}
+
+impl App {
+    /// The embedded default: SQLite and files under the data directory.
+    pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
+        let storage = Storage::local(config.data_dir.join("files")).context("opening the file store")?;
+        Self::build_with_storage(config, storage).await
+    }
+
+    /// Like [`App::build`] with another blob store (tests use memory).
+    pub async fn build_with_storage(config: Config, storage: Storage) -> anyhow::Result<Arc<App>> {
+        config.validate()?;
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+        let db = Db::open_sqlite(&config.data_dir.join("assetd.db")).await.context("opening the database")?;
+        let signing_key = db.setting_or_insert("upload_url_signing_key", &random_secret()).await?;
+        ensure_api_token(&db, &config).await?;
+        let public_url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", config.listen))
+            .trim_end_matches('/')
+            .to_owned();
+        let app = App {
+            views: ViewContext::from_config(&config, &public_url),
+            ingest: IngestSettings { temp_dir: config.data_dir.join("tmp"), ffprobe: config.ffprobe.clone() },
+            signer: UrlSigner::new(signing_key.into_bytes()),
+            rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
+            job_wakeup: Notify::new(),
+            public_url,
+            db,
+            storage,
+            config,
+        };
+        Ok(Arc::new(app))
+    }
+
+    /// Serves HTTP and runs the worker until `shutdown` resolves, then drains both.
+    pub async fn serve_until_shutdown(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let listener = TcpListener::bind(self.config.listen)
+            .await
+            .with_context(|| format!("binding {}", self.config.listen))?;
+        self.serve_on(listener, shutdown).await
+    }
+
+    /// Like [`App::serve_until_shutdown`] on a listener bound by the caller.
+    pub async fn serve_on(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        tracing::info!(address = %listener.local_addr()?, public_url = %self.public_url, "assetd is listening");
+        let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
+        let worker = (self.config.workers > 0)
+            .then(|| tokio::spawn(Worker::new(self.clone()).run_until_stopped(self.config.workers, stop_signal)));
+        let server = axum::serve(listener, api::router(self.clone())).with_graceful_shutdown(shutdown);
+        let served = server.await.context("HTTP server failed");
+        tracing::info!("HTTP server stopped; stopping the worker");
+        let _ = stop_worker.send(true);
+        if let Some(worker) = worker {
+            if let Err(error) = worker.await {
+                tracing::error!(%error, "the worker task failed");
+            }
+        }
+        self.db.close().await;
+        served
+    }
+}
+
+/// Makes sure a token exists: the configured one (created or rotated to the configured secret),
+/// or on a first start without one, a generated token printed once.
+async fn ensure_api_token(db: &Db, config: &Config) -> anyhow::Result<()> {
+    if let Some(secret) = &config.api_token {
+        db.upsert_token(&new_entity_id(), CONFIGURED_TOKEN_NAME, &api::sha256_hex(secret.expose()), now_millis()).await?;
+        return Ok(());
+    }
+    if db.count_tokens().await? == 0 {
+        let secret = random_secret();
+        db.upsert_token(&new_entity_id(), "generated", &api::sha256_hex(&secret), now_millis()).await?;
+        // Printed once, on purpose, to stdout: this is the only time the secret is shown.
+        println!("assetd: created a full-access API token (shown only now): {secret}");
+    }
+    Ok(())
+}
+
+/// 244 random bits (two UUID v4s), URL-safe.
+fn random_secret() -> String {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}

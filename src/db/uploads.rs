@@ -1,0 +1,414 @@
+//! `uploads` with their per-locale metadata, tag links and old-path aliases.
+
+use serde_json::Value;
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::{Db, DbError, Tx};
+use crate::domain::{Change, Creator, MetadataPatch, UploadPatch};
+
+/// Columns of `uploads`, as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UploadRow {
+    pub id: String,
+    pub path: String,
+    pub blob_key: String,
+    pub basename: String,
+    pub extension: Option<String>,
+    pub format: Option<String>,
+    pub size: i64,
+    pub md5: String,
+    pub mime_type: String,
+    pub is_image: bool,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration: Option<f64>,
+    pub frame_rate: Option<f64>,
+    pub blurhash: Option<String>,
+    pub thumbhash: Option<String>,
+    pub exif_info: String,
+    pub colors: String,
+    pub author: Option<String>,
+    pub copyright: Option<String>,
+    pub notes: Option<String>,
+    pub tags: String,
+    pub focal_point_x: Option<f64>,
+    pub focal_point_y: Option<f64>,
+    pub poster_time: Option<f64>,
+    pub upload_collection_id: Option<String>,
+    pub creator_type: String,
+    pub creator_id: String,
+    pub url_replaced: bool,
+    pub file_updated_at: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl UploadRow {
+    pub fn tag_list(&self) -> Vec<String> {
+        serde_json::from_str(&self.tags).unwrap_or_default()
+    }
+
+    /// True for videos (and audio): what `poster_time` applies to.
+    pub fn is_video(&self) -> bool {
+        self.mime_type.starts_with("video/")
+    }
+}
+
+/// One `upload_metadata` row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MetadataRow {
+    pub locale: String,
+    pub alt: Option<String>,
+    pub title: Option<String>,
+    pub custom_data: String,
+}
+
+/// What ingesting a stored file tells about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileFacts {
+    pub blob_key: String,
+    pub size: i64,
+    pub md5: String,
+    pub mime_type: String,
+    pub sniffed_format: Option<String>,
+    pub is_image: bool,
+    pub width: Option<i64>,
+    pub height: Option<i64>,
+    pub duration: Option<f64>,
+    pub frame_rate: Option<f64>,
+    pub blurhash: Option<String>,
+    pub thumbhash: Option<String>,
+    pub exif_info: Value,
+    pub colors: Value,
+}
+
+/// A new upload row and everything written with it.
+#[derive(Debug, Clone)]
+pub struct NewUpload<'a> {
+    pub id: &'a str,
+    pub path: &'a str,
+    pub basename: &'a str,
+    pub extension: Option<&'a str>,
+    pub facts: &'a FileFacts,
+    pub author: Option<&'a str>,
+    pub copyright: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub tags: &'a [String],
+    pub metadata: &'a MetadataPatch,
+    pub upload_collection_id: Option<&'a str>,
+    pub creator: &'a Creator,
+    pub now: i64,
+}
+
+pub(super) const UPLOAD_COLUMNS: &str = "id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image, \
+    width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright, notes, tags, \
+    focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type, creator_id, url_replaced, \
+    file_updated_at, created_at, updated_at";
+
+impl Db {
+    pub async fn find_upload(&self, id: &str) -> Result<Option<UploadRow>, DbError> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+    }
+
+    pub async fn find_upload_in(tx: &mut Tx, id: &str) -> Result<Option<UploadRow>, DbError> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");
+        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut **tx).await?)
+    }
+
+    pub async fn find_upload_by_path(&self, path: &str) -> Result<Option<UploadRow>, DbError> {
+        let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE path = $1");
+        Ok(sqlx::query_as(&sql).bind(path).fetch_optional(&self.pool).await?)
+    }
+
+    /// The current path of the upload that used to live at `old_path`.
+    pub async fn find_current_path_for_alias(&self, old_path: &str) -> Result<Option<String>, DbError> {
+        let path = sqlx::query_scalar(
+            r#"SELECT u.path FROM upload_path_aliases a JOIN uploads u ON u.id = a.upload_id WHERE a.path = $1"#,
+        )
+        .bind(old_path)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(path)
+    }
+
+    pub async fn upload_exists(&self, id: &str) -> Result<bool, DbError> {
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM uploads WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn list_metadata(&self, upload_id: &str) -> Result<Vec<MetadataRow>, DbError> {
+        let rows = sqlx::query_as("SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows)
+    }
+
+    pub async fn list_metadata_in(tx: &mut Tx, upload_id: &str) -> Result<Vec<MetadataRow>, DbError> {
+        let rows = sqlx::query_as("SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1")
+            .bind(upload_id)
+            .fetch_all(&mut **tx)
+            .await?;
+        Ok(rows)
+    }
+
+    /// Metadata rows of many uploads at once, for listings.
+    pub async fn list_metadata_for(&self, upload_ids: &[String]) -> Result<Vec<(String, MetadataRow)>, DbError> {
+        if upload_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT upload_id, locale, alt, title, custom_data FROM upload_metadata WHERE upload_id IN (",
+        );
+        let mut separated = query.separated(", ");
+        for id in upload_ids {
+            separated.push_bind(id);
+        }
+        query.push(")");
+        let rows: Vec<(String, String, Option<String>, Option<String>, String)> =
+            query.build_query_as().fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(upload_id, locale, alt, title, custom_data)| (upload_id, MetadataRow { locale, alt, title, custom_data }))
+            .collect())
+    }
+
+    /// Inserts the upload, its metadata and its tag links.
+    pub async fn insert_upload(tx: &mut Tx, new: &NewUpload<'_>) -> Result<(), DbError> {
+        let facts = new.facts;
+        let (focal_x, focal_y) = match new.metadata.focal_point.as_set().copied().flatten() {
+            Some(point) => (Some(point.x), Some(point.y)),
+            None => (None, None),
+        };
+        let poster_time = new.metadata.poster_time.as_set().copied().flatten().map(|t| t.seconds());
+        let format = new.extension.map(str::to_owned).or_else(|| facts.sniffed_format.clone());
+        sqlx::query(
+            r#"INSERT INTO uploads (id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image,
+                   width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright,
+                   notes, tags, focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type,
+                   creator_id, url_replaced, file_updated_at, created_at, updated_at)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
+                   $21, $22, $23, $24, $25, $26, $27, $28, 0, $29, $29, $29)"#,
+        )
+        .bind(new.id)
+        .bind(new.path)
+        .bind(&facts.blob_key)
+        .bind(new.basename)
+        .bind(new.extension)
+        .bind(format)
+        .bind(facts.size)
+        .bind(&facts.md5)
+        .bind(&facts.mime_type)
+        .bind(facts.is_image)
+        .bind(facts.width)
+        .bind(facts.height)
+        .bind(facts.duration)
+        .bind(facts.frame_rate)
+        .bind(&facts.blurhash)
+        .bind(&facts.thumbhash)
+        .bind(facts.exif_info.to_string())
+        .bind(facts.colors.to_string())
+        .bind(new.author)
+        .bind(new.copyright)
+        .bind(new.notes)
+        .bind(serde_json::to_string(new.tags)?)
+        .bind(focal_x)
+        .bind(focal_y)
+        .bind(poster_time)
+        .bind(new.upload_collection_id)
+        .bind(&new.creator.kind)
+        .bind(&new.creator.id)
+        .bind(new.now)
+        .execute(&mut **tx)
+        .await?;
+        Self::write_tag_links(tx, new.id, new.tags).await?;
+        Self::write_locale_metadata(tx, new.id, new.metadata).await?;
+        Ok(())
+    }
+
+    /// Applies the regular attributes of `patch` (not the file, not the basename). Only the columns
+    /// and locale cells the patch names are written, so concurrent patches of other parts survive.
+    pub async fn apply_upload_patch(tx: &mut Tx, id: &str, patch: &UploadPatch, now: i64) -> Result<(), DbError> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE uploads SET updated_at = ");
+        query.push_bind(now);
+        let text_columns = [("author", &patch.author), ("copyright", &patch.copyright), ("notes", &patch.notes)];
+        for (column, change) in text_columns {
+            if let Change::Set(value) = change {
+                query.push(format_args!(", {column} = ")).push_bind(value.clone());
+            }
+        }
+        if let Change::Set(tags) = &patch.tags {
+            query.push(", tags = ").push_bind(serde_json::to_string(tags)?);
+        }
+        if let Change::Set(point) = &patch.metadata.focal_point {
+            query.push(", focal_point_x = ").push_bind(point.map(|p| p.x));
+            query.push(", focal_point_y = ").push_bind(point.map(|p| p.y));
+        }
+        if let Change::Set(time) = &patch.metadata.poster_time {
+            query.push(", poster_time = ").push_bind(time.map(|t| t.seconds()));
+        }
+        if let Change::Set(collection) = &patch.upload_collection {
+            query.push(", upload_collection_id = ").push_bind(collection.clone());
+        }
+        if let Change::Set(creator) = &patch.creator {
+            query.push(", creator_type = ").push_bind(creator.kind.clone());
+            query.push(", creator_id = ").push_bind(creator.id.clone());
+        }
+        query.push(" WHERE id = ").push_bind(id);
+        query.build().execute(&mut **tx).await?;
+        if let Change::Set(tags) = &patch.tags {
+            Self::write_tag_links(tx, id, tags).await?;
+        }
+        Self::write_locale_metadata(tx, id, &patch.metadata).await?;
+        Ok(())
+    }
+
+    /// Points the upload at a new file. With `new_path` the URL changes (the old path stops
+    /// serving); without it the bytes change under the same URL (`keep_url`).
+    pub async fn replace_upload_file(
+        tx: &mut Tx,
+        id: &str,
+        facts: &FileFacts,
+        new_path: Option<(&str, &str, Option<&str>)>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE uploads SET blob_key = ");
+        query.push_bind(&facts.blob_key);
+        query.push(", size = ").push_bind(facts.size);
+        query.push(", md5 = ").push_bind(&facts.md5);
+        query.push(", mime_type = ").push_bind(&facts.mime_type);
+        query.push(", is_image = ").push_bind(facts.is_image);
+        query.push(", width = ").push_bind(facts.width);
+        query.push(", height = ").push_bind(facts.height);
+        query.push(", duration = ").push_bind(facts.duration);
+        query.push(", frame_rate = ").push_bind(facts.frame_rate);
+        query.push(", blurhash = ").push_bind(&facts.blurhash);
+        query.push(", thumbhash = ").push_bind(&facts.thumbhash);
+        query.push(", exif_info = ").push_bind(facts.exif_info.to_string());
+        query.push(", colors = ").push_bind(facts.colors.to_string());
+        query.push(", file_updated_at = ").push_bind(now);
+        query.push(", updated_at = ").push_bind(now);
+        match new_path {
+            Some((path, basename, extension)) => {
+                let format = extension.map(str::to_owned).or_else(|| facts.sniffed_format.clone());
+                query.push(", path = ").push_bind(path);
+                query.push(", basename = ").push_bind(basename);
+                query.push(", extension = ").push_bind(extension);
+                query.push(", format = ").push_bind(format);
+                query.push(", url_replaced = 0");
+            }
+            None => {
+                query.push(", url_replaced = 1");
+            }
+        }
+        // A new file may not be an image or a video any more: drop what no longer applies.
+        if !facts.is_image {
+            query.push(", focal_point_x = NULL, focal_point_y = NULL");
+        }
+        if !facts.mime_type.starts_with("video/") {
+            query.push(", poster_time = NULL");
+        }
+        query.push(" WHERE id = ").push_bind(id);
+        query.build().execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Renames: the upload moves to `new_path` and its old path becomes a redirecting alias.
+    pub async fn rename_upload(
+        tx: &mut Tx,
+        id: &str,
+        old_path: &str,
+        new_path: &str,
+        basename: &str,
+        now: i64,
+    ) -> Result<(), DbError> {
+        // The new URL never served other bytes, so it may be cached as immutable again.
+        sqlx::query("UPDATE uploads SET path = $1, basename = $2, updated_at = $3, url_replaced = 0 WHERE id = $4")
+            .bind(new_path)
+            .bind(basename)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        // The new path may have been an alias of this same upload (renamed back): it is current again.
+        sqlx::query("DELETE FROM upload_path_aliases WHERE path = $1").bind(new_path).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO upload_path_aliases (path, upload_id) VALUES ($1, $2)")
+            .bind(old_path)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// True if `path` is free for a rename of `upload_id` (its own old aliases do not count).
+    pub async fn path_is_free_for(tx: &mut Tx, path: &str, upload_id: &str) -> Result<bool, DbError> {
+        let taken: Option<i64> = sqlx::query_scalar(
+            r#"SELECT 1 FROM upload_requests WHERE path = $1 AND (consumed_by IS NULL OR consumed_by <> $2)
+               UNION ALL SELECT 1 FROM uploads WHERE path = $1
+               UNION ALL SELECT 1 FROM upload_path_aliases WHERE path = $1 AND upload_id <> $2
+               LIMIT 1"#,
+        )
+        .bind(path)
+        .bind(upload_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(taken.is_none())
+    }
+
+    /// Removes old aliases when an upload's URL changes for a new file (create_new_url).
+    pub async fn delete_path_aliases(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM upload_path_aliases WHERE upload_id = $1").bind(upload_id).execute(&mut **tx).await?;
+        Ok(())
+    }
+
+    /// Deletes the upload (metadata, tag links and aliases cascade).
+    pub async fn delete_upload(tx: &mut Tx, id: &str) -> Result<bool, DbError> {
+        let result = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn write_tag_links(tx: &mut Tx, upload_id: &str, tags: &[String]) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM upload_tag_links WHERE upload_id = $1").bind(upload_id).execute(&mut **tx).await?;
+        for tag in tags {
+            sqlx::query("INSERT INTO upload_tag_links (upload_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(upload_id)
+                .bind(tag)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Upserts only the (locale, column) cells the patch names.
+    async fn write_locale_metadata(tx: &mut Tx, upload_id: &str, patch: &MetadataPatch) -> Result<(), DbError> {
+        for (locale, alt) in &patch.alt {
+            Self::upsert_metadata_cell(tx, upload_id, locale.as_str(), "alt", alt.clone()).await?;
+        }
+        for (locale, title) in &patch.title {
+            Self::upsert_metadata_cell(tx, upload_id, locale.as_str(), "title", title.clone()).await?;
+        }
+        for (locale, data) in &patch.custom_data {
+            let json = Value::Object(data.clone()).to_string();
+            Self::upsert_metadata_cell(tx, upload_id, locale.as_str(), "custom_data", Some(json)).await?;
+        }
+        Ok(())
+    }
+
+    async fn upsert_metadata_cell(
+        tx: &mut Tx,
+        upload_id: &str,
+        locale: &str,
+        column: &'static str,
+        value: Option<String>,
+    ) -> Result<(), DbError> {
+        // `column` is one of three literals above, never client input.
+        let sql = format!(
+            "INSERT INTO upload_metadata (upload_id, locale, {column}) VALUES ($1, $2, $3) \
+             ON CONFLICT (upload_id, locale) DO UPDATE SET {column} = excluded.{column}"
+        );
+        sqlx::query(&sql).bind(upload_id).bind(locale).bind(value).execute(&mut **tx).await?;
+        Ok(())
+    }
+}

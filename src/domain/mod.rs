@@ -1,0 +1,17 @@
+//! Types shared by every layer, each checked once when it is built. No I/O, no framework types.
+
+mod error;
+mod filename;
+mod ids;
+mod locale;
+mod metadata;
+mod timestamp;
+mod upload;
+
+pub use error::CmaError;
+pub use filename::{Basename, SanitizedFilename, UploadPathParts};
+pub use ids::{is_valid_entity_id, new_entity_id, new_opaque_id};
+pub use locale::Locale;
+pub use metadata::{Change, FocalPoint, MetadataPatch, PosterTime};
+pub use timestamp::{format_http_date, format_iso_millis, now_millis};
+pub use upload::{normalize_tags, Creator, UploadPatch};

@@ -1,0 +1,218 @@
+//! The ingest workflow: read a stored file once (md5 and size while streaming), sniff its type
+//! from its bytes, and probe what the type allows (dimensions, hashes, colours, duration).
+
+use std::path::{Path, PathBuf};
+
+use futures_util::StreamExt;
+use md5::{Digest, Md5};
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::{
+    db::FileFacts,
+    domain::CmaError,
+    media::{self, MediaKind, Sniffed},
+    storage::{Storage, StorageError, StorageKey},
+};
+
+/// Bytes read from the start of a file to sniff its type.
+pub const SNIFF_LEN: usize = 8192;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The file itself is the problem (missing, corrupt): the client's mistake, answered with a 4xx.
+    #[error("{0}")]
+    Rejected(CmaError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<std::io::Error> for IngestError {
+    fn from(error: std::io::Error) -> Self {
+        IngestError::Internal(error.into())
+    }
+}
+
+/// What ingest needs besides the blob.
+#[derive(Debug, Clone)]
+pub struct IngestSettings {
+    /// Scratch space for copies of remote blobs.
+    pub temp_dir: PathBuf,
+    pub ffprobe: String,
+}
+
+/// Computes every file fact of the blob at `key`.
+pub async fn inspect_blob(storage: &Storage, settings: &IngestSettings, key: &StorageKey) -> Result<FileFacts, IngestError> {
+    let local = LocalCopy::obtain(storage, settings, key).await?;
+    let sniffed = media::sniff(&local.head);
+    let mut facts = FileFacts {
+        blob_key: key.as_str().to_owned(),
+        size: i64::try_from(local.size).unwrap_or(i64::MAX),
+        md5: local.md5.clone(),
+        mime_type: sniffed.mime_type.clone(),
+        sniffed_format: sniffed.format.clone(),
+        is_image: sniffed.kind == MediaKind::Image,
+        width: None,
+        height: None,
+        duration: None,
+        frame_rate: None,
+        blurhash: None,
+        thumbhash: None,
+        exif_info: json!({}),
+        colors: json!([]),
+    };
+    match sniffed.kind {
+        MediaKind::Image => probe_image_into(&mut facts, local.path.clone()).await?,
+        MediaKind::Video | MediaKind::Audio => probe_av_into(&mut facts, &local.path, &settings.ffprobe).await?,
+        MediaKind::Pdf | MediaKind::Other => {}
+    }
+    Ok(facts)
+}
+
+/// Sniffs the type of a stored blob from its first bytes (cheap: one ranged read).
+pub async fn sniff_blob(storage: &Storage, key: &StorageKey) -> Result<Sniffed, StorageError> {
+    let size = storage.size(key).await?;
+    if size == 0 {
+        return Ok(media::sniff(&[]));
+    }
+    let read = storage.get(key, Some(0..size.min(SNIFF_LEN as u64))).await?;
+    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut stream = read.stream;
+    while let Some(chunk) = stream.next().await {
+        head.extend_from_slice(&chunk?);
+    }
+    Ok(media::sniff(&head))
+}
+
+async fn probe_image_into(facts: &mut FileFacts, path: PathBuf) -> Result<(), IngestError> {
+    let probed = tokio::task::spawn_blocking(move || media::probe_image(&path))
+        .await
+        .map_err(|e| anyhow::anyhow!("image probe task failed: {e}"))?;
+    match probed {
+        Ok(image) => {
+            facts.width = Some(i64::from(image.width));
+            facts.height = Some(i64::from(image.height));
+            facts.blurhash = image.blurhash;
+            facts.thumbhash = image.thumbhash;
+            facts.colors = serde_json::to_value(&image.colors).unwrap_or_else(|_| json!([]));
+            Ok(())
+        }
+        // Formats we recognise but cannot rasterise (SVG) keep null dimensions.
+        Err(media::MediaError::Unsupported) => Ok(()),
+        Err(error) if error.is_client_error() => Err(IngestError::Rejected(not_readable(&facts.mime_type, &error))),
+        Err(error) => Err(IngestError::Internal(anyhow::anyhow!("probing an image: {error}"))),
+    }
+}
+
+async fn probe_av_into(facts: &mut FileFacts, path: &Path, ffprobe: &str) -> Result<(), IngestError> {
+    match media::probe_av(path, ffprobe).await {
+        Ok(av) => {
+            facts.duration = av.duration;
+            facts.frame_rate = av.frame_rate;
+            facts.width = av.width.map(i64::from);
+            facts.height = av.height.map(i64::from);
+            Ok(())
+        }
+        Err(error) if error.is_client_error() => Err(IngestError::Rejected(not_readable(&facts.mime_type, &error))),
+        Err(error) => {
+            // A missing or broken ffprobe is our problem, not the file's: keep the upload, log it.
+            tracing::warn!(%error, "cannot probe audio/video; duration and frame rate stay null");
+            Ok(())
+        }
+    }
+}
+
+fn not_readable(mime_type: &str, error: &media::MediaError) -> CmaError {
+    CmaError::invalid_field("path", "INVALID_FILE", format!("the file looks like {mime_type} but cannot be read: {error}"))
+}
+
+/// The blob as a local file plus what one streaming pass over it computed.
+struct LocalCopy {
+    path: PathBuf,
+    md5: String,
+    size: u64,
+    head: Vec<u8>,
+    /// Removed on drop when the blob had to be copied from a remote store.
+    _temp: Option<TempFile>,
+}
+
+impl LocalCopy {
+    async fn obtain(storage: &Storage, settings: &IngestSettings, key: &StorageKey) -> Result<LocalCopy, IngestError> {
+        if let Some(path) = storage.local_file(key) {
+            return match tokio::fs::File::open(&path).await {
+                Ok(file) => Self::hash_local(path, file).await,
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                    Err(StorageError::NotFound(key.as_str().to_owned()).into())
+                }
+                Err(error) => Err(error.into()),
+            };
+        }
+        Self::download(storage, settings, key).await
+    }
+
+    async fn hash_local(path: PathBuf, mut file: tokio::fs::File) -> Result<LocalCopy, IngestError> {
+        let mut digest = StreamDigest::default();
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            let n = file.read(&mut buffer).await?;
+            if n == 0 {
+                break;
+            }
+            digest.update(&buffer[..n]);
+        }
+        Ok(digest.finish(path, None))
+    }
+
+    async fn download(storage: &Storage, settings: &IngestSettings, key: &StorageKey) -> Result<LocalCopy, IngestError> {
+        tokio::fs::create_dir_all(&settings.temp_dir).await?;
+        let temp = TempFile(settings.temp_dir.join(format!("ingest-{}", crate::domain::new_opaque_id())));
+        let mut file = tokio::fs::File::create(&temp.0).await?;
+        let mut digest = StreamDigest::default();
+        let mut stream = storage.get(key, None).await?.stream;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            digest.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        let path = temp.0.clone();
+        Ok(digest.finish(path, Some(temp)))
+    }
+}
+
+#[derive(Default)]
+struct StreamDigest {
+    md5: Md5,
+    size: u64,
+    head: Vec<u8>,
+}
+
+impl StreamDigest {
+    fn update(&mut self, chunk: &[u8]) {
+        self.md5.update(chunk);
+        self.size += chunk.len() as u64;
+        if self.head.len() < SNIFF_LEN {
+            let take = (SNIFF_LEN - self.head.len()).min(chunk.len());
+            self.head.extend_from_slice(&chunk[..take]);
+        }
+    }
+
+    fn finish(self, path: PathBuf, temp: Option<TempFile>) -> LocalCopy {
+        let md5 = self.md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        LocalCopy { path, md5, size: self.size, head: self.head, _temp: temp }
+    }
+}
+
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.0) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, path = %self.0.display(), "cannot remove a temporary file");
+            }
+        }
+    }
+}

@@ -1,0 +1,19 @@
+//! assetd: a self-hosted media service that speaks the DatoCMS Content Management API for uploads.
+//!
+//! Layers (dependencies run downwards only):
+//! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
+//! - workflows: [`ingest`] (hash, sniff and probe a stored file);
+//! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing);
+//! - [`domain`] (types checked once when built) and [`views`] (the JSON:API documents we answer with).
+
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod ingest;
+pub mod jobs;
+pub mod media;
+pub mod storage;
+pub mod telemetry;
+pub mod views;

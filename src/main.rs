@@ -1,0 +1,17 @@
+//! The `assetd` binary: parse the command line, then wire config → tracing → App → server + worker.
+
+use anyhow::Context;
+use assetd::{app::App, config::Cli, config::Command, telemetry};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    match cli.command {
+        Command::Serve(config) => {
+            let app = App::build(config).await.context("starting assetd")?;
+            app.serve_until_shutdown(telemetry::shutdown_signal()).await
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Media inspection: what a file is and what can be learned from it.
+//!
+//! * [`sniff()`] classifies a file from its first bytes (MIME type, canonical
+//!   extension, [`MediaKind`]).
+//! * [`probe_image`] reads raster dimensions and computes the placeholder
+//!   data DatoCMS exposes for images (blurhash, thumbhash, dominant colours).
+//!   It is blocking: run it in `tokio::task::spawn_blocking`.
+//! * [`probe_av`] asks `ffprobe` for the duration, frame rate and size of
+//!   audio/video files; [`parse_ffprobe_json`] is its pure, testable half.
+//!
+//! All of them report failures as [`MediaError`]; use
+//! [`MediaError::is_client_error`] to decide between a 4xx and a 5xx.
+
+pub mod image_facts;
+pub mod sniff;
+pub mod video_facts;
+
+pub use image_facts::{probe_image, ImageFacts, Rgba};
+pub use sniff::{same_format, sniff, MediaKind, Sniffed};
+pub use video_facts::{parse_ffprobe_json, probe_av, AvFacts};
+
+/// Why a media file could not be inspected.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    /// Reading the file failed on our side (missing file, permissions, disk).
+    #[error("i/o error while reading media: {0}")]
+    Io(#[from] std::io::Error),
+    /// The file claims a format but its content is invalid or truncated.
+    #[error("media could not be decoded: {0}")]
+    Decode(String),
+    /// The format is recognised but this service cannot decode it
+    /// (e.g. SVG for dimension probing).
+    #[error("unsupported media format")]
+    Unsupported,
+    /// An external tool (ffprobe) did not answer in time.
+    #[error("media probe timed out")]
+    Timeout,
+    /// An external tool is missing or misbehaved.
+    #[error("media tool failed: {0}")]
+    Tool(String),
+}
+
+impl MediaError {
+    /// Whether the failure is caused by the uploaded file itself (answer 4xx)
+    /// rather than by the server or its environment (answer 5xx).
+    pub fn is_client_error(&self) -> bool {
+        matches!(self, MediaError::Decode(_) | MediaError::Unsupported)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_about_the_file() {
+        assert!(MediaError::Decode("bad".into()).is_client_error());
+        assert!(MediaError::Unsupported.is_client_error());
+        assert!(!MediaError::Timeout.is_client_error());
+        assert!(!MediaError::Tool("ffprobe not found".into()).is_client_error());
+        let io = std::io::Error::new(std::io::ErrorKind::PermissionDenied, "no");
+        assert!(!MediaError::from(io).is_client_error());
+    }
+}

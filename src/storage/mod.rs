@@ -1,0 +1,233 @@
+//! Blob storage behind one small interface (object_store: local disk now, S3 next, memory in tests).
+//! Only this module builds storage keys; none derives from client input.
+
+use std::{ops::Range, path::PathBuf, sync::Arc};
+
+use bytes::Bytes;
+use futures_util::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
+use object_store::{
+    local::LocalFileSystem, memory::InMemory, path::Path as ObjectPath, GetOptions, GetRange, ObjectStore,
+    WriteMultipart,
+};
+
+use crate::domain::new_opaque_id;
+
+/// Size of the parts a streamed write is cut into; at most a few are in memory at once.
+const PART_SIZE: usize = 8 * 1024 * 1024;
+/// Parts being written concurrently by one streamed write.
+const PARTS_IN_FLIGHT: usize = 2;
+
+/// Where a blob lives. Built only here: from a fresh random id, or from a key we stored earlier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StorageKey(String);
+
+impl StorageKey {
+    /// A fresh key for an original file.
+    pub fn new_original() -> Self {
+        StorageKey(format!("originals/{}", new_opaque_id()))
+    }
+
+    /// A key read back from the database.
+    pub fn from_stored(key: &str) -> Self {
+        StorageKey(key.to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn location(&self) -> ObjectPath {
+        ObjectPath::from(self.0.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("no blob at {0}")]
+    NotFound(String),
+    #[error("the body is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("reading the request body failed: {0}")]
+    Body(String),
+    #[error("storage backend: {0}")]
+    Backend(#[from] object_store::Error),
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StorageError {
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, StorageError::NotFound(_) | StorageError::Backend(object_store::Error::NotFound { .. }))
+    }
+}
+
+/// A blob being read: its total size and a stream of the requested bytes.
+pub struct BlobRead {
+    pub total_size: u64,
+    pub stream: BoxStream<'static, Result<Bytes, StorageError>>,
+}
+
+/// The blob store. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    store: Arc<dyn ObjectStore>,
+    /// Set for the local-disk backend, whose files can be read in place.
+    local: Option<Arc<LocalFileSystem>>,
+}
+
+impl Storage {
+    /// Files under `root` on local disk. Writes go to a temporary file renamed into place when
+    /// complete, so a half-written blob is never visible.
+    pub fn local(root: PathBuf) -> Result<Self, StorageError> {
+        std::fs::create_dir_all(&root)?;
+        let local = Arc::new(LocalFileSystem::new_with_prefix(root)?);
+        Ok(Storage { store: local.clone(), local: Some(local) })
+    }
+
+    /// Blobs in memory (tests).
+    pub fn in_memory() -> Self {
+        Storage { store: Arc::new(InMemory::new()), local: None }
+    }
+
+    /// Streams `body` into `key`, failing with `TooLarge` past `max_size` bytes. Returns the size.
+    /// On any failure nothing is stored.
+    pub async fn put_stream<S, E>(&self, key: &StorageKey, body: S, max_size: u64) -> Result<u64, StorageError>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send,
+        E: std::fmt::Display,
+    {
+        let upload = self.store.put_multipart(&key.location()).await?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+        let mut size: u64 = 0;
+        let mut body = std::pin::pin!(body);
+        while let Some(chunk) = body.next().await {
+            let failure = match chunk {
+                Ok(chunk) => {
+                    size += chunk.len() as u64;
+                    if size > max_size {
+                        Some(StorageError::TooLarge { limit: max_size })
+                    } else if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                        Some(error.into())
+                    } else {
+                        writer.write(&chunk);
+                        None
+                    }
+                }
+                Err(error) => Some(StorageError::Body(error.to_string())),
+            };
+            if let Some(failure) = failure {
+                if let Err(error) = writer.abort().await {
+                    tracing::warn!(%error, key = key.as_str(), "aborting a failed write");
+                }
+                return Err(failure);
+            }
+        }
+        writer.finish().await?;
+        Ok(size)
+    }
+
+    /// Reads `key`, all of it or the byte range given.
+    pub async fn get(&self, key: &StorageKey, range: Option<Range<u64>>) -> Result<BlobRead, StorageError> {
+        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+        let result = self.store.get_opts(&key.location(), options).await.map_err(|e| not_found(e, key))?;
+        let total_size = result.meta.size;
+        let stream = result.into_stream().map_err(StorageError::from).boxed();
+        Ok(BlobRead { total_size, stream })
+    }
+
+    /// The blob's size, or `NotFound`.
+    pub async fn size(&self, key: &StorageKey) -> Result<u64, StorageError> {
+        let meta = self.store.head(&key.location()).await.map_err(|e| not_found(e, key))?;
+        Ok(meta.size)
+    }
+
+    /// Deletes `key`; a blob that is already gone is not an error.
+    pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
+        match self.store.delete(&key.location()).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The file holding `key` when the backend is local disk (so probes can read it in place).
+    pub fn local_file(&self, key: &StorageKey) -> Option<PathBuf> {
+        self.local.as_ref().and_then(|local| local.path_to_filesystem(&key.location()).ok())
+    }
+}
+
+fn not_found(error: object_store::Error, key: &StorageKey) -> StorageError {
+    match error {
+        object_store::Error::NotFound { .. } => StorageError::NotFound(key.as_str().to_owned()),
+        other => other.into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunks(parts: &[&'static [u8]]) -> impl Stream<Item = Result<Bytes, std::io::Error>> {
+        futures_util::stream::iter(parts.iter().map(|p| Ok(Bytes::from_static(p))).collect::<Vec<_>>())
+    }
+
+    async fn read_all(storage: &Storage, key: &StorageKey, range: Option<Range<u64>>) -> Vec<u8> {
+        let read = storage.get(key, range).await.unwrap();
+        let parts: Vec<Bytes> = read.stream.try_collect().await.unwrap();
+        parts.concat()
+    }
+
+    #[tokio::test]
+    async fn local_round_trip_with_ranges() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path().to_path_buf()).unwrap();
+        let key = StorageKey::new_original();
+        let size = storage.put_stream(&key, chunks(&[b"hello ", b"world"]), 100).await.unwrap();
+        assert_eq!(size, 11);
+        assert_eq!(read_all(&storage, &key, None).await, b"hello world");
+        assert_eq!(read_all(&storage, &key, Some(6..11)).await, b"world");
+        assert_eq!(storage.size(&key).await.unwrap(), 11);
+        let file = storage.local_file(&key).unwrap();
+        assert_eq!(std::fs::read(file).unwrap(), b"hello world");
+        storage.delete(&key).await.unwrap();
+        assert!(storage.size(&key).await.unwrap_err().is_not_found());
+        storage.delete(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn oversized_writes_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path().to_path_buf()).unwrap();
+        let key = StorageKey::new_original();
+        let error = storage.put_stream(&key, chunks(&[b"12345", b"67890"]), 7).await.unwrap_err();
+        assert!(matches!(error, StorageError::TooLarge { limit: 7 }));
+        assert!(storage.size(&key).await.unwrap_err().is_not_found());
+        let leftovers: Vec<_> = walk(dir.path());
+        assert!(leftovers.is_empty(), "staging files left behind: {leftovers:?}");
+    }
+
+    fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files.extend(walk(&path));
+            } else {
+                files.push(path);
+            }
+        }
+        files
+    }
+
+    #[tokio::test]
+    async fn failing_body_stores_nothing() {
+        let storage = Storage::in_memory();
+        let key = StorageKey::new_original();
+        let body = futures_util::stream::iter(vec![
+            Ok(Bytes::from_static(b"abc")),
+            Err(std::io::Error::other("client went away")),
+        ]);
+        let error = storage.put_stream(&key, body, 100).await.unwrap_err();
+        assert!(matches!(error, StorageError::Body(_)));
+        assert!(storage.size(&key).await.unwrap_err().is_not_found());
+    }
+}

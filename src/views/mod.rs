@@ -1,0 +1,24 @@
+//! The JSON:API documents we answer with, shared by handlers and jobs (a job's result payload is
+//! the document the operation would have returned).
+
+mod collection;
+mod upload;
+
+pub use collection::collection_resource;
+pub use upload::{upload_resource, ViewContext};
+
+use serde_json::{json, Value};
+
+/// `{"data": resource}`.
+pub fn document(resource: Value) -> Value {
+    json!({ "data": resource })
+}
+
+/// A number as JSON: an integer when it has no fractional part (DatoCMS documents integers).
+pub(crate) fn number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
