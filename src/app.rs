@@ -60,7 +60,7 @@ impl App {
             .to_owned();
         let app = App {
             views: ViewContext::from_config(&config, &public_url),
-            ingest: IngestSettings { temp_dir: config.data_dir.join("tmp"), ffprobe: config.ffprobe.clone() },
+            ingest: IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone()),
             signer: UrlSigner::new(signing_key.into_bytes()),
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
             job_wakeup: Notify::new(),
@@ -73,15 +73,21 @@ impl App {
     }
 
     /// Serves HTTP and runs the worker until `shutdown` resolves, then drains both.
-    pub async fn serve_until_shutdown(self: Arc<Self>, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
-        let listener = TcpListener::bind(self.config.listen)
-            .await
-            .with_context(|| format!("binding {}", self.config.listen))?;
+    pub async fn serve_until_shutdown(
+        self: Arc<Self>,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let listener =
+            TcpListener::bind(self.config.listen).await.with_context(|| format!("binding {}", self.config.listen))?;
         self.serve_on(listener, shutdown).await
     }
 
     /// Like [`App::serve_until_shutdown`] on a listener bound by the caller.
-    pub async fn serve_on(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    pub async fn serve_on(
+        self: Arc<Self>,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, public_url = %self.public_url, "assetd is listening");
         let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
         let worker = (self.config.workers > 0)
@@ -104,7 +110,8 @@ impl App {
 /// or on a first start without one, a generated token printed once.
 async fn ensure_api_token(db: &Db, config: &Config) -> anyhow::Result<()> {
     if let Some(secret) = &config.api_token {
-        db.upsert_token(&new_entity_id(), CONFIGURED_TOKEN_NAME, &api::sha256_hex(secret.expose()), now_millis()).await?;
+        db.upsert_token(&new_entity_id(), CONFIGURED_TOKEN_NAME, &api::sha256_hex(secret.expose()), now_millis())
+            .await?;
         return Ok(());
     }
     if db.count_tokens().await? == 0 {

@@ -1,12 +1,18 @@
 //! The ingest workflow: read a stored file once (md5 and size while streaming), sniff its type
 //! from its bytes, and probe what the type allows (dimensions, hashes, colours, duration).
 
-use std::path::{Path, PathBuf};
+use std::{
+    path::{Path, PathBuf},
+    sync::Arc,
+};
 
 use futures_util::StreamExt;
 use md5::{Digest, Md5};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    sync::Semaphore,
+};
 
 use crate::{
     db::FileFacts,
@@ -41,10 +47,23 @@ pub struct IngestSettings {
     /// Scratch space for copies of remote blobs.
     pub temp_dir: PathBuf,
     pub ffprobe: String,
+    /// Bounds the CPU- and memory-heavy probes running at once (an image decode may take 512 MiB).
+    pub probe_slots: Arc<Semaphore>,
+}
+
+impl IngestSettings {
+    pub fn new(temp_dir: PathBuf, ffprobe: String) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        IngestSettings { temp_dir, ffprobe, probe_slots: Arc::new(Semaphore::new(cores)) }
+    }
 }
 
 /// Computes every file fact of the blob at `key`.
-pub async fn inspect_blob(storage: &Storage, settings: &IngestSettings, key: &StorageKey) -> Result<FileFacts, IngestError> {
+pub async fn inspect_blob(
+    storage: &Storage,
+    settings: &IngestSettings,
+    key: &StorageKey,
+) -> Result<FileFacts, IngestError> {
     let local = LocalCopy::obtain(storage, settings, key).await?;
     let sniffed = media::sniff(&local.head);
     let mut facts = FileFacts {
@@ -63,6 +82,7 @@ pub async fn inspect_blob(storage: &Storage, settings: &IngestSettings, key: &St
         exif_info: json!({}),
         colors: json!([]),
     };
+    let _slot = settings.probe_slots.acquire().await.map_err(|e| anyhow::anyhow!("probe slots closed: {e}"))?;
     match sniffed.kind {
         MediaKind::Image => probe_image_into(&mut facts, local.path.clone()).await?,
         MediaKind::Video | MediaKind::Audio => probe_av_into(&mut facts, &local.path, &settings.ffprobe).await?,
@@ -125,7 +145,11 @@ async fn probe_av_into(facts: &mut FileFacts, path: &Path, ffprobe: &str) -> Res
 }
 
 fn not_readable(mime_type: &str, error: &media::MediaError) -> CmaError {
-    CmaError::invalid_field("path", "INVALID_FILE", format!("the file looks like {mime_type} but cannot be read: {error}"))
+    CmaError::invalid_field(
+        "path",
+        "INVALID_FILE",
+        format!("the file looks like {mime_type} but cannot be read: {error}"),
+    )
 }
 
 /// The blob as a local file plus what one streaming pass over it computed.
@@ -165,7 +189,11 @@ impl LocalCopy {
         Ok(digest.finish(path, None))
     }
 
-    async fn download(storage: &Storage, settings: &IngestSettings, key: &StorageKey) -> Result<LocalCopy, IngestError> {
+    async fn download(
+        storage: &Storage,
+        settings: &IngestSettings,
+        key: &StorageKey,
+    ) -> Result<LocalCopy, IngestError> {
         tokio::fs::create_dir_all(&settings.temp_dir).await?;
         let temp = TempFile(settings.temp_dir.join(format!("ingest-{}", crate::domain::new_opaque_id())));
         let mut file = tokio::fs::File::create(&temp.0).await?;

@@ -63,7 +63,12 @@ pub(super) async fn serve_asset(
     Ok(response)
 }
 
-async fn body_response(app: &App, upload: &UploadRow, range: Option<Range<u64>>, method: &Method) -> ApiResult<Response> {
+async fn body_response(
+    app: &App,
+    upload: &UploadRow,
+    range: Option<Range<u64>>,
+    method: &Method,
+) -> ApiResult<Response> {
     let size = u64::try_from(upload.size).unwrap_or(0);
     let (status, length) = match &range {
         Some(range) => (StatusCode::PARTIAL_CONTENT, range.end - range.start),
@@ -101,9 +106,15 @@ fn insert(response: &mut Response, name: header::HeaderName, value: &str) {
 /// `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2).
 fn is_not_modified(headers: &HeaderMap, etag: &str, modified_millis: i64) -> bool {
     if let Some(candidates) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-        return candidates.split(',').map(str::trim).any(|c| c == "*" || c == etag || c.strip_prefix("W/") == Some(etag));
+        return candidates
+            .split(',')
+            .map(str::trim)
+            .any(|c| c == "*" || c == etag || c.strip_prefix("W/") == Some(etag));
     }
-    let since = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).and_then(|v| httpdate::parse_http_date(v).ok());
+    let since = headers
+        .get(header::IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| httpdate::parse_http_date(v).ok());
     match since {
         Some(since) => {
             let since_secs = since.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);

@@ -38,10 +38,15 @@ pub(super) async fn put_file(
     }
     let request = app.db.find_upload_request(&path).await?.ok_or_else(|| forbidden("unknown upload request"))?;
     if request.consumed_by.is_some() {
-        return Err(CmaError::new(409, "UPLOAD_REQUEST_ALREADY_USED", json!({ "message": "this file already belongs to an upload" })));
+        return Err(CmaError::new(
+            409,
+            "UPLOAD_REQUEST_ALREADY_USED",
+            json!({ "message": "this file already belongs to an upload" }),
+        ));
     }
     let limit = app.config.max_upload_size;
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large(limit));
     }
@@ -50,7 +55,11 @@ pub(super) async fn put_file(
         Ok(size) => size,
         Err(StorageError::TooLarge { limit }) => return Err(too_large(limit)),
         Err(StorageError::Body(message)) => {
-            return Err(CmaError::new(400, "INVALID_BODY", json!({ "message": format!("reading the body failed: {message}") })))
+            return Err(CmaError::new(
+                400,
+                "INVALID_BODY",
+                json!({ "message": format!("reading the body failed: {message}") }),
+            ))
         }
         Err(error) => return Err(error.into()),
     };
@@ -76,5 +85,9 @@ fn forbidden(message: &str) -> CmaError {
 }
 
 fn too_large(limit: u64) -> CmaError {
-    CmaError::new(413, "FILE_TOO_LARGE", json!({ "limit": limit, "message": format!("files are limited to {limit} bytes") }))
+    CmaError::new(
+        413,
+        "FILE_TOO_LARGE",
+        json!({ "limit": limit, "message": format!("files are limited to {limit} bytes") }),
+    )
 }

@@ -70,7 +70,11 @@ impl<S: Send + Sync> FromRequest<S> for CmaJson {
             }
         })?;
         let value = serde_json::from_slice(&bytes).map_err(|error| {
-            CmaError::new(400, "INVALID_JSON_BODY", json!({ "message": format!("the body is not valid JSON: {error}") }))
+            CmaError::new(
+                400,
+                "INVALID_JSON_BODY",
+                json!({ "message": format!("the body is not valid JSON: {error}") }),
+            )
         })?;
         Ok(CmaJson(value))
     }
@@ -119,7 +123,11 @@ pub(super) fn parse_resource(
     }
     let rels = object("relationships")?;
     if let Some(unknown) = rels.keys().find(|k| !relationships.contains(&k.as_str())) {
-        return Err(CmaError::new(422, "INVALID_RELATIONSHIP", json!({ "relationship": unknown, "message": "unknown relationship" })));
+        return Err(CmaError::new(
+            422,
+            "INVALID_RELATIONSHIP",
+            json!({ "relationship": unknown, "message": "unknown relationship" }),
+        ));
     }
     Ok(ResourceBody { id, attributes: attrs, relationships: rels })
 }
@@ -162,7 +170,8 @@ impl ResourceBody {
         let Some(value) = self.attributes.get("tags") else { return Ok(None) };
         let bad = || CmaError::invalid_field("tags", "INVALID_FORMAT", "tags must be an array of strings");
         let items = value.as_array().ok_or_else(bad)?;
-        let tags = items.iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<Vec<_>, _>>()?;
+        let tags =
+            items.iter().map(|t| t.as_str().map(str::to_owned).ok_or_else(bad)).collect::<Result<Vec<_>, _>>()?;
         Ok(Some(crate::domain::normalize_tags(tags)))
     }
 }

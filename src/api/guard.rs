@@ -50,11 +50,7 @@ pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request,
 
 async fn admit(app: &App, headers: &HeaderMap, secret_hash: Option<&str>) -> Result<Caller, CmaError> {
     if !accepts_json(headers) {
-        return Err(CmaError::new(
-            406,
-            "INVALID_ACCEPT_HEADER",
-            json!({ "message": "send Accept: application/json" }),
-        ));
+        return Err(CmaError::new(406, "INVALID_ACCEPT_HEADER", json!({ "message": "send Accept: application/json" })));
     }
     let Some(secret_hash) = secret_hash else {
         return Err(CmaError::new(401, "INVALID_SITE", json!({ "message": "missing Authorization: Bearer <token>" })));

@@ -36,10 +36,7 @@ pub fn router(app: Arc<App>) -> Router {
     let cma = Router::new()
         .route("/upload-requests", post(upload_requests::create_upload_request))
         .route("/uploads", get(uploads::list_uploads).post(uploads::create_upload))
-        .route(
-            "/uploads/{id}",
-            get(uploads::show_upload).put(uploads::update_upload).delete(uploads::destroy_upload),
-        )
+        .route("/uploads/{id}", get(uploads::show_upload).put(uploads::update_upload).delete(uploads::destroy_upload))
         .route("/job-results/{id}", get(job_results::show_job_result))
         .route("/upload-collections", post(collections::create_collection))
         .route("/upload-collections/{id}", get(collections::show_collection))

@@ -58,7 +58,11 @@ fn insert(map: &mut Map<String, Value>, segments: &[String], value: String) -> R
 }
 
 /// Reads `page[offset]` / `page[limit]` with the endpoint's default and maximum limit.
-pub(super) fn page_params(query: &Map<String, Value>, default_limit: i64, max_limit: i64) -> Result<(i64, i64), CmaError> {
+pub(super) fn page_params(
+    query: &Map<String, Value>,
+    default_limit: i64,
+    max_limit: i64,
+) -> Result<(i64, i64), CmaError> {
     let page = match query.get("page") {
         None => return Ok((0, default_limit)),
         Some(Value::Object(page)) => page,
@@ -67,17 +71,16 @@ pub(super) fn page_params(query: &Map<String, Value>, default_limit: i64, max_li
     if let Some(unknown) = page.keys().find(|k| *k != "offset" && *k != "limit") {
         return Err(CmaError::invalid_params(&format!("page[{unknown}]"), "unknown page parameter"));
     }
-    let number = |name: &str, default: i64| -> Result<i64, CmaError> {
-        match page.get(name) {
-            None => Ok(default),
-            Some(Value::String(text)) => text
-                .parse::<i64>()
-                .ok()
-                .filter(|n| *n >= 0)
-                .ok_or_else(|| CmaError::invalid_params(&format!("page[{name}]"), "must be a non-negative integer")),
-            Some(_) => Err(CmaError::invalid_params(&format!("page[{name}]"), "must be a non-negative integer")),
-        }
-    };
+    let number =
+        |name: &str, default: i64| -> Result<i64, CmaError> {
+            match page.get(name) {
+                None => Ok(default),
+                Some(Value::String(text)) => text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    CmaError::invalid_params(&format!("page[{name}]"), "must be a non-negative integer")
+                }),
+                Some(_) => Err(CmaError::invalid_params(&format!("page[{name}]"), "must be a non-negative integer")),
+            }
+        };
     let offset = number("offset", 0)?;
     let limit = number("limit", default_limit)?;
     if limit > max_limit {
@@ -89,7 +92,10 @@ pub(super) fn page_params(query: &Map<String, Value>, default_limit: i64, max_li
 /// Refuses top-level parameters the endpoint does not take.
 pub(super) fn only_params(query: &Map<String, Value>, allowed: &[&str]) -> Result<(), CmaError> {
     match query.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(unknown) => Err(CmaError::invalid_params(unknown, format!("unknown parameter; this endpoint takes {}", allowed.join(", ")))),
+        Some(unknown) => Err(CmaError::invalid_params(
+            unknown,
+            format!("unknown parameter; this endpoint takes {}", allowed.join(", ")),
+        )),
         None => Ok(()),
     }
 }

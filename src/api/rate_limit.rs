@@ -25,9 +25,15 @@ struct Window {
 /// The outcome of one request against the budget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
-    Allowed { limit: u32, remaining: u32 },
+    Allowed {
+        limit: u32,
+        remaining: u32,
+    },
     /// Over budget: retry after this many whole seconds (≥ 1).
-    Limited { limit: u32, reset_secs: u64 },
+    Limited {
+        limit: u32,
+        reset_secs: u64,
+    },
 }
 
 impl RateLimiter {
@@ -72,7 +78,10 @@ mod tests {
         let start = Instant::now();
         assert_eq!(limiter.check_at("a", start), Decision::Allowed { limit: 2, remaining: 1 });
         assert_eq!(limiter.check_at("a", start), Decision::Allowed { limit: 2, remaining: 0 });
-        assert_eq!(limiter.check_at("a", start + Duration::from_millis(500)), Decision::Limited { limit: 2, reset_secs: 3 });
+        assert_eq!(
+            limiter.check_at("a", start + Duration::from_millis(500)),
+            Decision::Limited { limit: 2, reset_secs: 3 }
+        );
         assert_eq!(limiter.check_at("b", start), Decision::Allowed { limit: 2, remaining: 1 }, "budgets are per key");
         assert_eq!(limiter.check_at("a", start + Duration::from_secs(3)), Decision::Allowed { limit: 2, remaining: 1 });
     }

@@ -35,13 +35,8 @@ pub(super) async fn create_upload_request(
     let blob_key = StorageKey::new_original();
     let path = reserve_path(&app, &sanitized, now, expires_at, &blob_key, &caller).await?;
     let expires_secs = expires_at / 1000;
-    let url = format!(
-        "{}/put{}?expires={}&sig={}",
-        app.public_url,
-        path,
-        expires_secs,
-        app.signer.sign(&path, expires_secs)
-    );
+    let url =
+        format!("{}/put{}?expires={}&sig={}", app.public_url, path, expires_secs, app.signer.sign(&path, expires_secs));
     Ok(Json(json!({
         "data": {
             "type": "upload_request",

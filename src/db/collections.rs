@@ -24,12 +24,11 @@ impl Db {
         let position = match position {
             Some(position) => position,
             None => {
-                let last: Option<i64> = sqlx::query_scalar(
-                    "SELECT MAX(position) FROM upload_collections WHERE parent_id IS $1",
-                )
-                .bind(parent_id)
-                .fetch_one(&mut *tx)
-                .await?;
+                let last: Option<i64> =
+                    sqlx::query_scalar("SELECT MAX(position) FROM upload_collections WHERE parent_id IS $1")
+                        .bind(parent_id)
+                        .fetch_one(&mut *tx)
+                        .await?;
                 last.map_or(1, |p| p + 1)
             }
         };
@@ -45,7 +44,12 @@ impl Db {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(CollectionRow { id: id.to_owned(), label: label.to_owned(), position, parent_id: parent_id.map(str::to_owned) })
+        Ok(CollectionRow {
+            id: id.to_owned(),
+            label: label.to_owned(),
+            position,
+            parent_id: parent_id.map(str::to_owned),
+        })
     }
 
     pub async fn find_collection(&self, id: &str) -> Result<Option<CollectionRow>, DbError> {

@@ -90,12 +90,10 @@ impl Db {
 
     /// The result of a finished job; `None` while it is queued or running, or if it does not exist.
     pub async fn find_job_result(&self, id: &str) -> Result<Option<JobResultRow>, DbError> {
-        let row = sqlx::query_as(
-            "SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state = 'done'",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query_as("SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state = 'done'")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row)
     }
 

@@ -18,12 +18,13 @@ impl Db {
             .bind(&pattern)
             .fetch_one(&self.pool)
             .await?;
-        let names = sqlx::query_scalar(&format!("SELECT name FROM ({all_tags}) t {filter} ORDER BY name LIMIT $2 OFFSET $3"))
-            .bind(&pattern)
-            .bind(limit)
-            .bind(offset)
-            .fetch_all(&self.pool)
-            .await?;
+        let names =
+            sqlx::query_scalar(&format!("SELECT name FROM ({all_tags}) t {filter} ORDER BY name LIMIT $2 OFFSET $3"))
+                .bind(&pattern)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?;
         Ok(TagPage { names, total_count: total })
     }
 

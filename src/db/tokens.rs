@@ -37,10 +37,8 @@ impl Db {
     }
 
     pub async fn token_exists(&self, id: &str) -> Result<bool, DbError> {
-        let found: Option<i64> = sqlx::query_scalar("SELECT 1 FROM access_tokens WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let found: Option<i64> =
+            sqlx::query_scalar("SELECT 1 FROM access_tokens WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         Ok(found.is_some())
     }
 }

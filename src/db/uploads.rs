@@ -63,6 +63,15 @@ pub struct MetadataRow {
     pub custom_data: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct ListedMetadataRow {
+    upload_id: String,
+    locale: String,
+    alt: Option<String>,
+    title: Option<String>,
+    custom_data: String,
+}
+
 /// What ingesting a stored file tells about it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileFacts {
@@ -100,7 +109,8 @@ pub struct NewUpload<'a> {
     pub now: i64,
 }
 
-pub(super) const UPLOAD_COLUMNS: &str = "id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image, \
+pub(super) const UPLOAD_COLUMNS: &str =
+    "id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image, \
     width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright, notes, tags, \
     focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type, creator_id, url_replaced, \
     file_updated_at, created_at, updated_at";
@@ -167,11 +177,12 @@ impl Db {
             separated.push_bind(id);
         }
         query.push(")");
-        let rows: Vec<(String, String, Option<String>, Option<String>, String)> =
-            query.build_query_as().fetch_all(&self.pool).await?;
+        let rows: Vec<ListedMetadataRow> = query.build_query_as().fetch_all(&self.pool).await?;
         Ok(rows
             .into_iter()
-            .map(|(upload_id, locale, alt, title, custom_data)| (upload_id, MetadataRow { locale, alt, title, custom_data }))
+            .map(|r| {
+                (r.upload_id, MetadataRow { locale: r.locale, alt: r.alt, title: r.title, custom_data: r.custom_data })
+            })
             .collect())
     }
 

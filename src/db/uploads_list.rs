@@ -51,7 +51,8 @@ impl Db {
         if query.limit == 0 || total == 0 {
             return Ok((Vec::new(), total));
         }
-        let mut page: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {} FROM uploads", super::uploads::UPLOAD_COLUMNS));
+        let mut page: QueryBuilder<Sqlite> =
+            QueryBuilder::new(format!("SELECT {} FROM uploads", super::uploads::UPLOAD_COLUMNS));
         push_conditions(&mut page, &query.conditions);
         page.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(query.limit);
         page.push(" OFFSET ").push_bind(query.offset);

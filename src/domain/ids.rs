@@ -51,7 +51,9 @@ mod tests {
 
     #[test]
     fn malformed_ids_are_rejected() {
-        for bad in ["", "abc", "../../etc/passwd", "q0VNpiNQSkG6z0lif_O1z!", "0", "281474976710656", "AAAAAAAAAAAAAAAAAAAAAA"] {
+        for bad in
+            ["", "abc", "../../etc/passwd", "q0VNpiNQSkG6z0lif_O1z!", "0", "281474976710656", "AAAAAAAAAAAAAAAAAAAAAA"]
+        {
             assert!(!is_valid_entity_id(bad), "{bad:?} should be invalid");
         }
     }

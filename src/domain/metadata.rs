@@ -38,7 +38,11 @@ impl FocalPoint {
                 }
                 let coordinate = |name: &str| {
                     map.get(name).and_then(Value::as_f64).ok_or_else(|| {
-                        CmaError::invalid_field(&field, "INVALID_FORMAT", format!("focal_point.{name} must be a number"))
+                        CmaError::invalid_field(
+                            &field,
+                            "INVALID_FORMAT",
+                            format!("focal_point.{name} must be a number"),
+                        )
                     })
                 };
                 let point = FocalPoint::new(coordinate("x")?, coordinate("y")?)
@@ -160,7 +164,8 @@ impl MetadataPatch {
         if map.keys().all(|k| FIELD_KEYS.contains(&k.as_str())) {
             return Self::from_field_keyed(map, locales);
         }
-        if map.keys().all(|k| Locale::parse(k).is_ok()) {
+        let is_field_key = |k: &String| FIELD_KEYS.contains(&k.as_str());
+        if !map.keys().any(is_field_key) && map.keys().all(|k| Locale::parse(k).is_ok()) {
             return Self::from_locale_keyed(map, locales);
         }
         Err(CmaError::invalid_format(
@@ -225,7 +230,11 @@ impl MetadataPatch {
             ("alt" | "title", Value::Null) => self.text_map(key).insert(locale, None),
             ("alt" | "title", Value::String(text)) => self.text_map(key).insert(locale, Some(text.clone())),
             ("alt" | "title", _) => {
-                return Err(CmaError::invalid_field(&field, "INVALID_FORMAT", format!("{key} must be a string or null")))
+                return Err(CmaError::invalid_field(
+                    &field,
+                    "INVALID_FORMAT",
+                    format!("{key} must be a string or null"),
+                ))
             }
             (_, Value::Null) => {
                 self.custom_data.insert(locale, Map::new());
@@ -340,7 +349,10 @@ mod tests {
             (json!({"alt": {"en": "x"}, "en": {"alt": "y"}}), "INVALID_FORMAT"),
             (json!({"en": {"colour": "x"}}), "INVALID_FORMAT"),
             (json!({"en": "x"}), "INVALID_FORMAT"),
-            (json!({"en": {"focal_point": {"x": 0.1, "y": 0.1}}, "it": {"focal_point": {"x": 0.2, "y": 0.1}}}), "INVALID_FIELD"),
+            (
+                json!({"en": {"focal_point": {"x": 0.1, "y": 0.1}}, "it": {"focal_point": {"x": 0.2, "y": 0.1}}}),
+                "INVALID_FIELD",
+            ),
             (json!(["alt"]), "INVALID_FIELD"),
         ];
         for (input, code) in cases {

@@ -37,7 +37,12 @@ impl BackgroundJob for CreateUpload {
             .ok_or_else(|| CmaError::invalid_field("path", "INVALID_FORMAT", "not an upload path"))?;
         let mut tx = app.db.begin_write().await?;
         if !Db::consume_upload_request(&mut tx, &self.path, &self.upload_id).await? {
-            return Err(CmaError::invalid_field("path", "VALIDATION_UNIQUENESS", "this file already belongs to another upload").into());
+            return Err(CmaError::invalid_field(
+                "path",
+                "VALIDATION_UNIQUENESS",
+                "this file already belongs to another upload",
+            )
+            .into());
         }
         let new = NewUpload {
             id: &self.upload_id,

@@ -63,9 +63,21 @@ impl BackgroundJob for UpdateUpload {
 
 impl UpdateUpload {
     /// Points the upload at its new file: at the new path, or at the same URL with keep_url.
-    async fn replace_file(&self, tx: &mut Tx, upload: &UploadRow, path: &str, facts: &FileFacts, now: i64) -> Result<(), JobError> {
+    async fn replace_file(
+        &self,
+        tx: &mut Tx,
+        upload: &UploadRow,
+        path: &str,
+        facts: &FileFacts,
+        now: i64,
+    ) -> Result<(), JobError> {
         if !Db::consume_upload_request(tx, path, &upload.id).await? {
-            return Err(CmaError::invalid_field("path", "VALIDATION_UNIQUENESS", "this file already belongs to another upload").into());
+            return Err(CmaError::invalid_field(
+                "path",
+                "VALIDATION_UNIQUENESS",
+                "this file already belongs to another upload",
+            )
+            .into());
         }
         if self.patch.keep_url {
             if !media::same_format(&upload.mime_type, &facts.mime_type) {
@@ -95,7 +107,9 @@ impl UpdateUpload {
             .ok_or_else(|| anyhow::anyhow!("stored path {} is not an upload path", current.path))?;
         let new_path = parts.with_stem(basename);
         if !Db::path_is_free_for(tx, &new_path, &self.upload_id).await? {
-            return Err(CmaError::invalid_field("basename", "VALIDATION_UNIQUENESS", format!("{new_path} is taken")).into());
+            return Err(
+                CmaError::invalid_field("basename", "VALIDATION_UNIQUENESS", format!("{new_path} is taken")).into()
+            );
         }
         Db::rename_upload(tx, &self.upload_id, &current.path, &new_path, basename, now).await?;
         Ok(())

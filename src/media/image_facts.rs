@@ -82,19 +82,9 @@ pub fn probe_image(path: &Path) -> Result<ImageFacts, MediaError> {
     if width == 0 || height == 0 {
         return Err(MediaError::Decode("image has no pixels".to_owned()));
     }
-    let mut facts = ImageFacts {
-        width,
-        height,
-        blurhash: None,
-        thumbhash: None,
-        colors: Vec::new(),
-    };
+    let mut facts = ImageFacts { width, height, blurhash: None, thumbhash: None, colors: Vec::new() };
     if !fits_decode_budget(width, height, decoder.total_bytes()) {
-        tracing::debug!(
-            width,
-            height,
-            "image too large to decode; skipping placeholders"
-        );
+        tracing::debug!(width, height, "image too large to decode; skipping placeholders");
         return Ok(facts);
     }
     let image = match DynamicImage::from_decoder(decoder) {
@@ -134,10 +124,7 @@ fn media_error(err: ImageError) -> MediaError {
 }
 
 fn is_bad_content(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        ErrorKind::UnexpectedEof | ErrorKind::InvalidData
-    )
+    matches!(err.kind(), ErrorKind::UnexpectedEof | ErrorKind::InvalidData)
 }
 
 /// Size fitting `width`x`height` within `max`x`max`, keeping the aspect
@@ -164,14 +151,7 @@ fn thumbnail_rgba(image: &DynamicImage) -> RgbaImage {
 fn blurhash_of(thumb: &RgbaImage) -> Option<String> {
     let (width, height) = thumb.dimensions();
     let raw = thumb.as_raw();
-    blurhash::encode(
-        BLURHASH_COMPONENTS_X,
-        BLURHASH_COMPONENTS_Y,
-        width,
-        height,
-        raw,
-    )
-    .ok()
+    blurhash::encode(BLURHASH_COMPONENTS_X, BLURHASH_COMPONENTS_Y, width, height, raw).ok()
 }
 
 fn thumbhash_of(thumb: &RgbaImage) -> Option<String> {
@@ -202,12 +182,7 @@ impl Bucket {
 
     fn average(&self) -> Rgba {
         let avg = |sum: u64| ((sum + self.count / 2) / self.count.max(1)) as u8;
-        Rgba {
-            red: avg(self.sums[0]),
-            green: avg(self.sums[1]),
-            blue: avg(self.sums[2]),
-            alpha: avg(self.sums[3]),
-        }
+        Rgba { red: avg(self.sums[0]), green: avg(self.sums[1]), blue: avg(self.sums[2]), alpha: avg(self.sums[3]) }
     }
 }
 
@@ -254,18 +229,11 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
     }
 
     fn rgba(red: u8, green: u8, blue: u8) -> Rgba {
-        Rgba {
-            red,
-            green,
-            blue,
-            alpha: 255,
-        }
+        Rgba { red, green, blue, alpha: 255 }
     }
 
     fn near(a: Rgba, b: Rgba, tolerance: u8) -> bool {
@@ -278,37 +246,15 @@ mod tests {
         let encoded = facts.thumbhash.as_deref().expect("thumbhash present");
         // Standard alphabet, padded: always a multiple of 4 characters.
         assert_eq!(encoded.len() % 4, 0, "{encoded}");
-        base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .expect("valid base64")
+        base64::engine::general_purpose::STANDARD.decode(encoded).expect("valid base64")
     }
 
     // cat.png (see tests/fixtures/README.md): orange left part with a white
     // square, blue top right, green bottom right.
-    const ORANGE: Rgba = Rgba {
-        red: 0xE0,
-        green: 0x70,
-        blue: 0x20,
-        alpha: 255,
-    };
-    const BLUE: Rgba = Rgba {
-        red: 0x20,
-        green: 0x50,
-        blue: 0xC0,
-        alpha: 255,
-    };
-    const GREEN: Rgba = Rgba {
-        red: 0x30,
-        green: 0xA0,
-        blue: 0x40,
-        alpha: 255,
-    };
-    const WHITE: Rgba = Rgba {
-        red: 0xFF,
-        green: 0xFF,
-        blue: 0xFF,
-        alpha: 255,
-    };
+    const ORANGE: Rgba = Rgba { red: 0xE0, green: 0x70, blue: 0x20, alpha: 255 };
+    const BLUE: Rgba = Rgba { red: 0x20, green: 0x50, blue: 0xC0, alpha: 255 };
+    const GREEN: Rgba = Rgba { red: 0x30, green: 0xA0, blue: 0x40, alpha: 255 };
+    const WHITE: Rgba = Rgba { red: 0xFF, green: 0xFF, blue: 0xFF, alpha: 255 };
 
     #[test]
     fn png_facts() {
@@ -329,8 +275,7 @@ mod tests {
         let facts = probe_image(&fixture("cat.jpg")).expect("jpeg decodes");
         assert_eq!((facts.width, facts.height), (80, 60));
         assert_eq!(facts.blurhash.as_deref().map(str::len), Some(28));
-        let ratio = thumbhash::thumb_hash_to_approximate_aspect_ratio(&decode_thumbhash(&facts))
-            .expect("thumbhash");
+        let ratio = thumbhash::thumb_hash_to_approximate_aspect_ratio(&decode_thumbhash(&facts)).expect("thumbhash");
         assert!((ratio - 80.0 / 60.0).abs() < 0.1, "aspect ratio {ratio}");
         // Lossy: the same palette, approximately.
         assert!(facts.colors.len() >= 3, "{:?}", facts.colors);
@@ -404,15 +349,7 @@ mod tests {
         assert!(thumbhash_of(&thumb).is_some());
         thumb.put_pixel(0, 0, image::Rgba([200, 100, 50, 128]));
         let colors = dominant_colors(&thumb, MAX_COLORS);
-        assert_eq!(
-            colors,
-            vec![Rgba {
-                red: 200,
-                green: 100,
-                blue: 50,
-                alpha: 128
-            }]
-        );
+        assert_eq!(colors, vec![Rgba { red: 200, green: 100, blue: 50, alpha: 128 }]);
     }
 
     #[test]
@@ -433,17 +370,13 @@ mod tests {
 
     #[test]
     fn large_image_is_thumbnailed() {
-        let image =
-            DynamicImage::ImageRgb8(image::RgbImage::from_pixel(640, 320, image::Rgb([1, 2, 3])));
+        let image = DynamicImage::ImageRgb8(image::RgbImage::from_pixel(640, 320, image::Rgb([1, 2, 3])));
         assert_eq!(thumbnail_rgba(&image).dimensions(), (100, 50));
     }
 
     #[test]
     fn colors_serialise_like_datocms() {
         let json = serde_json::to_value(rgba(1, 2, 3)).expect("serialises");
-        assert_eq!(
-            json,
-            serde_json::json!({"red": 1, "green": 2, "blue": 3, "alpha": 255})
-        );
+        assert_eq!(json, serde_json::json!({"red": 1, "green": 2, "blue": 3, "alpha": 255}));
     }
 }

@@ -15,14 +15,8 @@ const TEXT_MIME: &str = "text/plain";
 const OCTET_STREAM_MIME: &str = "application/octet-stream";
 
 /// Raster MIME types the `image` crate (with this crate's features) decodes.
-const DECODABLE_RASTER_MIMES: &[&str] = &[
-    "image/jpeg",
-    "image/png",
-    "image/gif",
-    "image/webp",
-    "image/bmp",
-    "image/tiff",
-];
+const DECODABLE_RASTER_MIMES: &[&str] =
+    &["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"];
 
 /// What [`sniff`] learned about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,11 +59,7 @@ impl MediaKind {
 
 impl Sniffed {
     fn new(mime_type: &str, format: Option<String>, kind: MediaKind) -> Self {
-        Sniffed {
-            mime_type: mime_type.to_owned(),
-            format,
-            kind,
-        }
+        Sniffed { mime_type: mime_type.to_owned(), format, kind }
     }
 }
 
@@ -180,19 +170,14 @@ fn is_svg(head: &[u8]) -> bool {
 
 fn is_svg_start_tag(rest: &[u8]) -> bool {
     match rest.strip_prefix(b"<svg") {
-        Some(after) => matches!(
-            after.first(),
-            Some(b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')
-        ),
+        Some(after) => matches!(after.first(), Some(b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')),
         None => false,
     }
 }
 
 /// The bytes after the first occurrence of `end`, if any.
 fn skip_past<'a>(buf: &'a [u8], end: &[u8]) -> Option<&'a [u8]> {
-    buf.windows(end.len())
-        .position(|window| window == end)
-        .map(|at| &buf[at + end.len()..])
+    buf.windows(end.len()).position(|window| window == end).map(|at| &buf[at + end.len()..])
 }
 
 /// Skip `<!DOCTYPE …>`, including an internal subset `[ … ]`.
@@ -219,9 +204,7 @@ mod tests {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let file = std::fs::File::open(&path).expect("fixture exists");
         let mut head = Vec::new();
-        file.take(8192)
-            .read_to_end(&mut head)
-            .expect("fixture readable");
+        file.take(8192).read_to_end(&mut head).expect("fixture readable");
         head
     }
 
@@ -241,12 +224,7 @@ mod tests {
         check("sound.mp3", "audio/mpeg", Some("mp3"), MediaKind::Audio);
         check("doc.pdf", "application/pdf", Some("pdf"), MediaKind::Pdf);
         check("notes.txt", "text/plain", None, MediaKind::Other);
-        check(
-            "drawing.svg",
-            "image/svg+xml",
-            Some("svg"),
-            MediaKind::Image,
-        );
+        check("drawing.svg", "image/svg+xml", Some("svg"), MediaKind::Image);
         // Only the signature is checked; decoding fails later.
         check("corrupt.png", "image/png", Some("png"), MediaKind::Image);
     }
@@ -254,12 +232,7 @@ mod tests {
     #[test]
     fn is_image_only_for_image_kind() {
         assert!(MediaKind::Image.is_image());
-        for kind in [
-            MediaKind::Video,
-            MediaKind::Audio,
-            MediaKind::Pdf,
-            MediaKind::Other,
-        ] {
+        for kind in [MediaKind::Video, MediaKind::Audio, MediaKind::Pdf, MediaKind::Other] {
             assert!(!kind.is_image(), "{kind:?}");
         }
     }
@@ -300,12 +273,7 @@ mod tests {
             b"<!-- never closed <svg>",
         ];
         for case in cases {
-            assert_ne!(
-                sniff(case).mime_type,
-                SVG_MIME,
-                "{}",
-                String::from_utf8_lossy(case)
-            );
+            assert_ne!(sniff(case).mime_type, SVG_MIME, "{}", String::from_utf8_lossy(case));
         }
     }
 

@@ -123,8 +123,8 @@ pub async fn probe_av(path: &Path, ffprobe: &str) -> Result<AvFacts, MediaError>
 /// stream that is not an attached picture; the frame rate is
 /// `avg_frame_rate`, else `r_frame_rate`, ignoring `0/0`.
 pub fn parse_ffprobe_json(json: &str) -> Result<AvFacts, MediaError> {
-    let probe: Probe = serde_json::from_str(json)
-        .map_err(|err| MediaError::Tool(format!("unreadable ffprobe output: {err}")))?;
+    let probe: Probe =
+        serde_json::from_str(json).map_err(|err| MediaError::Tool(format!("unreadable ffprobe output: {err}")))?;
     Ok(facts_from_probe(&probe))
 }
 
@@ -142,17 +142,10 @@ fn facts_from_probe(probe: &Probe) -> AvFacts {
 
 fn duration_of(probe: &Probe, video: Option<&ProbeStream>) -> Option<f64> {
     let positive = |v: &Value| number(v).filter(|d| *d > 0.0);
-    let from_format = probe
-        .format
-        .as_ref()
-        .and_then(|f| f.duration.as_ref())
-        .and_then(positive);
+    let from_format = probe.format.as_ref().and_then(|f| f.duration.as_ref()).and_then(positive);
     let from_video = || video.and_then(|v| v.duration.as_ref()).and_then(positive);
     let longest_stream = || {
-        let durations = probe
-            .streams
-            .iter()
-            .filter_map(|s| s.duration.as_ref().and_then(positive));
+        let durations = probe.streams.iter().filter_map(|s| s.duration.as_ref().and_then(positive));
         durations.reduce(f64::max)
     };
     from_format.or_else(from_video).or_else(longest_stream)
@@ -201,13 +194,7 @@ async fn run_ffprobe(path: &Path, ffprobe: &str, timeout: Duration) -> Result<St
     let mut command = tokio::process::Command::new(ffprobe);
     command
         .args(["-v", "error", "-protocol_whitelist", "file"])
-        .args([
-            "-print_format",
-            "json",
-            "-show_format",
-            "-show_streams",
-            "-i",
-        ])
+        .args(["-print_format", "json", "-show_format", "-show_streams", "-i"])
         .arg(file_url(path))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -215,9 +202,7 @@ async fn run_ffprobe(path: &Path, ffprobe: &str, timeout: Duration) -> Result<St
         .kill_on_drop(true);
     let child = command.spawn().map_err(spawn_error)?;
     // On timeout the future, and with it the child, is dropped: kill_on_drop kills it.
-    let output = tokio::time::timeout(timeout, child.wait_with_output())
-        .await
-        .map_err(|_| MediaError::Timeout)??;
+    let output = tokio::time::timeout(timeout, child.wait_with_output()).await.map_err(|_| MediaError::Timeout)??;
     check_exit(&output, path)?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
@@ -244,9 +229,7 @@ fn check_exit(output: &Output, path: &Path) -> Result<(), MediaError> {
     let message = stderr_message(&output.stderr, path);
     match output.status.code() {
         // ffprobe ran and rejected the file.
-        Some(code) if message.is_empty() => Err(MediaError::Decode(format!(
-            "ffprobe exited with code {code}"
-        ))),
+        Some(code) if message.is_empty() => Err(MediaError::Decode(format!("ffprobe exited with code {code}"))),
         Some(_) => Err(MediaError::Decode(message)),
         // Killed by a signal: not the file's fault as far as we can tell.
         None => Err(MediaError::Tool(format!("ffprobe died: {}", output.status))),
@@ -257,11 +240,7 @@ fn check_exit(output: &Output, path: &Path) -> Result<(), MediaError> {
 /// `file:<path>: ` prefix so server paths do not leak into client errors.
 fn stderr_message(stderr: &[u8], path: &Path) -> String {
     let stderr = String::from_utf8_lossy(stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|line| !line.trim().is_empty())
-        .unwrap_or("");
+    let last = stderr.lines().rev().find(|line| !line.trim().is_empty()).unwrap_or("");
     let prefix = format!("{}: ", file_url(path).to_string_lossy());
     let message = last.strip_prefix(prefix.as_str()).unwrap_or(last).trim();
     message.chars().take(MAX_STDERR_CHARS).collect()
@@ -273,9 +252,7 @@ mod tests {
     use std::path::PathBuf;
 
     fn fixture(name: &str) -> PathBuf {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name)
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
     }
 
     fn recorded(name: &str) -> AvFacts {
@@ -305,10 +282,7 @@ mod tests {
         assert!((1.0..1.25).contains(&duration), "duration {duration}");
         assert!(facts.has_audio);
         assert!(!facts.has_video);
-        assert_eq!(
-            (facts.width, facts.height, facts.frame_rate),
-            (None, None, None)
-        );
+        assert_eq!((facts.width, facts.height, facts.frame_rate), (None, None, None));
     }
 
     #[test]
@@ -316,10 +290,7 @@ mod tests {
         let facts = recorded("cover.mp3.json");
         assert!(facts.has_audio);
         assert!(!facts.has_video, "attached picture counted as video");
-        assert_eq!(
-            (facts.width, facts.height, facts.frame_rate),
-            (None, None, None)
-        );
+        assert_eq!((facts.width, facts.height, facts.frame_rate), (None, None, None));
     }
 
     #[test]
@@ -374,22 +345,15 @@ mod tests {
 
     #[tokio::test]
     async fn probes_clip_with_real_ffprobe() {
-        let facts = probe_av(&fixture("clip.mp4"), "ffprobe")
-            .await
-            .expect("probes");
+        let facts = probe_av(&fixture("clip.mp4"), "ffprobe").await.expect("probes");
         assert_clip(&facts);
         assert_eq!(facts, recorded("clip.mp4.json"));
     }
 
     #[tokio::test]
     async fn missing_ffprobe() {
-        let err = probe_av(&fixture("clip.mp4"), "/nonexistent/ffprobe")
-            .await
-            .expect_err("missing");
-        assert!(
-            matches!(&err, MediaError::Tool(msg) if msg == "ffprobe not found"),
-            "{err:?}"
-        );
+        let err = probe_av(&fixture("clip.mp4"), "/nonexistent/ffprobe").await.expect_err("missing");
+        assert!(matches!(&err, MediaError::Tool(msg) if msg == "ffprobe not found"), "{err:?}");
     }
 
     #[tokio::test]
@@ -408,18 +372,13 @@ mod tests {
     fn stderr_message_strips_path() {
         let path = Path::new("/tmp/up/x.mp4");
         let stderr = b"[mov @ 0x1] moov atom not found\nfile:/tmp/up/x.mp4: Invalid data found when processing input\n";
-        assert_eq!(
-            stderr_message(stderr, path),
-            "Invalid data found when processing input"
-        );
+        assert_eq!(stderr_message(stderr, path), "Invalid data found when processing input");
         assert_eq!(stderr_message(b"", path), "");
     }
 
     #[tokio::test]
     async fn missing_file_is_server_error() {
-        let err = probe_av(&fixture("nope.mp4"), "ffprobe")
-            .await
-            .expect_err("missing");
+        let err = probe_av(&fixture("nope.mp4"), "ffprobe").await.expect_err("missing");
         assert!(matches!(err, MediaError::Io(_)), "{err:?}");
     }
 
@@ -429,9 +388,7 @@ mod tests {
         let hang = fixture("bin/hang-ffprobe");
         let hang = hang.to_str().expect("utf-8 path");
         let started = std::time::Instant::now();
-        let err = run_ffprobe(&fixture("clip.mp4"), hang, Duration::from_millis(300))
-            .await
-            .expect_err("times out");
+        let err = run_ffprobe(&fixture("clip.mp4"), hang, Duration::from_millis(300)).await.expect_err("times out");
         assert!(matches!(err, MediaError::Timeout), "{err:?}");
         assert!(started.elapsed() < Duration::from_secs(5));
     }

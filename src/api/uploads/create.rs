@@ -29,7 +29,11 @@ pub(crate) async fn create_upload(
     let resource = parse_resource(&body, "upload", &ATTRIBUTES, &["upload_collection"])?;
     let upload_id = match &resource.id {
         Some(id) if !is_valid_entity_id(id) => {
-            return Err(CmaError::new(422, "INVALID_ENTITY_ID", json!({ "field": "id", "message": "id must be a URL-safe base64 UUID v4" })))
+            return Err(CmaError::new(
+                422,
+                "INVALID_ENTITY_ID",
+                json!({ "field": "id", "message": "id must be a URL-safe base64 UUID v4" }),
+            ))
         }
         Some(id) if app.db.upload_exists(id).await? => {
             return Err(CmaError::invalid_field("id", "VALIDATION_UNIQUENESS", "an upload with this id exists"))
@@ -84,7 +88,11 @@ async fn collection(app: &App, resource: &ResourceBody) -> ApiResult<Option<Stri
 /// The linkage must name an existing upload collection.
 pub(super) async fn check_collection(app: &App, kind: &str, id: &str) -> ApiResult<()> {
     if kind != "upload_collection" {
-        return Err(CmaError::new(422, "INVALID_RELATIONSHIP", json!({ "relationship": "upload_collection", "message": "type must be upload_collection" })));
+        return Err(CmaError::new(
+            422,
+            "INVALID_RELATIONSHIP",
+            json!({ "relationship": "upload_collection", "message": "type must be upload_collection" }),
+        ));
     }
     if app.db.find_collection(id).await?.is_none() {
         return Err(CmaError::invalid_field("upload_collection", "NOT_FOUND", "no upload collection has this id"));

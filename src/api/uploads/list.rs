@@ -22,7 +22,10 @@ use crate::{
 const DEFAULT_LIMIT: i64 = 30;
 const MAX_LIMIT: i64 = 500;
 
-pub(crate) async fn list_uploads(State(app): State<Arc<App>>, NestedQuery(query): NestedQuery) -> ApiResult<Json<Value>> {
+pub(crate) async fn list_uploads(
+    State(app): State<Arc<App>>,
+    NestedQuery(query): NestedQuery,
+) -> ApiResult<Json<Value>> {
     only_params(&query, &["filter", "page", "locale", "order_by"])?;
     let (offset, limit) = page_params(&query, DEFAULT_LIMIT, MAX_LIMIT)?;
     check_locale(&app, &query)?;
@@ -71,12 +74,16 @@ fn conditions(filter: &Map<String, Value>) -> ApiResult<Vec<UploadCondition>> {
     for (key, value) in filter {
         match key.as_str() {
             "ids" => {
-                let ids = value.as_str().ok_or_else(|| CmaError::invalid_filter("ids", "filter[ids] must be a comma-separated string"))?;
+                let ids = value
+                    .as_str()
+                    .ok_or_else(|| CmaError::invalid_filter("ids", "filter[ids] must be a comma-separated string"))?;
                 let ids = ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
                 conditions.push(UploadCondition::Exact { column: ExactColumn::Id, values: ids, negate: false });
             }
             "fields" => {
-                let fields = value.as_object().ok_or_else(|| CmaError::invalid_filter("fields", "filter[fields] must be an object"))?;
+                let fields = value
+                    .as_object()
+                    .ok_or_else(|| CmaError::invalid_filter("fields", "filter[fields] must be an object"))?;
                 for (field, operators) in fields {
                     conditions.extend(field_conditions(field, operators)?);
                 }
@@ -96,9 +103,9 @@ fn field_conditions(field: &str, operators: &Value) -> ApiResult<Vec<UploadCondi
         "path" => ExactColumn::Path,
         other => return Err(CmaError::invalid_filter(other, format!("filtering on {other} is not supported yet"))),
     };
-    let operators = operators
-        .as_object()
-        .ok_or_else(|| CmaError::invalid_filter(field, format!("filter[fields][{field}] needs an operator, e.g. [eq]")))?;
+    let operators = operators.as_object().ok_or_else(|| {
+        CmaError::invalid_filter(field, format!("filter[fields][{field}] needs an operator, e.g. [eq]"))
+    })?;
     let mut conditions = Vec::new();
     for (operator, value) in operators {
         let negate = matches!(operator.as_str(), "neq" | "notIn" | "not_in");
@@ -113,7 +120,9 @@ fn field_conditions(field: &str, operators: &Value) -> ApiResult<Vec<UploadCondi
             ("eq" | "neq" | "in" | "notIn" | "not_in", _) => {
                 return Err(CmaError::invalid_filter(field, format!("bad value for {field} {operator}")))
             }
-            _ => return Err(CmaError::invalid_filter(field, format!("operator {operator} is not supported on {field}"))),
+            _ => {
+                return Err(CmaError::invalid_filter(field, format!("operator {operator} is not supported on {field}")))
+            }
         };
         conditions.push(UploadCondition::Exact { column, values, negate });
     }

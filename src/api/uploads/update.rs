@@ -108,8 +108,8 @@ fn new_basename(resource: &ResourceBody, upload: &UploadRow) -> ApiResult<Change
     match resource.attributes.get("basename") {
         None => Ok(Change::Keep),
         Some(Value::String(raw)) => {
-            let basename =
-                Basename::parse(raw).map_err(|message| CmaError::invalid_field("basename", "VALIDATION_FORMAT", message))?;
+            let basename = Basename::parse(raw)
+                .map_err(|message| CmaError::invalid_field("basename", "VALIDATION_FORMAT", message))?;
             if basename.as_str() == upload.basename {
                 Ok(Change::Keep)
             } else {
@@ -134,7 +134,9 @@ async fn upload_collection(app: &App, resource: &ResourceBody) -> ApiResult<Chan
 /// `creator` may point at an existing access token (the only kind of creator assetd has);
 /// echoing the current creator is a no-op.
 async fn creator(app: &App, resource: &ResourceBody, upload: &UploadRow) -> ApiResult<Change<Creator>> {
-    let invalid = |message: &str| CmaError::new(422, "INVALID_RELATIONSHIP", json!({ "relationship": "creator", "message": message }));
+    let invalid = |message: &str| {
+        CmaError::new(422, "INVALID_RELATIONSHIP", json!({ "relationship": "creator", "message": message }))
+    };
     match resource.linkage("creator")? {
         None => Ok(Change::Keep),
         Some(None) => Err(invalid("an upload always has a creator")),

@@ -1,0 +1,15 @@
+//! Integration tests: one binary, one module per area.
+
+// Test helpers are `pub` for the sibling modules; nothing is exported from a test binary.
+#![allow(unreachable_pub)]
+
+mod concurrency;
+mod crash;
+mod delivery;
+mod helpers;
+mod listing;
+mod transport;
+mod upload_requests;
+mod uploads_create;
+mod uploads_destroy;
+mod uploads_update;
