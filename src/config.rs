@@ -169,3 +169,63 @@ impl std::str::FromStr for Secret {
         Ok(Secret(value.trim().to_owned()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve(args: &[&str]) -> Result<Config, clap::Error> {
+        let mut argv = vec!["assetd", "serve"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).map(|cli| match cli.command {
+            Command::Serve(config) => config,
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        // Flags win over the environment, so pin every value the environment could change.
+        let config = serve(&["--listen", "127.0.0.1:3000", "--data-dir", "./data", "--locales", "en"]).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(config.main_locale().as_str(), "en");
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn flags_are_parsed_and_checked() {
+        let config = serve(&[
+            "--listen",
+            "0.0.0.0:8080",
+            "--locales",
+            "en,it,pt-BR",
+            "--public-url",
+            "https://assets.example.com",
+            "--api-token",
+            "a-long-secret",
+            "--metadata-shape",
+            "field-keyed",
+            "--workers",
+            "0",
+        ])
+        .unwrap();
+        assert_eq!(config.locales.len(), 3);
+        assert_eq!(config.api_token.as_ref().map(Secret::expose), Some("a-long-secret"));
+        assert_eq!(format!("{:?}", config.api_token), "Some(Secret(***))", "secrets never print");
+        assert_eq!(config.metadata_shape, MetadataShape::FieldKeyed);
+        assert!(config.validate().is_ok());
+
+        for bad in [
+            vec!["--locales", "EN"],
+            vec!["--listen", "nowhere"],
+            vec!["--api-token", "short"],
+            vec!["--project-id", "../x"],
+            vec!["--metadata-shape", "sideways"],
+        ] {
+            assert!(serve(&bad).is_err(), "{bad:?}");
+        }
+        let duplicate = serve(&["--locales", "en,en"]).unwrap();
+        assert!(duplicate.validate().is_err());
+        let relative = serve(&["--public-url", "assets.example.com"]).unwrap();
+        assert!(relative.validate().is_err());
+    }
+}

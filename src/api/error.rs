@@ -57,3 +57,31 @@ impl From<IngestError> for CmaError {
         }
     }
 }
+
+/// Last line of defence: a failure answered by the framework itself (a path that does not decode,
+/// a panic caught by a layer, …) still goes out in the CMA envelope.
+pub(super) async fn envelope_framework_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = match status {
+        StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED => "INVALID_ENDPOINT",
+        StatusCode::PAYLOAD_TOO_LARGE => "REQUEST_ENTITY_TOO_LARGE",
+        StatusCode::RANGE_NOT_SATISFIABLE => "RANGE_NOT_SATISFIABLE",
+        status if status.is_server_error() => "EXCEPTION",
+        _ => "INVALID_REQUEST",
+    };
+    let (mut parts, _) = response.into_parts();
+    let replacement = CmaError::new(status.as_u16(), code, serde_json::json!({})).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let (replacement_parts, body) = replacement.into_parts();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    drop(replacement_parts);
+    Response::from_parts(parts, body)
+}

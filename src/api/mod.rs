@@ -41,7 +41,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/upload-collections", post(collections::create_collection))
         .route("/upload-collections/{id}", get(collections::show_collection))
         .route("/upload-tags", get(tags::list_tags).post(tags::create_tag))
-        .route_layer(middleware::from_fn_with_state(app.clone(), guard::cma_guard))
+        // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
+        .fallback(health::unknown_endpoint)
+        .method_not_allowed_fallback(health::unknown_endpoint)
+        .layer(middleware::from_fn_with_state(app.clone(), guard::cma_guard))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY));
 
     // Public delivery and the signed direct upload: no token, streamed bodies.
@@ -52,12 +55,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
         .layer(DefaultBodyLimit::disable());
 
-    Router::new()
+    public
         .merge(cma)
-        .merge(public)
-        .fallback(health::unknown_endpoint)
-        .method_not_allowed_fallback(health::unknown_endpoint)
         .with_state(app)
+        .layer(middleware::map_response(error::envelope_framework_errors))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");
             CmaError::internal().into_response()

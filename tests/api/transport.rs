@@ -159,6 +159,12 @@ async fn header_and_token_failures_answer_the_envelope() {
             "INVALID_PARAMS",
         ),
         (
+            "path that does not decode",
+            TestApp::cma(Method::GET, "/uploads/%FF%FE").body(Body::empty()).unwrap(),
+            StatusCode::BAD_REQUEST,
+            "INVALID_REQUEST",
+        ),
+        (
             "unknown job",
             TestApp::cma(Method::GET, "/job-results/nope").body(Body::empty()).unwrap(),
             StatusCode::NOT_FOUND,
@@ -175,6 +181,14 @@ async fn header_and_token_failures_answer_the_envelope() {
 #[tokio::test]
 async fn cma_errors_still_carry_rate_limit_headers() {
     let app = TestApp::spawn().await;
+    for uri in ["/nothing-here", "/uploads/x/y"] {
+        let response = app.call(Method::GET, uri, None).await;
+        assert_eq!(response.status, StatusCode::NOT_FOUND, "{uri}");
+        assert_eq!(response.error_code(), "INVALID_ENDPOINT", "{uri}");
+        assert!(response.header("x-ratelimit-remaining").is_some(), "{uri}");
+    }
+    let response = app.call(Method::POST, "/healthz", None).await;
+    assert_eq!(response.error_code(), "INVALID_ENDPOINT", "a public route with another method");
     let response = app.send(list_request_as("Bearer wrong-token").body(Body::empty()).unwrap()).await;
     assert_eq!(response.status, StatusCode::UNAUTHORIZED);
     assert!(response.header("x-ratelimit-limit").is_some());
@@ -244,4 +258,16 @@ async fn healthz_answers_without_a_token() {
     let response = app.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["status"], "ok");
+}
+
+#[tokio::test]
+async fn the_embedded_database_is_migrated_and_in_wal_mode() {
+    let app = TestApp::spawn().await;
+    let file = app.app.config.data_dir.join("assetd.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode").fetch_one(&pool).await.unwrap();
+    assert_eq!(mode, "wal");
+    let migrations: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(&pool).await.unwrap();
+    assert!(migrations >= 1);
 }
