@@ -12,6 +12,7 @@ mod query;
 pub mod rate_limit;
 pub mod signing;
 mod tags;
+mod upload_filters;
 mod upload_requests;
 mod uploads;
 
@@ -37,10 +38,28 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/upload-requests", post(upload_requests::create_upload_request))
         .route("/uploads", get(uploads::list_uploads).post(uploads::create_upload))
         .route("/uploads/{id}", get(uploads::show_upload).put(uploads::update_upload).delete(uploads::destroy_upload))
+        .route("/uploads/bulk/tag", post(uploads::bulk_tag))
+        .route("/uploads/bulk/set-upload-collection", post(uploads::bulk_set_collection))
+        .route("/uploads/bulk/destroy", post(uploads::bulk_destroy))
+        .route("/uploads/{id}/references", get(uploads::list_upload_references))
         .route("/job-results/{id}", get(job_results::show_job_result))
-        .route("/upload-collections", post(collections::create_collection))
-        .route("/upload-collections/{id}", get(collections::show_collection))
+        .route("/upload-collections", get(collections::list_collections).post(collections::create_collection))
+        .route("/upload-collections/reorder", post(collections::reorder_collections))
+        .route(
+            "/upload-collections/{id}",
+            get(collections::show_collection)
+                .put(collections::update_collection)
+                .delete(collections::destroy_collection),
+        )
         .route("/upload-tags", get(tags::list_tags).post(tags::create_tag))
+        .route("/upload-smart-tags", get(tags::list_smart_tags))
+        .route("/upload-filters", get(upload_filters::list_upload_filters).post(upload_filters::create_upload_filter))
+        .route(
+            "/upload-filters/{id}",
+            get(upload_filters::show_upload_filter)
+                .put(upload_filters::update_upload_filter)
+                .delete(upload_filters::destroy_upload_filter),
+        )
         // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
         .fallback(health::unknown_endpoint)
         .method_not_allowed_fallback(health::unknown_endpoint)

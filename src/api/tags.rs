@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{extract::State, Json};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
 use super::{
     error::ApiResult,
@@ -23,13 +23,28 @@ fn tag_resource(name: &str) -> Value {
 }
 
 pub(super) async fn list_tags(State(app): State<Arc<App>>, NestedQuery(query): NestedQuery) -> ApiResult<Json<Value>> {
-    only_params(&query, &["filter", "page"])?;
-    let (offset, limit) = page_params(&query, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let (text, offset, limit) = list_params(&query)?;
+    let page = app.db.list_tags(text.as_deref(), offset, limit).await?;
+    let data: Vec<Value> = page.names.iter().map(|name| tag_resource(name)).collect();
+    Ok(Json(json!({ "data": data, "meta": { "total_count": page.total_count } })))
+}
+
+/// `GET /upload-smart-tags`: tags recognised in images. assetd has no recogniser yet, so the
+/// honest answer is an empty list (the parameters are still checked).
+pub(super) async fn list_smart_tags(NestedQuery(query): NestedQuery) -> ApiResult<Json<Value>> {
+    list_params(&query)?;
+    Ok(Json(json!({ "data": [], "meta": { "total_count": 0 } })))
+}
+
+/// `filter[query]`, `page[offset]`, `page[limit]`.
+fn list_params(query: &Map<String, Value>) -> ApiResult<(Option<String>, i64, i64)> {
+    only_params(query, &["filter", "page"])?;
+    let (offset, limit) = page_params(query, DEFAULT_LIMIT, MAX_LIMIT)?;
     let text = match query.get("filter") {
         None => None,
         Some(Value::Object(filter)) => {
             if let Some(unknown) = filter.keys().find(|k| *k != "query") {
-                return Err(CmaError::invalid_filter(unknown, "upload tags can only be filtered by filter[query]"));
+                return Err(CmaError::invalid_filter(unknown, "tags can only be filtered by filter[query]"));
             }
             match filter.get("query") {
                 None => None,
@@ -39,9 +54,7 @@ pub(super) async fn list_tags(State(app): State<Arc<App>>, NestedQuery(query): N
         }
         Some(_) => return Err(CmaError::invalid_params("filter", "filter must be filter[query]")),
     };
-    let page = app.db.list_tags(text.as_deref(), offset, limit).await?;
-    let data: Vec<Value> = page.names.iter().map(|name| tag_resource(name)).collect();
-    Ok(Json(json!({ "data": data, "meta": { "total_count": page.total_count } })))
+    Ok((text, offset, limit))
 }
 
 pub(super) async fn create_tag(State(app): State<Arc<App>>, CmaJson(body): CmaJson) -> ApiResult<Json<Value>> {

@@ -1,6 +1,8 @@
-//! `upload_collections`: folders for uploads (create and show; the full API comes later).
+//! `upload_collections`: folders for uploads. The tree logic lives in `domain::CollectionTree`;
+//! here the rows are read and the changed ones written back.
 
-use super::{Db, DbError};
+use super::{Db, DbError, Tx};
+use crate::domain::{CollectionNode, CollectionTree};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CollectionRow {
@@ -10,46 +12,16 @@ pub struct CollectionRow {
     pub parent_id: Option<String>,
 }
 
+const SELECT_ALL: &str = "SELECT id, label, position, parent_id FROM upload_collections ORDER BY position, id";
+
 impl Db {
-    /// Inserts a collection; without a position it goes after its last sibling.
-    pub async fn insert_collection(
-        &self,
-        id: &str,
-        label: &str,
-        position: Option<i64>,
-        parent_id: Option<&str>,
-        now: i64,
-    ) -> Result<CollectionRow, DbError> {
-        let mut tx = self.begin_write().await?;
-        let position = match position {
-            Some(position) => position,
-            None => {
-                let last: Option<i64> =
-                    sqlx::query_scalar("SELECT MAX(position) FROM upload_collections WHERE parent_id IS $1")
-                        .bind(parent_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                last.map_or(1, |p| p + 1)
-            }
-        };
-        sqlx::query(
-            r#"INSERT INTO upload_collections (id, label, position, parent_id, created_at, updated_at)
-               VALUES ($1, $2, $3, $4, $5, $5)"#,
-        )
-        .bind(id)
-        .bind(label)
-        .bind(position)
-        .bind(parent_id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(CollectionRow {
-            id: id.to_owned(),
-            label: label.to_owned(),
-            position,
-            parent_id: parent_id.map(str::to_owned),
-        })
+    /// Every collection (they are few: a Media Area's folders).
+    pub async fn list_collections(&self) -> Result<Vec<CollectionRow>, DbError> {
+        Ok(sqlx::query_as(SELECT_ALL).fetch_all(&self.pool).await?)
+    }
+
+    pub async fn list_collections_in(tx: &mut Tx) -> Result<Vec<CollectionRow>, DbError> {
+        Ok(sqlx::query_as(SELECT_ALL).fetch_all(&mut **tx).await?)
     }
 
     pub async fn find_collection(&self, id: &str) -> Result<Option<CollectionRow>, DbError> {
@@ -60,12 +32,79 @@ impl Db {
         Ok(row)
     }
 
-    /// Ids of the direct children, in order.
-    pub async fn list_collection_children(&self, id: &str) -> Result<Vec<String>, DbError> {
-        let ids = sqlx::query_scalar("SELECT id FROM upload_collections WHERE parent_id = $1 ORDER BY position, id")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(ids)
+    pub async fn insert_collection(
+        tx: &mut Tx,
+        id: &str,
+        label: &str,
+        parent_id: Option<&str>,
+        now: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            r#"INSERT INTO upload_collections (id, label, position, parent_id, created_at, updated_at)
+               VALUES ($1, $2, 0, $3, $4, $4)"#,
+        )
+        .bind(id)
+        .bind(label)
+        .bind(parent_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
     }
+
+    pub async fn set_collection_label(tx: &mut Tx, id: &str, label: &str, now: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE upload_collections SET label = $1, updated_at = $2 WHERE id = $3")
+            .bind(label)
+            .bind(now)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Writes the parent and position of every node that differs from `before`.
+    pub async fn write_collection_tree(
+        tx: &mut Tx,
+        before: &[CollectionRow],
+        after: &CollectionTree,
+        now: i64,
+    ) -> Result<(), DbError> {
+        for node in after.nodes() {
+            let unchanged = before
+                .iter()
+                .any(|row| row.id == node.id && row.parent_id == node.parent && row.position == node.position);
+            if !unchanged {
+                sqlx::query(
+                    "UPDATE upload_collections SET parent_id = $1, position = $2, updated_at = $3 WHERE id = $4",
+                )
+                .bind(&node.parent)
+                .bind(node.position)
+                .bind(now)
+                .bind(&node.id)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes collections; their uploads move to the root (the foreign key sets them to NULL).
+    pub async fn delete_collections(tx: &mut Tx, ids: &[String]) -> Result<(), DbError> {
+        // Children first, so no row ever points at a deleted parent.
+        for id in ids.iter().rev() {
+            sqlx::query("DELETE FROM upload_collections WHERE id = $1").bind(id).execute(&mut **tx).await?;
+        }
+        Ok(())
+    }
+}
+
+impl From<&CollectionRow> for CollectionNode {
+    fn from(row: &CollectionRow) -> Self {
+        CollectionNode { id: row.id.clone(), parent: row.parent_id.clone(), position: row.position }
+    }
+}
+
+/// The tree of the given rows.
+pub fn collection_tree(rows: &[CollectionRow]) -> CollectionTree {
+    CollectionTree::new(rows.iter().map(CollectionNode::from).collect())
 }

@@ -5,6 +5,7 @@ mod collections;
 mod jobs;
 mod tags;
 mod tokens;
+mod upload_filters;
 mod upload_requests;
 mod uploads;
 mod uploads_list;
@@ -13,10 +14,11 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
-pub use collections::CollectionRow;
+pub use collections::{collection_tree, CollectionRow};
 pub use jobs::{ClaimedJob, JobResultRow};
 pub use tags::TagPage;
 pub use tokens::TokenRow;
+pub use upload_filters::UploadFilterRow;
 pub use upload_requests::UploadRequestRow;
 pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
 pub use uploads_list::{ExactColumn, UploadCondition, UploadQuery};

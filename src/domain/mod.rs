@@ -1,5 +1,6 @@
 //! Types shared by every layer, each checked once when it is built. No I/O, no framework types.
 
+mod collection_tree;
 mod error;
 mod filename;
 mod ids;
@@ -8,6 +9,7 @@ mod metadata;
 mod timestamp;
 mod upload;
 
+pub use collection_tree::{CollectionMove, CollectionNode, CollectionTree};
 pub use error::CmaError;
 pub use filename::{Basename, SanitizedFilename, UploadPathParts};
 pub use ids::{is_valid_entity_id, new_entity_id, new_opaque_id};

@@ -1,7 +1,9 @@
 //! The job edge: a durable queue in the database (a 202 is answered only once the job row is
 //! committed), one file per job kind, and the worker that runs them.
 
+mod bulk_uploads;
 mod create_upload;
+mod reorder_collections;
 mod update_upload;
 mod worker;
 
@@ -10,7 +12,9 @@ use std::future::Future;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 
+pub use bulk_uploads::{BulkAction, BulkUploads};
 pub use create_upload::CreateUpload;
+pub use reorder_collections::ReorderCollections;
 pub use update_upload::UpdateUpload;
 pub use worker::{RunOutcome, Worker};
 

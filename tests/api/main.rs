@@ -3,12 +3,15 @@
 // Test helpers are `pub` for the sibling modules; nothing is exported from a test binary.
 #![allow(unreachable_pub)]
 
+mod bulk;
+mod collections;
 mod concurrency;
 mod crash;
 mod delivery;
 mod helpers;
 mod listing;
 mod transport;
+mod upload_filters;
 mod upload_requests;
 mod uploads_create;
 mod uploads_destroy;

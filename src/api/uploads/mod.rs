@@ -1,5 +1,6 @@
 //! `/uploads`: create (202 job), list, show, update (202 job) and destroy (spec §3).
 
+mod bulk;
 mod create;
 mod list;
 mod update;
@@ -12,11 +13,12 @@ use axum::{
 };
 use serde_json::Value;
 
+pub(super) use bulk::{bulk_destroy, bulk_set_collection, bulk_tag};
 pub(super) use create::create_upload;
 pub(super) use list::list_uploads;
 pub(super) use update::update_upload;
 
-use super::error::ApiResult;
+use super::{error::ApiResult, extract::NestedQuery, query::only_params};
 use crate::{
     app::App,
     db::{Db, UploadRequestRow},
@@ -30,6 +32,28 @@ pub(super) async fn show_upload(State(app): State<Arc<App>>, Path(id): Path<Stri
     let row = app.db.find_upload(&id).await?.ok_or_else(CmaError::not_found)?;
     let metadata = app.db.list_metadata(&id).await?;
     Ok(Json(document(upload_resource(&row, &metadata, &app.views))))
+}
+
+/// `GET /uploads/{id}/references`: the records using the upload. assetd holds no records, so
+/// the list is empty; the upload must exist and the parameters must be valid.
+pub(crate) async fn list_upload_references(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    NestedQuery(query): NestedQuery,
+) -> ApiResult<Json<Value>> {
+    only_params(&query, &["nested", "version"])?;
+    match query.get("nested").map(Value::as_str) {
+        None | Some(Some("true" | "false")) => {}
+        _ => return Err(CmaError::invalid_params("nested", "must be true or false")),
+    }
+    match query.get("version").map(Value::as_str) {
+        None | Some(Some("current" | "published" | "published-or-current")) => {}
+        _ => return Err(CmaError::invalid_params("version", "must be current, published or published-or-current")),
+    }
+    if !app.db.upload_exists(&id).await? {
+        return Err(CmaError::not_found());
+    }
+    Ok(Json(serde_json::json!({ "data": [] })))
 }
 
 /// `DELETE /uploads/{id}`: 200 with the upload as it was; its file is removed and its URL 404s.
