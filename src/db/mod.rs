@@ -3,6 +3,7 @@
 
 mod collections;
 mod jobs;
+mod search;
 mod tags;
 mod tokens;
 mod upload_filters;
@@ -16,12 +17,16 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePo
 
 pub use collections::{collection_tree, CollectionRow};
 pub use jobs::{ClaimedJob, JobResultRow};
+pub use search::{locale_prefix, search_words};
 pub use tags::TagPage;
 pub use tokens::TokenRow;
 pub use upload_filters::UploadFilterRow;
 pub use upload_requests::UploadRequestRow;
 pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
-pub use uploads_list::{ExactColumn, UploadCondition, UploadQuery};
+pub use uploads_list::{
+    Comparison, NumberField, OrderField, Pattern, StringField, StringOp, TagOp, UploadCondition, UploadQuery,
+    RESOLUTION_LIMITS,
+};
 
 /// A transaction on the metadata database.
 pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
@@ -75,14 +80,17 @@ impl Db {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(Duration::from_secs(10))
+            .with_regexp();
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(Db { pool })
+        let db = Db { pool };
+        db.rebuild_search_index_if_stale().await?;
+        Ok(db)
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Db, DbError, Tx};
-use crate::domain::{Change, Creator, MetadataPatch, UploadPatch};
+use crate::domain::{media_type, Change, Creator, MetadataPatch, UploadPatch};
 
 /// Columns of `uploads`, as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -199,9 +199,9 @@ impl Db {
             r#"INSERT INTO uploads (id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image,
                    width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright,
                    notes, tags, focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type,
-                   creator_id, url_replaced, file_updated_at, created_at, updated_at)
+                   creator_id, url_replaced, file_updated_at, created_at, updated_at, media_type)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21, $22, $23, $24, $25, $26, $27, $28, 0, $29, $29, $29)"#,
+                   $21, $22, $23, $24, $25, $26, $27, $28, 0, $29, $29, $29, $30)"#,
         )
         .bind(new.id)
         .bind(new.path)
@@ -232,10 +232,12 @@ impl Db {
         .bind(&new.creator.kind)
         .bind(&new.creator.id)
         .bind(new.now)
+        .bind(media_type(&facts.mime_type))
         .execute(&mut **tx)
         .await?;
         Self::write_tag_links(tx, new.id, new.tags).await?;
         Self::write_locale_metadata(tx, new.id, new.metadata).await?;
+        Self::refresh_search_document(tx, new.id).await?;
         Ok(())
     }
 
@@ -273,6 +275,7 @@ impl Db {
             Self::write_tag_links(tx, id, tags).await?;
         }
         Self::write_locale_metadata(tx, id, &patch.metadata).await?;
+        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
@@ -290,6 +293,7 @@ impl Db {
         query.push(", size = ").push_bind(facts.size);
         query.push(", md5 = ").push_bind(&facts.md5);
         query.push(", mime_type = ").push_bind(&facts.mime_type);
+        query.push(", media_type = ").push_bind(media_type(&facts.mime_type));
         query.push(", is_image = ").push_bind(facts.is_image);
         query.push(", width = ").push_bind(facts.width);
         query.push(", height = ").push_bind(facts.height);
@@ -323,6 +327,7 @@ impl Db {
         }
         query.push(" WHERE id = ").push_bind(id);
         query.build().execute(&mut **tx).await?;
+        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
@@ -350,6 +355,7 @@ impl Db {
             .bind(id)
             .execute(&mut **tx)
             .await?;
+        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
@@ -376,6 +382,7 @@ impl Db {
 
     /// Deletes the upload (metadata, tag links and aliases cascade).
     pub async fn delete_upload(tx: &mut Tx, id: &str) -> Result<bool, DbError> {
+        Self::delete_search_document(tx, id).await?;
         let result = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&mut **tx).await?;
         Ok(result.rows_affected() == 1)
     }

@@ -1,87 +1,430 @@
-//! Listing uploads: the filters the client's helpers need (ids, md5 and other exact columns),
-//! newest first, with offset paging and a total count.
+//! Listing uploads (spec §3.3): typed conditions turned into SQL, ordering, offset paging and the
+//! total count. Every value is bound; only fixed column expressions are spliced into the SQL.
 
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{uploads::UploadRow, Db, DbError};
 
-/// Columns that can be compared exactly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExactColumn {
+/// Longer side at or below which an image is an `icon`, `small` or `medium` (above: `large`).
+pub const RESOLUTION_LIMITS: [(&str, i64); 3] = [("icon", 128), ("small", 1024), ("medium", 2048)];
+
+/// A string-valued property of an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StringField {
     Id,
+    MediaType,
     Md5,
+    /// Compared case-insensitively.
+    Path,
     Format,
     MimeType,
-    /// Compared case-insensitively, as DatoCMS does since Nov 2025.
-    Path,
+    Author,
+    Copyright,
+    Notes,
+    Basename,
+    Filename,
+    /// Derived from width and height: icon, small, medium, large.
+    Resolution,
+    /// Derived from width and height: landscape, portrait, square.
+    Orientation,
+    /// Default alt text in this locale.
+    Alt(String),
+    /// Default title in this locale.
+    Title(String),
 }
 
-impl ExactColumn {
-    fn sql(self) -> &'static str {
-        match self {
-            ExactColumn::Id => "id",
-            ExactColumn::Md5 => "md5",
-            ExactColumn::Format => "format",
-            ExactColumn::MimeType => "mime_type",
-            ExactColumn::Path => "LOWER(path)",
-        }
-    }
+/// A `matches` pattern.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pattern {
+    pub text: String,
+    pub case_sensitive: bool,
+    pub regexp: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StringOp {
+    In(Vec<String>),
+    /// Also matches uploads where the value is null, as the CDA does.
+    NotIn(Vec<String>),
+    Matches(Pattern),
+    NotMatches(Pattern),
+    /// Present and non-empty (true) or absent/empty (false).
+    Exists(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumberField {
+    Width,
+    Height,
+    Size,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    Eq,
+    Neq,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TagOp {
+    /// Has at least one of these tags (`contains` is AnyIn of one).
+    AnyIn(Vec<String>),
+    AllIn(Vec<String>),
+    NotIn(Vec<String>),
+    /// Exactly this set of tags.
+    Eq(Vec<String>),
 }
 
 /// One condition; all conditions of a query must hold.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UploadCondition {
-    /// `column IN values` (or `NOT IN` / IS NULL when `negate`).
-    Exact { column: ExactColumn, values: Vec<String>, negate: bool },
+    String {
+        field: StringField,
+        op: StringOp,
+    },
+    Number {
+        field: NumberField,
+        comparison: Comparison,
+        value: i64,
+    },
+    /// `[start, end)` in milliseconds (dates compared at minute precision, as the CDA does).
+    Between {
+        field: NumberField,
+        start: i64,
+        end: i64,
+        negate: bool,
+    },
+    Tags(TagOp),
+    /// Full-text match (an FTS5 expression built by the caller).
+    Search(String),
+    /// A condition known up front (filters on things assetd has none of, such as smart tags).
+    Always(bool),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderField {
+    CreatedAt,
+    UpdatedAt,
+    Basename,
+    Filename,
+    Format,
+    Id,
+    MimeType,
+    Resolution,
+    Size,
+    /// Full-text relevance; only with a search condition.
+    Rank,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct UploadQuery {
     pub conditions: Vec<UploadCondition>,
+    /// (field, descending); empty = newest first.
+    pub order: Vec<(OrderField, bool)>,
     pub offset: i64,
     pub limit: i64,
 }
 
 impl Db {
-    /// One page of uploads matching every condition, newest first, and the total count.
+    /// One page of uploads matching every condition, in order, and the total count.
     pub async fn list_uploads(&self, query: &UploadQuery) -> Result<(Vec<UploadRow>, i64), DbError> {
         let mut count: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM uploads");
         push_conditions(&mut count, &query.conditions);
         let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
-        if query.limit == 0 || total == 0 {
+        if query.limit == 0 || total == 0 || query.offset >= total {
             return Ok((Vec::new(), total));
         }
+        // Page through the ids first (an index can answer that), then read the full rows.
+        let columns =
+            super::uploads::UPLOAD_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
         let mut page: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {} FROM uploads", super::uploads::UPLOAD_COLUMNS));
+            QueryBuilder::new(format!("SELECT {columns} FROM uploads u JOIN (SELECT uploads.rowid AS page_rowid, "));
+        page.push(order_keys(&query.order));
+        page.push(" FROM uploads");
+        if let Some(search) = rank_search(query) {
+            page.push(
+                " JOIN (SELECT rowid AS fts_rowid, bm25(uploads_fts) AS rank FROM uploads_fts WHERE uploads_fts MATCH ",
+            );
+            page.push_bind(search.to_owned());
+            page.push(") fts ON fts.fts_rowid = uploads.rowid");
+        }
         push_conditions(&mut page, &query.conditions);
-        page.push(" ORDER BY created_at DESC, id DESC LIMIT ").push_bind(query.limit);
-        page.push(" OFFSET ").push_bind(query.offset);
+        page.push(" ORDER BY ").push(order_clause(&query.order, ""));
+        page.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(query.offset);
+        page.push(") p ON p.page_rowid = u.rowid ORDER BY ").push(order_clause(&query.order, "p."));
         let rows = page.build_query_as().fetch_all(&self.pool).await?;
         Ok((rows, total))
+    }
+}
+
+/// The search expression when ordering by relevance.
+fn rank_search(query: &UploadQuery) -> Option<&str> {
+    if !query.order.iter().any(|(field, _)| *field == OrderField::Rank) {
+        return None;
+    }
+    query.conditions.iter().find_map(|c| match c {
+        UploadCondition::Search(expression) => Some(expression.as_str()),
+        _ => None,
+    })
+}
+
+fn order_expression(field: OrderField) -> String {
+    match field {
+        OrderField::CreatedAt => "uploads.created_at".into(),
+        OrderField::UpdatedAt => "uploads.updated_at".into(),
+        OrderField::Basename => "uploads.basename".into(),
+        OrderField::Filename => string_expression(&StringField::Filename),
+        OrderField::Format => "uploads.format".into(),
+        OrderField::Id => "uploads.id".into(),
+        OrderField::MimeType => "uploads.mime_type".into(),
+        OrderField::Resolution => "(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL \
+                                   ELSE MAX(uploads.width, uploads.height) END)"
+            .into(),
+        OrderField::Size => "uploads.size".into(),
+        OrderField::Rank => "fts.rank".into(),
+    }
+}
+
+/// `expr AS k0, expr AS k1, …, uploads.id AS k_id` for the inner page query.
+fn order_keys(order: &[(OrderField, bool)]) -> String {
+    let mut keys: Vec<String> = effective_order(order)
+        .iter()
+        .enumerate()
+        .map(|(i, (f, _))| format!("{} AS k{i}", order_expression(*f)))
+        .collect();
+    keys.push("uploads.id AS k_id".into());
+    keys.join(", ")
+}
+
+/// `k0 DESC, …, k_id DESC`, prefixed for the outer query; the id makes the order total.
+fn order_clause(order: &[(OrderField, bool)], prefix: &str) -> String {
+    let order = effective_order(order);
+    let mut parts: Vec<String> = order
+        .iter()
+        .enumerate()
+        .map(|(i, (field, descending))| {
+            // bm25 is lower for better matches: "_rank_DESC" (most relevant first) sorts it ascending.
+            let descending = if *field == OrderField::Rank { !descending } else { *descending };
+            format!("{prefix}k{i} {}", if descending { "DESC" } else { "ASC" })
+        })
+        .collect();
+    let last_descending = order.last().is_none_or(|(_, d)| *d);
+    parts.push(format!("{prefix}k_id {}", if last_descending { "DESC" } else { "ASC" }));
+    parts.join(", ")
+}
+
+fn effective_order(order: &[(OrderField, bool)]) -> Vec<(OrderField, bool)> {
+    if order.is_empty() {
+        vec![(OrderField::CreatedAt, true)]
+    } else {
+        order.to_vec()
+    }
+}
+
+fn string_expression(field: &StringField) -> String {
+    match field {
+        StringField::Id => "uploads.id".into(),
+        StringField::MediaType => "uploads.media_type".into(),
+        StringField::Md5 => "uploads.md5".into(),
+        StringField::Path => "LOWER(uploads.path)".into(),
+        StringField::Format => "uploads.format".into(),
+        StringField::MimeType => "uploads.mime_type".into(),
+        StringField::Author => "uploads.author".into(),
+        StringField::Copyright => "uploads.copyright".into(),
+        StringField::Notes => "uploads.notes".into(),
+        StringField::Basename => "uploads.basename".into(),
+        StringField::Filename => "(uploads.basename || COALESCE('.' || uploads.extension, ''))".into(),
+        StringField::Resolution => {
+            let mut case = String::from("(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL");
+            for (name, limit) in RESOLUTION_LIMITS {
+                case.push_str(&format!(" WHEN MAX(uploads.width, uploads.height) <= {limit} THEN '{name}'"));
+            }
+            case.push_str(" ELSE 'large' END)");
+            case
+        }
+        StringField::Orientation => "(CASE WHEN uploads.width > uploads.height THEN 'landscape' \
+                                      WHEN uploads.width < uploads.height THEN 'portrait' \
+                                      WHEN uploads.width = uploads.height THEN 'square' END)"
+            .into(),
+        StringField::Alt(_) => {
+            "(SELECT m.alt FROM upload_metadata m WHERE m.upload_id = uploads.id AND m.locale = ".into()
+        }
+        StringField::Title(_) => {
+            "(SELECT m.title FROM upload_metadata m WHERE m.upload_id = uploads.id AND m.locale = ".into()
+        }
+    }
+}
+
+/// Pushes the value expression of `field` (binding the locale of alt/title).
+fn push_string_value(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField) {
+    query.push(string_expression(field));
+    if let StringField::Alt(locale) | StringField::Title(locale) = field {
+        query.push_bind(locale.clone()).push(")");
     }
 }
 
 fn push_conditions(query: &mut QueryBuilder<'_, Sqlite>, conditions: &[UploadCondition]) {
     for (i, condition) in conditions.iter().enumerate() {
         query.push(if i == 0 { " WHERE " } else { " AND " });
-        match condition {
-            UploadCondition::Exact { column, values, negate } => {
-                let column_sql = column.sql();
-                if *negate {
-                    // Negations also match NULLs, as in the CDA.
-                    query.push(format_args!("({column_sql} IS NULL OR {column_sql} NOT IN ("));
-                } else {
-                    query.push(format_args!("{column_sql} IN ("));
-                }
-                if values.is_empty() {
-                    query.push("NULL");
-                }
-                let mut separated = query.separated(", ");
-                for value in values {
-                    let value = if *column == ExactColumn::Path { value.to_lowercase() } else { value.clone() };
-                    separated.push_bind(value);
-                }
-                query.push(if *negate { "))" } else { ")" });
+        query.push("(");
+        push_condition(query, condition);
+        query.push(")");
+    }
+}
+
+fn push_condition(query: &mut QueryBuilder<'_, Sqlite>, condition: &UploadCondition) {
+    match condition {
+        UploadCondition::String { field, op } => push_string_condition(query, field, op),
+        UploadCondition::Number { field, comparison, value } => {
+            let column = number_column(*field);
+            let operator = match comparison {
+                Comparison::Eq => "=",
+                Comparison::Neq => "<>",
+                Comparison::Gt => ">",
+                Comparison::Gte => ">=",
+                Comparison::Lt => "<",
+                Comparison::Lte => "<=",
+            };
+            if *comparison == Comparison::Neq {
+                query.push(format_args!("{column} IS NULL OR "));
+            }
+            query.push(format_args!("{column} {operator} ")).push_bind(*value);
+        }
+        UploadCondition::Between { field, start, end, negate } => {
+            let column = number_column(*field);
+            query.push(if *negate { "NOT (" } else { "(" });
+            query.push(format_args!("{column} >= ")).push_bind(*start);
+            query.push(format_args!(" AND {column} < ")).push_bind(*end).push(")");
+        }
+        UploadCondition::Tags(op) => push_tag_condition(query, op),
+        UploadCondition::Search(expression) => {
+            query.push("uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH ");
+            query.push_bind(expression.clone()).push(")");
+        }
+        UploadCondition::Always(value) => {
+            query.push(if *value { "1 = 1" } else { "1 = 0" });
+        }
+    }
+}
+
+fn number_column(field: NumberField) -> &'static str {
+    match field {
+        NumberField::Width => "uploads.width",
+        NumberField::Height => "uploads.height",
+        NumberField::Size => "uploads.size",
+        NumberField::CreatedAt => "uploads.created_at",
+        NumberField::UpdatedAt => "uploads.updated_at",
+    }
+}
+
+fn push_string_condition(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, op: &StringOp) {
+    match op {
+        StringOp::In(values) => {
+            push_string_value(query, field);
+            push_in_list(query, field, values);
+        }
+        StringOp::NotIn(values) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR ");
+            push_string_value(query, field);
+            query.push(" NOT");
+            push_in_list(query, field, values);
+        }
+        StringOp::Matches(pattern) => push_match(query, field, pattern),
+        StringOp::NotMatches(pattern) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR NOT (");
+            push_match(query, field, pattern);
+            query.push(")");
+        }
+        StringOp::Exists(true) => {
+            push_string_value(query, field);
+            query.push(" IS NOT NULL AND ");
+            push_string_value(query, field);
+            query.push(" <> ''");
+        }
+        StringOp::Exists(false) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR ");
+            push_string_value(query, field);
+            query.push(" = ''");
+        }
+    }
+}
+
+fn push_in_list(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, values: &[String]) {
+    query.push(" IN (");
+    if values.is_empty() {
+        query.push("NULL");
+    }
+    let mut separated = query.separated(", ");
+    for value in values {
+        separated.push_bind(if *field == StringField::Path { value.to_lowercase() } else { value.clone() });
+    }
+    query.push(")");
+}
+
+fn push_match(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, pattern: &Pattern) {
+    if pattern.regexp {
+        push_string_value(query, field);
+        let regex = if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
+        query.push(" REGEXP ").push_bind(regex);
+    } else if pattern.case_sensitive {
+        query.push("instr(");
+        push_string_value(query, field);
+        query.push(", ").push_bind(pattern.text.clone()).push(") > 0");
+    } else {
+        query.push("LOWER(");
+        push_string_value(query, field);
+        query.push(") LIKE ").push_bind(format!("%{}%", escape_like(&pattern.text.to_lowercase())));
+        query.push(" ESCAPE '\\'");
+    }
+}
+
+fn escape_like(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn push_tag_condition(query: &mut QueryBuilder<'_, Sqlite>, op: &TagOp) {
+    let push_list = |query: &mut QueryBuilder<'_, Sqlite>, tags: &[String]| {
+        query.push("(");
+        if tags.is_empty() {
+            query.push("NULL");
+        }
+        let mut separated = query.separated(", ");
+        for tag in tags {
+            separated.push_bind(tag.clone());
+        }
+        query.push(")");
+    };
+    let matching = "SELECT upload_id FROM upload_tag_links WHERE tag IN ";
+    match op {
+        TagOp::AnyIn(tags) => {
+            query.push(format_args!("uploads.id IN ({matching}"));
+            push_list(query, tags);
+            query.push(")");
+        }
+        TagOp::NotIn(tags) => {
+            query.push(format_args!("uploads.id NOT IN ({matching}"));
+            push_list(query, tags);
+            query.push(")");
+        }
+        TagOp::AllIn(tags) | TagOp::Eq(tags) => {
+            let mut distinct = tags.clone();
+            distinct.sort();
+            distinct.dedup();
+            query.push("(SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_id = uploads.id AND t.tag IN ");
+            push_list(query, &distinct);
+            query.push(") = ").push_bind(distinct.len() as i64);
+            if matches!(op, TagOp::Eq(_)) {
+                query.push(" AND (SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_id = uploads.id) = ");
+                query.push_bind(distinct.len() as i64);
             }
         }
     }

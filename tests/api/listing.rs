@@ -55,13 +55,12 @@ async fn unsupported_filters_are_422_never_an_unfiltered_list() {
     let app = TestApp::spawn().await;
     app.create_upload("cat.png", &fixture("cat.png"), json!({})).await;
     let cases = [
-        ("/uploads?filter[query]=cat", "INVALID_FILTER_FIELDS_PARAM"),
         ("/uploads?filter[type]=image", "INVALID_FILTER_FIELDS_PARAM"),
-        ("/uploads?filter[fields][smart_tags][contains]=x", "INVALID_FILTER_FIELDS_PARAM"),
+        ("/uploads?filter[fields][colors][contains]=red", "INVALID_FILTER_FIELDS_PARAM"),
         ("/uploads?filter[fields][made_up][eq]=x", "INVALID_FILTER_FIELDS_PARAM"),
         ("/uploads?filter[fields][md5][matches][pattern]=x", "INVALID_FILTER_FIELDS_PARAM"),
         ("/uploads?filter[fields][md5]=x", "INVALID_FILTER_FIELDS_PARAM"),
-        ("/uploads?order_by=size_ASC", "INVALID_ORDERING"),
+        ("/uploads?order_by=size", "INVALID_ORDERING"),
         ("/uploads?locale=fr", "INVALID_PARAMS"),
         ("/uploads?sort=x", "INVALID_PARAMS"),
     ];

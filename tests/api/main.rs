@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod helpers;
 mod listing;
+mod listing_filters;
 mod transport;
 mod upload_filters;
 mod upload_requests;

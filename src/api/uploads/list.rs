@@ -1,12 +1,13 @@
-//! `GET /uploads` (spec §3.3), the part the client's helpers need: `filter[ids]`, exact
-//! `filter[fields]` on id/md5/format/mime_type/path, `locale`, paging and `meta.total_count`.
-//! Every other filter answers 422 `INVALID_FILTER_FIELDS_PARAM`, never an unfiltered list.
+//! `GET /uploads` (spec §3.3): `filter[ids]`, `filter[query]` (full text), `filter[fields]`,
+//! `locale`, `order_by` (several keys), offset paging and `meta.total_count`. A parameter we do
+//! not support answers 422, never an unfiltered list.
 
 use std::{collections::HashMap, sync::Arc};
 
 use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
+use super::list_filter::field_conditions;
 use crate::{
     api::{
         error::ApiResult,
@@ -14,8 +15,8 @@ use crate::{
         query::{only_params, page_params},
     },
     app::App,
-    db::{ExactColumn, MetadataRow, UploadCondition, UploadQuery},
-    domain::CmaError,
+    db::{locale_prefix, search_words, MetadataRow, OrderField, StringField, StringOp, UploadCondition, UploadQuery},
+    domain::{CmaError, Locale},
     views::upload_resource,
 };
 
@@ -26,16 +27,8 @@ pub(crate) async fn list_uploads(
     State(app): State<Arc<App>>,
     NestedQuery(query): NestedQuery,
 ) -> ApiResult<Json<Value>> {
-    only_params(&query, &["filter", "page", "locale", "order_by"])?;
-    let (offset, limit) = page_params(&query, DEFAULT_LIMIT, MAX_LIMIT)?;
-    check_locale(&app, &query)?;
-    check_order(&query)?;
-    let conditions = match query.get("filter") {
-        None => Vec::new(),
-        Some(Value::Object(filter)) => conditions(filter)?,
-        Some(_) => return Err(CmaError::invalid_params("filter", "filter must be an object (filter[...])")),
-    };
-    let (rows, total) = app.db.list_uploads(&UploadQuery { conditions, offset, limit }).await?;
+    let upload_query = parse_query(&app, &query)?;
+    let (rows, total) = app.db.list_uploads(&upload_query).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut metadata: HashMap<String, Vec<MetadataRow>> = HashMap::new();
     for (upload_id, row) in app.db.list_metadata_for(&ids).await? {
@@ -48,28 +41,36 @@ pub(crate) async fn list_uploads(
     Ok(Json(json!({ "data": data, "meta": { "total_count": total } })))
 }
 
-fn check_locale(app: &App, query: &Map<String, Value>) -> ApiResult<()> {
+fn parse_query(app: &App, query: &Map<String, Value>) -> ApiResult<UploadQuery> {
+    only_params(query, &["filter", "page", "locale", "order_by"])?;
+    let (offset, limit) = page_params(query, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let locale = locale(app, query)?;
+    let conditions = match query.get("filter") {
+        None => Vec::new(),
+        Some(Value::Object(filter)) => filter_conditions(filter, &locale)?,
+        Some(_) => return Err(CmaError::invalid_params("filter", "filter must be an object (filter[...])")),
+    };
+    let searching = conditions.iter().any(|c| matches!(c, UploadCondition::Search(_)));
+    let order = order(query, searching)?;
+    Ok(UploadQuery { conditions, order, offset, limit })
+}
+
+/// `locale` (default: the main locale) must be one of the environment's.
+fn locale(app: &App, query: &Map<String, Value>) -> ApiResult<Locale> {
     match query.get("locale") {
-        None => Ok(()),
-        Some(Value::String(locale)) if app.config.locales.iter().any(|l| l.as_str() == locale) => Ok(()),
-        Some(_) => Err(CmaError::invalid_params("locale", "not a locale of this environment")),
+        None => Ok(app.config.main_locale().clone()),
+        Some(Value::String(raw)) => app
+            .config
+            .locales
+            .iter()
+            .find(|l| l.as_str() == raw)
+            .cloned()
+            .ok_or_else(|| CmaError::invalid_params("locale", "not a locale of this environment")),
+        Some(_) => Err(CmaError::invalid_params("locale", "locale must be a single value")),
     }
 }
 
-/// Only the default order (newest first) is served so far.
-fn check_order(query: &Map<String, Value>) -> ApiResult<()> {
-    match query.get("order_by") {
-        None => Ok(()),
-        Some(Value::String(order)) if order == "_created_at_DESC" => Ok(()),
-        Some(_) => Err(CmaError::new(
-            422,
-            "INVALID_ORDERING",
-            json!({ "message": "order_by supports only _created_at_DESC for now" }),
-        )),
-    }
-}
-
-fn conditions(filter: &Map<String, Value>) -> ApiResult<Vec<UploadCondition>> {
+fn filter_conditions(filter: &Map<String, Value>, locale: &Locale) -> ApiResult<Vec<UploadCondition>> {
     let mut conditions = Vec::new();
     for (key, value) in filter {
         match key.as_str() {
@@ -78,15 +79,21 @@ fn conditions(filter: &Map<String, Value>) -> ApiResult<Vec<UploadCondition>> {
                     .as_str()
                     .ok_or_else(|| CmaError::invalid_filter("ids", "filter[ids] must be a comma-separated string"))?;
                 let ids = ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
-                conditions.push(UploadCondition::Exact { column: ExactColumn::Id, values: ids, negate: false });
+                conditions.push(UploadCondition::String { field: StringField::Id, op: StringOp::In(ids) });
+            }
+            "query" => {
+                let text = value
+                    .as_str()
+                    .ok_or_else(|| CmaError::invalid_filter("query", "filter[query] must be a string"))?;
+                if let Some(expression) = search_expression(text, locale) {
+                    conditions.push(UploadCondition::Search(expression));
+                }
             }
             "fields" => {
                 let fields = value
                     .as_object()
                     .ok_or_else(|| CmaError::invalid_filter("fields", "filter[fields] must be an object"))?;
-                for (field, operators) in fields {
-                    conditions.extend(field_conditions(field, operators)?);
-                }
+                conditions.extend(field_conditions(fields, locale)?);
             }
             other => return Err(CmaError::invalid_filter(other, format!("filter[{other}] is not supported"))),
         }
@@ -94,37 +101,55 @@ fn conditions(filter: &Map<String, Value>) -> ApiResult<Vec<UploadCondition>> {
     Ok(conditions)
 }
 
-fn field_conditions(field: &str, operators: &Value) -> ApiResult<Vec<UploadCondition>> {
-    let column = match field {
-        "id" => ExactColumn::Id,
-        "md5" => ExactColumn::Md5,
-        "format" => ExactColumn::Format,
-        "mime_type" => ExactColumn::MimeType,
-        "path" => ExactColumn::Path,
-        other => return Err(CmaError::invalid_filter(other, format!("filtering on {other} is not supported yet"))),
-    };
-    let operators = operators.as_object().ok_or_else(|| {
-        CmaError::invalid_filter(field, format!("filter[fields][{field}] needs an operator, e.g. [eq]"))
-    })?;
-    let mut conditions = Vec::new();
-    for (operator, value) in operators {
-        let negate = matches!(operator.as_str(), "neq" | "notIn" | "not_in");
-        let values = match (operator.as_str(), value) {
-            ("eq" | "neq", Value::String(single)) => vec![single.clone()],
-            ("in" | "notIn" | "not_in", Value::Array(items)) => items
-                .iter()
-                .map(|v| v.as_str().map(str::to_owned))
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| CmaError::invalid_filter(field, "values must be strings"))?,
-            ("in" | "notIn" | "not_in", Value::String(list)) => list.split(',').map(|s| s.trim().to_owned()).collect(),
-            ("eq" | "neq" | "in" | "notIn" | "not_in", _) => {
-                return Err(CmaError::invalid_filter(field, format!("bad value for {field} {operator}")))
-            }
-            _ => {
-                return Err(CmaError::invalid_filter(field, format!("operator {operator} is not supported on {field}")))
-            }
-        };
-        conditions.push(UploadCondition::Exact { column, values, negate });
+/// Each word must prefix-match a word of the common fields, or of alt/title in `locale`.
+/// `None` when the text has no words (an empty search filters nothing).
+fn search_expression(text: &str, locale: &Locale) -> Option<String> {
+    let prefix = locale_prefix(locale.as_str());
+    let words = search_words(text);
+    if words.is_empty() {
+        return None;
     }
-    Ok(conditions)
+    let terms: Vec<String> =
+        words.iter().take(16).map(|w| format!("(common : \"{w}\"* OR loc : \"{prefix}{w}\"*)")).collect();
+    Some(terms.join(" AND "))
+}
+
+/// `order_by=_created_at_DESC,size_ASC`.
+fn order(query: &Map<String, Value>, searching: bool) -> ApiResult<Vec<(OrderField, bool)>> {
+    let raw = match query.get("order_by") {
+        None => return Ok(Vec::new()),
+        Some(Value::String(raw)) => raw,
+        Some(_) => return Err(invalid_ordering("order_by must be a comma-separated string")),
+    };
+    let mut order = Vec::new();
+    for key in raw.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let (name, direction) = key
+            .rsplit_once('_')
+            .ok_or_else(|| invalid_ordering(&format!("{key}: expected <field>_ASC or <field>_DESC")))?;
+        let descending = match direction {
+            "ASC" => false,
+            "DESC" => true,
+            _ => return Err(invalid_ordering(&format!("{key}: expected <field>_ASC or <field>_DESC"))),
+        };
+        let field = match name {
+            "_created_at" => OrderField::CreatedAt,
+            "_updated_at" => OrderField::UpdatedAt,
+            "basename" => OrderField::Basename,
+            "filename" => OrderField::Filename,
+            "format" => OrderField::Format,
+            "id" => OrderField::Id,
+            "mime_type" => OrderField::MimeType,
+            "resolution" => OrderField::Resolution,
+            "size" => OrderField::Size,
+            "_rank" if searching => OrderField::Rank,
+            "_rank" => return Err(invalid_ordering("_rank needs filter[query]")),
+            other => return Err(invalid_ordering(&format!("uploads cannot be ordered by {other}"))),
+        };
+        order.push((field, descending));
+    }
+    Ok(order)
+}
+
+fn invalid_ordering(message: &str) -> CmaError {
+    CmaError::new(422, "INVALID_ORDERING", json!({ "message": message }))
 }

@@ -3,6 +3,7 @@
 mod bulk;
 mod create;
 mod list;
+mod list_filter;
 mod update;
 
 use std::sync::Arc;

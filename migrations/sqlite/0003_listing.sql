@@ -1,0 +1,25 @@
+-- Listing at scale: the asset kind as a column, indexes for the common filters and orders, and a
+-- full-text index. The full-text rows are (re)built by the application (see db/search.rs), keyed by
+-- the uploads rowid.
+
+ALTER TABLE uploads ADD COLUMN media_type TEXT NOT NULL DEFAULT 'other';
+UPDATE uploads SET media_type = CASE
+    WHEN mime_type LIKE 'image/%' THEN 'image'
+    WHEN mime_type LIKE 'video/%' THEN 'video'
+    WHEN mime_type LIKE 'audio/%' THEN 'audio'
+    WHEN mime_type = 'application/pdf' THEN 'pdfdocument'
+    ELSE 'other' END;
+
+CREATE INDEX uploads_media_type_size ON uploads (media_type, size);
+CREATE INDEX uploads_size ON uploads (size);
+CREATE INDEX uploads_updated_at ON uploads (updated_at);
+CREATE INDEX uploads_basename ON uploads (basename);
+CREATE INDEX uploads_upload_collection ON uploads (upload_collection_id);
+
+-- `common`: basename, filename, notes, author, copyright, tags. `loc`: alt and title, each word
+-- prefixed with its locale (`en_cat`), so one index answers "in this locale" searches.
+CREATE VIRTUAL TABLE uploads_fts USING fts5 (
+    common,
+    loc,
+    tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
+);

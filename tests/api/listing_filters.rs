@@ -1,0 +1,265 @@
+//! `GET /uploads`: every filter field and operator, full-text search, ordering, and the 422s.
+
+use std::collections::BTreeSet;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{fixture, md5_hex, TestApp};
+
+fn png(width: u32, height: u32) -> Vec<u8> {
+    let image = image::RgbImage::from_fn(width, height, |x, y| image::Rgb([(x * 20) as u8, (y * 10) as u8, 128]));
+    let mut bytes = std::io::Cursor::new(Vec::new());
+    image.write_to(&mut bytes, image::ImageFormat::Png).unwrap();
+    bytes.into_inner()
+}
+
+/// Six uploads with varied facts and metadata.
+async fn library(app: &TestApp) {
+    app.create_upload(
+        "cat.png",
+        &fixture("cat.png"),
+        json!({"tags": ["cats", "pets"], "author": "Mark Smith", "notes": "Nyan",
+        "default_field_metadata": {"en": {"alt": "A grey cat", "title": "Cat"}, "it": {"alt": "Un gatto"}}}),
+    )
+    .await;
+    app.create_upload(
+        "dog.jpg",
+        &fixture("dog.jpg"),
+        json!({"tags": ["pets"], "copyright": "2020 ACME",
+        "default_field_metadata": {"en": {"alt": "A dog"}}}),
+    )
+    .await;
+    app.create_upload("clip.mp4", &fixture("clip.mp4"), json!({"tags": ["video"]})).await;
+    app.create_upload("doc.pdf", &fixture("doc.pdf"), json!({"notes": "Quarterly report"})).await;
+    app.create_upload("tall.png", &png(10, 20), json!({})).await;
+    app.create_upload("square.png", &png(16, 16), json!({})).await;
+    app.create_upload("notes.txt", &fixture("notes.txt"), json!({})).await;
+}
+
+async fn basenames(app: &TestApp, query: &str) -> BTreeSet<String> {
+    let uri = format!("/uploads?{query}&page[limit]=500").replace(' ', "%20");
+    let response = app.call(Method::GET, &uri, None).await;
+    assert_eq!(response.status, StatusCode::OK, "{query}: {}", String::from_utf8_lossy(&response.bytes));
+    let body = response.json();
+    let names: BTreeSet<String> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["attributes"]["basename"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(body["meta"]["total_count"], json!(names.len()), "{query}: total_count");
+    names
+}
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+const ALL: [&str; 7] = ["cat", "dog", "clip", "doc", "tall", "square", "notes"];
+
+#[tokio::test]
+async fn every_filter_field_and_operator() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    let dog_md5 = md5_hex(&fixture("dog.jpg"));
+    let all_but = |except: &[&str]| set(&ALL.iter().copied().filter(|n| !except.contains(n)).collect::<Vec<_>>());
+    let cases: Vec<(String, BTreeSet<String>)> = vec![
+        ("filter[fields][type][eq]=image".into(), set(&["cat", "dog", "tall", "square"])),
+        ("filter[fields][type][in][]=video&filter[fields][type][in][]=pdfdocument".into(), set(&["clip", "doc"])),
+        ("filter[fields][type][neq]=image".into(), set(&["clip", "doc", "notes"])),
+        ("filter[fields][type][notIn]=image,video".into(), set(&["doc", "notes"])),
+        ("filter[fields][type][eq]=richtext".into(), set(&["notes"])),
+        (format!("filter[fields][md5][eq]={dog_md5}"), set(&["dog"])),
+        (format!("filter[fields][md5][neq]={dog_md5}"), all_but(&["dog"])),
+        ("filter[fields][format][eq]=png".into(), set(&["cat", "tall", "square"])),
+        ("filter[fields][format][not_in][]=png&filter[fields][format][not_in][]=jpg".into(), set(&["clip", "doc", "notes"])),
+        ("filter[fields][mime_type][matches][pattern]=IMAGE/".into(), set(&["cat", "dog", "tall", "square"])),
+        ("filter[fields][mime_type][notMatches][pattern]=image/".into(), set(&["clip", "doc", "notes"])),
+        ("filter[fields][mime_type][in][]=video/mp4&filter[fields][mime_type][in][]=application/pdf".into(), set(&["clip", "doc"])),
+        ("filter[fields][alt][eq]=A grey cat".into(), set(&["cat"])),
+        ("filter[fields][alt][neq]=A dog".into(), all_but(&["dog"])),
+        ("filter[fields][alt][in][]=A dog&filter[fields][alt][in][]=A grey cat".into(), set(&["cat", "dog"])),
+        ("filter[fields][alt][notIn][]=A dog".into(), all_but(&["dog"])),
+        ("filter[fields][alt][matches][pattern]=CAT".into(), set(&["cat"])),
+        ("filter[fields][alt][matches][pattern]=CAT&filter[fields][alt][matches][caseSensitive]=true".into(), set(&[])),
+        ("filter[fields][alt][notMatches][pattern]=cat".into(), all_but(&["cat"])),
+        ("filter[fields][alt][exists]=true".into(), set(&["cat", "dog"])),
+        ("filter[fields][alt][exists]=false".into(), all_but(&["cat", "dog"])),
+        ("locale=it&filter[fields][alt][matches][pattern]=gatto".into(), set(&["cat"])),
+        ("locale=it&filter[fields][alt][exists]=true".into(), set(&["cat"])),
+        ("filter[fields][title][eq]=Cat".into(), set(&["cat"])),
+        ("filter[fields][author][matches][pattern]=smith".into(), set(&["cat"])),
+        ("filter[fields][author][exists]=false".into(), all_but(&["cat"])),
+        ("filter[fields][copyright][matches][pattern]=acme".into(), set(&["dog"])),
+        ("filter[fields][notes][matches][pattern]=^Quart&filter[fields][notes][matches][regexp]=true".into(), set(&["doc"])),
+        ("filter[fields][notes][matches][pattern]=^quart&filter[fields][notes][matches][regexp]=true&filter[fields][notes][matches][case_sensitive]=true".into(), set(&[])),
+        ("filter[fields][notes][exists]=true".into(), set(&["cat", "doc"])),
+        ("filter[fields][basename][matches][pattern]=a".into(), set(&["cat", "tall", "square"])),
+        ("filter[fields][filename][matches][pattern]=.jpg".into(), set(&["dog"])),
+        ("filter[fields][filename][notMatches][pattern]=.png".into(), set(&["dog", "clip", "doc", "notes"])),
+        ("filter[fields][width][gt]=50".into(), set(&["cat", "clip"])),
+        ("filter[fields][width][lte]=40".into(), set(&["dog", "tall", "square"])),
+        ("filter[fields][width][neq]=64".into(), all_but(&["cat", "clip"])),
+        ("filter[fields][height][eq]=30".into(), set(&["dog"])),
+        ("filter[fields][height][gte]=20&filter[fields][height][lt]=48".into(), set(&["dog", "tall"])),
+        (format!("filter[fields][size][eq]={}", fixture("dog.jpg").len()), set(&["dog"])),
+        (format!("filter[fields][size][gt]={}", fixture("clip.mp4").len() - 1), set(&["clip"])),
+        ("filter[fields][resolution][eq]=icon".into(), set(&["cat", "dog", "clip", "tall", "square"])),
+        ("filter[fields][resolution][neq]=icon".into(), set(&["doc", "notes"])),
+        ("filter[fields][resolution][in][]=large&filter[fields][resolution][in][]=medium".into(), set(&[])),
+        ("filter[fields][orientation][eq]=portrait".into(), set(&["tall"])),
+        ("filter[fields][orientation][eq]=square".into(), set(&["square"])),
+        ("filter[fields][orientation][eq]=landscape".into(), set(&["cat", "dog", "clip"])),
+        ("filter[fields][orientation][neq]=landscape".into(), set(&["tall", "square", "doc", "notes"])),
+        ("filter[fields][tags][contains]=pets".into(), set(&["cat", "dog"])),
+        ("filter[fields][tags][anyIn][]=cats&filter[fields][tags][anyIn][]=video".into(), set(&["cat", "clip"])),
+        ("filter[fields][tags][allIn][]=cats&filter[fields][tags][allIn][]=pets".into(), set(&["cat"])),
+        ("filter[fields][tags][notIn][]=pets".into(), all_but(&["cat", "dog"])),
+        ("filter[fields][tags][eq][]=pets".into(), set(&["dog"])),
+        ("filter[fields][tags][eq][]=pets&filter[fields][tags][eq][]=cats".into(), set(&["cat"])),
+        ("filter[fields][smart_tags][contains]=cat".into(), set(&[])),
+        ("filter[fields][smart_tags][notIn][]=cat".into(), set(&ALL)),
+        ("filter[fields][in_use][eq]=false".into(), set(&ALL)),
+        ("filter[fields][in_use][eq]=true".into(), set(&[])),
+        ("filter[fields][_created_at][gte]=2000-01-01T00:00:00Z".into(), set(&ALL)),
+        ("filter[fields][_created_at][lt]=2000-01-01T00:00:00Z".into(), set(&[])),
+        ("filter[fields][_updated_at][gt]=2999-01-01T00:00:00%2B02:00".into(), set(&[])),
+        ("filter[fields][_updated_at][neq]=2000-01-01T00:00:00Z".into(), set(&ALL)),
+        ("filter[fields][type][eq]=image&filter[fields][tags][contains]=pets&filter[fields][width][lt]=50".into(), set(&["dog"])),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(basenames(&app, &query).await, expected, "{query}");
+    }
+    // Dates compare at minute precision: eq matches uploads created in that minute.
+    let cat = app.call(Method::GET, "/uploads?filter[fields][tags][allIn][]=cats", None).await.json();
+    let created = cat["data"][0]["attributes"]["created_at"].as_str().unwrap().to_owned();
+    let minute = format!("{}:00Z", &created[..16]);
+    assert!(basenames(&app, &format!("filter[fields][_created_at][eq]={minute}")).await.contains("cat"));
+}
+
+#[tokio::test]
+async fn full_text_search_in_the_requested_locale() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    let cases = [
+        ("filter[query]=cat", set(&["cat"])),
+        ("filter[query]=CA", set(&["cat"])),
+        ("filter[query]=grey", set(&["cat"])),
+        ("filter[query]=gatto", set(&[])),
+        ("locale=it&filter[query]=gatto", set(&["cat"])),
+        ("filter[query]=quarterly", set(&["doc"])),
+        ("filter[query]=smith", set(&["cat"])),
+        ("filter[query]=acme", set(&["dog"])),
+        ("filter[query]=pets", set(&["cat", "dog"])),
+        ("filter[query]=nyan cat", set(&["cat"])),
+        ("filter[query]=nyan dog", set(&[])),
+        ("filter[query]=clip.mp4", set(&["clip"])),
+        ("filter[query]=%22quoted%22 OR", set(&[])),
+        ("filter[query]=%20", set(&ALL)),
+        ("filter[query]=pets&filter[fields][format][eq]=jpg", set(&["dog"])),
+    ];
+    for (query, expected) in cases {
+        assert_eq!(basenames(&app, query).await, expected, "{query}");
+    }
+    // Search follows renames and metadata edits.
+    let dog = app.call(Method::GET, "/uploads?filter[query]=acme", None).await.json()["data"][0].clone();
+    let id = dog["id"].as_str().unwrap();
+    app.update_upload(
+        id,
+        json!({"basename": "puppy", "default_field_metadata": {"en": {"title": "Golden retriever"}}}),
+    )
+    .await;
+    assert_eq!(basenames(&app, "filter[query]=puppy retriever").await, set(&["puppy"]));
+    assert_eq!(basenames(&app, "filter[query]=dog").await, set(&["puppy"]), "alt still says A dog");
+    app.call(Method::DELETE, &format!("/uploads/{id}"), None).await;
+    assert_eq!(basenames(&app, "filter[query]=puppy").await, set(&[]));
+}
+
+async fn ordered(app: &TestApp, query: &str) -> Vec<String> {
+    let body = app.call(Method::GET, &format!("/uploads?{query}"), None).await.json();
+    body["data"].as_array().unwrap().iter().map(|u| u["attributes"]["basename"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn ordering_and_paging() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    assert_eq!(ordered(&app, "").await, ["notes", "square", "tall", "doc", "clip", "dog", "cat"], "newest first");
+    assert_eq!(ordered(&app, "order_by=_created_at_ASC&page[limit]=2").await, ["cat", "dog"]);
+    assert_eq!(ordered(&app, "order_by=basename_ASC").await, ["cat", "clip", "doc", "dog", "notes", "square", "tall"]);
+    assert_eq!(ordered(&app, "order_by=filename_DESC&page[limit]=2").await, ["tall", "square"]);
+    assert_eq!(
+        ordered(&app, "order_by=format_ASC,basename_DESC").await,
+        ["dog", "clip", "doc", "tall", "square", "cat", "notes"]
+    );
+    let by_size = ordered(&app, "order_by=size_ASC").await;
+    assert_eq!(by_size.len(), 7);
+    let sizes: Vec<i64> = {
+        let body = app.call(Method::GET, "/uploads?order_by=size_ASC", None).await.json();
+        body["data"].as_array().unwrap().iter().map(|u| u["attributes"]["size"].as_i64().unwrap()).collect()
+    };
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+    assert_eq!(ordered(&app, "order_by=resolution_DESC,basename_ASC&page[limit]=2").await, ["cat", "clip"]);
+    assert_eq!(ordered(&app, "order_by=mime_type_ASC,basename_ASC&page[limit]=2").await, ["doc", "dog"]);
+    assert_eq!(ordered(&app, "order_by=_updated_at_DESC&page[limit]=1").await, ["notes"]);
+    assert_eq!(ordered(&app, "filter[query]=pets&order_by=_rank_DESC").await.len(), 2);
+    let ids = ordered(&app, "order_by=id_ASC").await;
+    assert_eq!(ids.len(), 7);
+
+    // Paging edges.
+    assert_eq!(ordered(&app, "page[offset]=6&page[limit]=5").await, ["cat"]);
+    assert_eq!(ordered(&app, "page[offset]=7").await, Vec::<String>::new());
+    let count = app.call(Method::GET, "/uploads?page[limit]=0&filter[fields][type][eq]=image", None).await.json();
+    assert_eq!(count, json!({"data": [], "meta": {"total_count": 4}}));
+    let pages: Vec<Vec<String>> = futures_util::future::join_all(
+        (0..4)
+            .map(|page| ordered(&app, Box::leak(format!("page[offset]={}&page[limit]=2", page * 2).into_boxed_str()))),
+    )
+    .await;
+    let flattened: Vec<String> = pages.into_iter().flatten().collect();
+    assert_eq!(flattened, ordered(&app, "").await, "pages tile the default order");
+}
+
+#[tokio::test]
+async fn unsupported_fields_operators_and_values_are_422() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    let cases = [
+        ("filter[fields][colors][contains]=red", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][orientation][in][]=square", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][author][eq]=Mark", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][basename][eq]=cat", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][width][matches][pattern]=1", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][width][eq]=wide", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][_created_at][eq]=yesterday", "INVALID_FILTER_FIELDS_PARAM"),
+        (
+            "filter[fields][notes][matches][pattern]=(&filter[fields][notes][matches][regexp]=true",
+            "INVALID_FILTER_FIELDS_PARAM",
+        ),
+        ("filter[fields][notes][matches][colour]=x", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][type][eq]=banana", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][resolution][eq]=huge", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][tags][gt]=a", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][in_use][eq]=maybe", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][alt][exists]=yes", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[query][x]=1", "INVALID_FILTER_FIELDS_PARAM"),
+        ("order_by=_rank_DESC", "INVALID_ORDERING"),
+        ("order_by=size_UP", "INVALID_ORDERING"),
+        ("order_by=author_ASC", "INVALID_ORDERING"),
+        ("order_by[]=size_ASC", "INVALID_ORDERING"),
+        ("locale[]=en", "INVALID_PARAMS"),
+        ("page[offset]=-1", "INVALID_PARAMS"),
+    ];
+    for (query, code) in cases {
+        let response = app.call(Method::GET, &format!("/uploads?{query}"), None).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{query}: {}",
+            String::from_utf8_lossy(&response.bytes)
+        );
+        assert_eq!(response.error_code(), code, "{query}");
+    }
+    let _: Value = json!(null);
+}
