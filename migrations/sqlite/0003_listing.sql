@@ -11,6 +11,8 @@ UPDATE uploads SET media_type = CASE
     ELSE 'other' END;
 
 CREATE INDEX uploads_media_type_size ON uploads (media_type, size);
+-- Type filters walk uploads newest first within one kind, reading size from the index as well.
+CREATE INDEX uploads_media_type_created_at ON uploads (media_type, created_at, size);
 CREATE INDEX uploads_size ON uploads (size);
 CREATE INDEX uploads_updated_at ON uploads (updated_at);
 CREATE INDEX uploads_basename ON uploads (basename);

@@ -90,6 +90,9 @@ impl Db {
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
         let db = Db { pool };
         db.rebuild_search_index_if_stale().await?;
+        // Refresh the planner's statistics where they are missing or stale (bounded work).
+        sqlx::query("PRAGMA analysis_limit = 1000").execute(&db.pool).await?;
+        sqlx::query("PRAGMA optimize").execute(&db.pool).await?;
         Ok(db)
     }
 

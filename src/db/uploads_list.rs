@@ -134,33 +134,73 @@ pub struct UploadQuery {
 impl Db {
     /// One page of uploads matching every condition, in order, and the total count.
     pub async fn list_uploads(&self, query: &UploadQuery) -> Result<(Vec<UploadRow>, i64), DbError> {
-        let mut count: QueryBuilder<Sqlite> = QueryBuilder::new("SELECT COUNT(*) FROM uploads");
-        push_conditions(&mut count, &query.conditions);
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total: i64 = count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?;
         if query.limit == 0 || total == 0 || query.offset >= total {
             return Ok((Vec::new(), total));
         }
-        // Page through the ids first (an index can answer that), then read the full rows.
-        let columns =
-            super::uploads::UPLOAD_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
-        let mut page: QueryBuilder<Sqlite> =
-            QueryBuilder::new(format!("SELECT {columns} FROM uploads u JOIN (SELECT uploads.rowid AS page_rowid, "));
-        page.push(order_keys(&query.order));
-        page.push(" FROM uploads");
-        if let Some(search) = rank_search(query) {
-            page.push(
-                " JOIN (SELECT rowid AS fts_rowid, bm25(uploads_fts) AS rank FROM uploads_fts WHERE uploads_fts MATCH ",
-            );
-            page.push_bind(search.to_owned());
-            page.push(") fts ON fts.fts_rowid = uploads.rowid");
-        }
-        push_conditions(&mut page, &query.conditions);
-        page.push(" ORDER BY ").push(order_clause(&query.order, ""));
-        page.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(query.offset);
-        page.push(") p ON p.page_rowid = u.rowid ORDER BY ").push(order_clause(&query.order, "p."));
-        let rows = page.build_query_as().fetch_all(&self.pool).await?;
+        let scan_in_order = self.should_scan_in_order(query, total).await?;
+        let rows = page_query(query, "", scan_in_order).build_query_as().fetch_all(&self.pool).await?;
         Ok((rows, total))
     }
+
+    /// Picks the page plan from the count: when a search or tag filter matches many uploads,
+    /// walking the order's index and probing the matches stops after one page, where looking the
+    /// matches up and sorting them would sort them all; when it matches few, the reverse holds.
+    async fn should_scan_in_order(&self, query: &UploadQuery, total: i64) -> Result<bool, DbError> {
+        let membership =
+            query.conditions.iter().any(|c| matches!(c, UploadCondition::Search(_) | UploadCondition::Tags(_)));
+        if !membership || rank_search(query).is_some() {
+            return Ok(false);
+        }
+        let rows: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM uploads").fetch_one(&self.pool).await?;
+        let wanted = (query.offset + query.limit) as f64;
+        // Rows walked ≈ wanted × rows / total; rows sorted ≈ total (a sort costs a few walks per row).
+        Ok((total as f64) * (total as f64) * 4.0 > wanted * rows as f64)
+    }
+
+    /// SQLite's plan for the count and the page of `query` (for benchmarks and operators).
+    pub async fn explain_list_uploads(&self, query: &UploadQuery) -> Result<Vec<String>, DbError> {
+        let mut plan = Vec::new();
+        let total: i64 = count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?;
+        let scan_in_order = self.should_scan_in_order(query, total).await?;
+        plan.push(format!("total: {total}, scan in order: {scan_in_order}"));
+        for (label, mut builder) in [
+            ("count", count_query(query, "EXPLAIN QUERY PLAN ")),
+            ("page", page_query(query, "EXPLAIN QUERY PLAN ", scan_in_order)),
+        ] {
+            let rows: Vec<(i64, i64, i64, String)> = builder.build_query_as().fetch_all(&self.pool).await?;
+            plan.extend(rows.into_iter().map(|(_, _, _, detail)| format!("{label}: {detail}")));
+        }
+        Ok(plan)
+    }
+}
+
+fn count_query(query: &UploadQuery, prefix: &str) -> QueryBuilder<'static, Sqlite> {
+    let mut count: QueryBuilder<Sqlite> = QueryBuilder::new(format!("{prefix}SELECT COUNT(*) FROM uploads"));
+    push_conditions(&mut count, &query.conditions, false);
+    count
+}
+
+/// Pages through the ids first (an index can answer that), then reads the full rows.
+fn page_query(query: &UploadQuery, prefix: &str, scan_in_order: bool) -> QueryBuilder<'static, Sqlite> {
+    let columns = super::uploads::UPLOAD_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
+    let mut page: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
+        "{prefix}SELECT {columns} FROM uploads u JOIN (SELECT uploads.rowid AS page_rowid, "
+    ));
+    page.push(order_keys(&query.order));
+    page.push(" FROM uploads");
+    if let Some(search) = rank_search(query) {
+        page.push(
+            " JOIN (SELECT rowid AS fts_rowid, bm25(uploads_fts) AS rank FROM uploads_fts WHERE uploads_fts MATCH ",
+        );
+        page.push_bind(search.to_owned());
+        page.push(") fts ON fts.fts_rowid = uploads.rowid");
+    }
+    push_conditions(&mut page, &query.conditions, scan_in_order);
+    page.push(" ORDER BY ").push(order_clause(&query.order, ""));
+    page.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(query.offset);
+    page.push(") p ON p.page_rowid = u.rowid ORDER BY ").push(order_clause(&query.order, "p."));
+    page
 }
 
 /// The search expression when ordering by relevance.
@@ -191,14 +231,15 @@ fn order_expression(field: OrderField) -> String {
     }
 }
 
-/// `expr AS k0, expr AS k1, …, uploads.id AS k_id` for the inner page query.
+/// `expr AS k0, expr AS k1, …, uploads.rowid AS k_id` for the inner page query. The rowid makes
+/// the order total and is in every index, so ordered scans stay index-only.
 fn order_keys(order: &[(OrderField, bool)]) -> String {
     let mut keys: Vec<String> = effective_order(order)
         .iter()
         .enumerate()
         .map(|(i, (f, _))| format!("{} AS k{i}", order_expression(*f)))
         .collect();
-    keys.push("uploads.id AS k_id".into());
+    keys.push("uploads.rowid AS k_id".into());
     keys.join(", ")
 }
 
@@ -262,23 +303,25 @@ fn string_expression(field: &StringField) -> String {
 }
 
 /// Pushes the value expression of `field` (binding the locale of alt/title).
-fn push_string_value(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField) {
+fn push_string_value(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField) {
     query.push(string_expression(field));
     if let StringField::Alt(locale) | StringField::Title(locale) = field {
         query.push_bind(locale.clone()).push(")");
     }
 }
 
-fn push_conditions(query: &mut QueryBuilder<'_, Sqlite>, conditions: &[UploadCondition]) {
+/// With `scan_in_order`, membership tests are written `+column IN (…)`: the unary plus keeps
+/// SQLite from driving the query by them, so it walks the order's index instead.
+fn push_conditions(query: &mut QueryBuilder<'static, Sqlite>, conditions: &[UploadCondition], scan_in_order: bool) {
     for (i, condition) in conditions.iter().enumerate() {
         query.push(if i == 0 { " WHERE " } else { " AND " });
         query.push("(");
-        push_condition(query, condition);
+        push_condition(query, condition, if scan_in_order { "+" } else { "" });
         query.push(")");
     }
 }
 
-fn push_condition(query: &mut QueryBuilder<'_, Sqlite>, condition: &UploadCondition) {
+fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadCondition, membership: &str) {
     match condition {
         UploadCondition::String { field, op } => push_string_condition(query, field, op),
         UploadCondition::Number { field, comparison, value } => {
@@ -302,9 +345,11 @@ fn push_condition(query: &mut QueryBuilder<'_, Sqlite>, condition: &UploadCondit
             query.push(format_args!("{column} >= ")).push_bind(*start);
             query.push(format_args!(" AND {column} < ")).push_bind(*end).push(")");
         }
-        UploadCondition::Tags(op) => push_tag_condition(query, op),
+        UploadCondition::Tags(op) => push_tag_condition(query, op, membership),
         UploadCondition::Search(expression) => {
-            query.push("uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH ");
+            query.push(format_args!(
+                "{membership}uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH "
+            ));
             query.push_bind(expression.clone()).push(")");
         }
         UploadCondition::Always(value) => {
@@ -323,7 +368,7 @@ fn number_column(field: NumberField) -> &'static str {
     }
 }
 
-fn push_string_condition(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, op: &StringOp) {
+fn push_string_condition(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, op: &StringOp) {
     match op {
         StringOp::In(values) => {
             push_string_value(query, field);
@@ -358,7 +403,7 @@ fn push_string_condition(query: &mut QueryBuilder<'_, Sqlite>, field: &StringFie
     }
 }
 
-fn push_in_list(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, values: &[String]) {
+fn push_in_list(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, values: &[String]) {
     query.push(" IN (");
     if values.is_empty() {
         query.push("NULL");
@@ -370,7 +415,7 @@ fn push_in_list(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, value
     query.push(")");
 }
 
-fn push_match(query: &mut QueryBuilder<'_, Sqlite>, field: &StringField, pattern: &Pattern) {
+fn push_match(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, pattern: &Pattern) {
     if pattern.regexp {
         push_string_value(query, field);
         let regex = if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
@@ -391,8 +436,8 @@ fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-fn push_tag_condition(query: &mut QueryBuilder<'_, Sqlite>, op: &TagOp) {
-    let push_list = |query: &mut QueryBuilder<'_, Sqlite>, tags: &[String]| {
+fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, membership: &str) {
+    let push_list = |query: &mut QueryBuilder<'static, Sqlite>, tags: &[String]| {
         query.push("(");
         if tags.is_empty() {
             query.push("NULL");
@@ -406,12 +451,12 @@ fn push_tag_condition(query: &mut QueryBuilder<'_, Sqlite>, op: &TagOp) {
     let matching = "SELECT upload_id FROM upload_tag_links WHERE tag IN ";
     match op {
         TagOp::AnyIn(tags) => {
-            query.push(format_args!("uploads.id IN ({matching}"));
+            query.push(format_args!("{membership}uploads.id IN ({matching}"));
             push_list(query, tags);
             query.push(")");
         }
         TagOp::NotIn(tags) => {
-            query.push(format_args!("uploads.id NOT IN ({matching}"));
+            query.push(format_args!("{membership}uploads.id NOT IN ({matching}"));
             push_list(query, tags);
             query.push(")");
         }
