@@ -8,7 +8,7 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use tokio::{net::TcpListener, sync::Notify};
 
 use crate::{
-    api::{self, rate_limit::RateLimiter, signing::UrlSigner},
+    api::{self, rate_limit::RateLimiter, signing::UrlSigner, token_cache::TokenCache},
     config::Config,
     db::Db,
     domain::{new_entity_id, now_millis},
@@ -33,6 +33,8 @@ pub struct App {
     /// Signs the direct-PUT URLs.
     pub signer: UrlSigner,
     pub rate_limiter: RateLimiter,
+    /// Recently seen API tokens.
+    pub tokens: TokenCache,
     /// Wakes this node's worker when a job is queued here.
     pub job_wakeup: Notify,
 }
@@ -63,6 +65,7 @@ impl App {
             ingest: IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone()),
             signer: UrlSigner::new(signing_key.into_bytes()),
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
+            tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
             public_url,
             db,

@@ -55,8 +55,7 @@ async fn admit(app: &App, headers: &HeaderMap, secret_hash: Option<&str>) -> Res
     let Some(secret_hash) = secret_hash else {
         return Err(CmaError::new(401, "INVALID_SITE", json!({ "message": "missing Authorization: Bearer <token>" })));
     };
-    let token = app.db.find_token_by_hash(secret_hash).await?;
-    let Some(token) = token else {
+    let Some(token_id) = app.tokens.token_id(&app.db, secret_hash).await? else {
         return Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "unknown API token" })));
     };
     if headers.get("x-api-version").and_then(|v| v.to_str().ok()).map(str::trim) != Some("3") {
@@ -76,7 +75,7 @@ async fn admit(app: &App, headers: &HeaderMap, secret_hash: Option<&str>) -> Res
             ));
         }
     }
-    Ok(Caller { token_id: token.id })
+    Ok(Caller { token_id })
 }
 
 /// The secret of `Authorization: Bearer <secret>`; any other form counts as present but wrong.

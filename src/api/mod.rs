@@ -12,6 +12,7 @@ mod query;
 pub mod rate_limit;
 pub mod signing;
 mod tags;
+pub mod token_cache;
 mod upload_filters;
 mod upload_requests;
 mod uploads;

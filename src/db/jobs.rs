@@ -47,7 +47,7 @@ impl Db {
         )
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await?;
         Ok(job)
     }
@@ -57,7 +57,7 @@ impl Db {
         sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
             .bind(until)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -83,7 +83,7 @@ impl Db {
         sqlx::query("UPDATE jobs SET state = 'queued', run_after = $1, locked_until = NULL WHERE id = $2")
             .bind(run_after)
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -106,7 +106,7 @@ impl Db {
     pub async fn delete_finished_jobs_before(&self, cutoff: i64) -> Result<u64, DbError> {
         let result = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
             .bind(cutoff)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(result.rows_affected())
     }

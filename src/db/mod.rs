@@ -66,9 +66,14 @@ impl From<serde_json::Error> for DbError {
 }
 
 /// The metadata database. Cheap to clone.
+///
+/// SQLite takes one writer at a time. Every write goes through `writer`, a pool of exactly one
+/// connection, so writers queue fairly in the pool instead of sleeping in SQLite's busy handler;
+/// reads use `pool` and, in WAL mode, never wait for the writer.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 impl Db {
@@ -82,24 +87,29 @@ impl Db {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .with_regexp();
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        let db = Db { pool };
+        let db = Db { pool, writer };
         db.rebuild_search_index_if_stale().await?;
         // Refresh the planner's statistics where they are missing or stale (bounded work).
-        sqlx::query("PRAGMA analysis_limit = 1000").execute(&db.pool).await?;
-        sqlx::query("PRAGMA optimize").execute(&db.pool).await?;
+        sqlx::query("PRAGMA analysis_limit = 1000").execute(&db.writer).await?;
+        sqlx::query("PRAGMA optimize").execute(&db.writer).await?;
         Ok(db)
     }
 
     /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two
     /// read-then-write transactions queue up instead of failing with SQLITE_BUSY half-way.
     pub async fn begin_write(&self) -> Result<Tx, DbError> {
-        Ok(self.pool.begin_with("BEGIN IMMEDIATE").await?)
+        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     /// Answers when the database takes queries (health check).
@@ -110,6 +120,7 @@ impl Db {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     /// A value from the `settings` table.
@@ -127,7 +138,7 @@ impl Db {
         sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(value)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         self.setting(key).await?.ok_or_else(|| DbError::Corrupt(format!("setting {key} vanished")))
     }

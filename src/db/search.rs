@@ -106,7 +106,7 @@ impl Db {
              ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         )
         .bind(SEARCH_INDEX_VERSION)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

@@ -33,7 +33,7 @@ impl Db {
         sqlx::query("INSERT INTO upload_tags (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .bind(now)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

@@ -31,7 +31,7 @@ impl Db {
         .bind(name)
         .bind(secret_sha256)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }

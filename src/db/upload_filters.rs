@@ -21,7 +21,7 @@ impl Db {
         .bind(&row.filter)
         .bind(row.shared)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -44,7 +44,7 @@ impl Db {
         .bind(shared)
         .bind(now)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(result.rows_affected() == 1)
     }
@@ -66,7 +66,7 @@ impl Db {
     }
 
     pub async fn delete_upload_filter(&self, id: &str) -> Result<bool, DbError> {
-        let result = sqlx::query("DELETE FROM upload_filters WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let result = sqlx::query("DELETE FROM upload_filters WHERE id = $1").bind(id).execute(&self.writer).await?;
         Ok(result.rows_affected() == 1)
     }
 }

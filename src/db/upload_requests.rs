@@ -31,7 +31,7 @@ impl Db {
         .bind(created_by)
         .bind(expires_at)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -67,7 +67,7 @@ impl Db {
             .bind(now)
             .bind(size)
             .bind(path)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
