@@ -37,8 +37,11 @@ CREATE TABLE upload_requests (
     created_at   INTEGER NOT NULL
 );
 
+-- `seq` is the rowid, made explicit so that it never changes (VACUUM may renumber implicit
+-- rowids): the full-text index and the tag links key on it, and ordered scans get it for free.
 CREATE TABLE uploads (
-    id                   TEXT PRIMARY KEY,
+    seq                  INTEGER PRIMARY KEY,
+    id                   TEXT NOT NULL UNIQUE,
     path                 TEXT NOT NULL UNIQUE,
     blob_key             TEXT NOT NULL,
     basename             TEXT NOT NULL,
@@ -99,11 +102,11 @@ CREATE TABLE upload_tags (
 );
 
 CREATE TABLE upload_tag_links (
-    upload_id TEXT NOT NULL REFERENCES uploads (id) ON DELETE CASCADE,
-    tag       TEXT NOT NULL,
-    PRIMARY KEY (upload_id, tag)
+    upload_seq INTEGER NOT NULL REFERENCES uploads (seq) ON DELETE CASCADE,
+    tag        TEXT NOT NULL,
+    PRIMARY KEY (upload_seq, tag)
 );
-CREATE INDEX upload_tag_links_tag ON upload_tag_links (tag);
+CREATE INDEX upload_tag_links_tag ON upload_tag_links (tag, upload_seq);
 
 -- The durable job queue. A job answered with 202 is a row here before the answer leaves.
 CREATE TABLE jobs (

@@ -1,6 +1,6 @@
 -- Listing at scale: the asset kind as a column, indexes for the common filters and orders, and a
 -- full-text index. The full-text rows are (re)built by the application (see db/search.rs), keyed by
--- the uploads rowid.
+-- uploads.seq.
 
 ALTER TABLE uploads ADD COLUMN media_type TEXT NOT NULL DEFAULT 'other';
 UPDATE uploads SET media_type = CASE

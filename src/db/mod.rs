@@ -86,6 +86,10 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
+            // 32 MiB of page cache per connection and memory-mapped reads: listings over a large
+            // library touch many pages, which then stay hot.
+            .pragma("cache_size", "-32768")
+            .pragma("mmap_size", "268435456")
             .with_regexp();
         let writer = SqlitePoolOptions::new()
             .max_connections(1)

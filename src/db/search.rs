@@ -1,5 +1,5 @@
 //! The full-text index behind `filter[query]` (SQLite FTS5). One row per upload, keyed by the
-//! upload's rowid and rewritten in the same transaction as every change to what it indexes.
+//! upload's `seq` and rewritten in the same transaction as every change to what it indexes.
 
 use super::{Db, DbError, Tx};
 use crate::domain::media_type;
@@ -34,7 +34,7 @@ impl Db {
     /// Rewrites the search row of `upload_id` from its current data.
     pub async fn refresh_search_document(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
         let row: Option<Indexed> = sqlx::query_as(
-            "SELECT rowid, basename, extension, notes, author, copyright, tags FROM uploads WHERE id = $1",
+            "SELECT seq AS rowid, basename, extension, notes, author, copyright, tags FROM uploads WHERE id = $1",
         )
         .bind(upload_id)
         .fetch_optional(&mut **tx)
@@ -74,7 +74,7 @@ impl Db {
 
     /// Removes the search row of an upload about to be deleted.
     pub async fn delete_search_document(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM uploads_fts WHERE rowid = (SELECT rowid FROM uploads WHERE id = $1)")
+        sqlx::query("DELETE FROM uploads_fts WHERE rowid = (SELECT seq FROM uploads WHERE id = $1)")
             .bind(upload_id)
             .execute(&mut **tx)
             .await?;

@@ -388,10 +388,12 @@ impl Db {
     }
 
     async fn write_tag_links(tx: &mut Tx, upload_id: &str, tags: &[String]) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM upload_tag_links WHERE upload_id = $1").bind(upload_id).execute(&mut **tx).await?;
+        let seq: i64 =
+            sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1").bind(upload_id).fetch_one(&mut **tx).await?;
+        sqlx::query("DELETE FROM upload_tag_links WHERE upload_seq = $1").bind(seq).execute(&mut **tx).await?;
         for tag in tags {
-            sqlx::query("INSERT INTO upload_tag_links (upload_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(upload_id)
+            sqlx::query("INSERT INTO upload_tag_links (upload_seq, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(seq)
                 .bind(tag)
                 .execute(&mut **tx)
                 .await?;

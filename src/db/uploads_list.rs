@@ -103,6 +103,8 @@ pub enum UploadCondition {
     Tags(TagOp),
     /// Full-text match (an FTS5 expression built by the caller).
     Search(String),
+    /// Uploads whose `seq` is one of these (a search already evaluated).
+    Matched(Vec<i64>),
     /// A condition known up front (filters on things assetd has none of, such as smart tags).
     Always(bool),
 }
@@ -134,25 +136,64 @@ pub struct UploadQuery {
 impl Db {
     /// One page of uploads matching every condition, in order, and the total count.
     pub async fn list_uploads(&self, query: &UploadQuery) -> Result<(Vec<UploadRow>, i64), DbError> {
-        let total: i64 = count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?;
+        let query = self.evaluate_search(query).await?;
+        let total = self.count_uploads(&query).await?;
         if query.limit == 0 || total == 0 || query.offset >= total {
             return Ok((Vec::new(), total));
         }
-        let scan_in_order = self.should_scan_in_order(query, total).await?;
-        let rows = page_query(query, "", scan_in_order).build_query_as().fetch_all(&self.pool).await?;
+        let scan_in_order = self.should_scan_in_order(&query, total).await?;
+        // Past the middle, walk from the other end of the order (the count says where that is).
+        let reversed = query.offset * 2 > total && rank_search(&query).is_none();
+        let page = if reversed { reversed_page(&query, total) } else { query.clone() };
+        let mut rows: Vec<UploadRow> =
+            page_query(&page, "", scan_in_order).build_query_as().fetch_all(&self.pool).await?;
+        if reversed {
+            rows.reverse();
+        }
         Ok((rows, total))
     }
 
-    /// Picks the page plan from the count: when a search or tag filter matches many uploads,
-    /// walking the order's index and probing the matches stops after one page, where looking the
-    /// matches up and sorting them would sort them all; when it matches few, the reverse holds.
+    /// Runs a full-text search once and keeps its matches (unless ordering by relevance, which
+    /// needs the search inside the page query).
+    async fn evaluate_search(&self, query: &UploadQuery) -> Result<UploadQuery, DbError> {
+        let mut query = query.clone();
+        if rank_search(&query).is_some() {
+            return Ok(query);
+        }
+        for condition in &mut query.conditions {
+            if let UploadCondition::Search(expression) = condition {
+                let seqs: Vec<i64> = sqlx::query_scalar("SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH $1")
+                    .bind(expression.as_str())
+                    .fetch_all(&self.pool)
+                    .await?;
+                *condition = UploadCondition::Matched(seqs);
+            }
+        }
+        Ok(query)
+    }
+
+    /// The total count; a lone search or tag filter is counted from its own index.
+    async fn count_uploads(&self, query: &UploadQuery) -> Result<i64, DbError> {
+        match query.conditions.as_slice() {
+            [UploadCondition::Matched(seqs)] => Ok(seqs.len() as i64),
+            [UploadCondition::Tags(TagOp::AnyIn(tags))] => {
+                let mut count: QueryBuilder<Sqlite> =
+                    QueryBuilder::new("SELECT COUNT(DISTINCT upload_seq) FROM upload_tag_links WHERE tag IN ");
+                push_list(&mut count, tags);
+                Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
+            }
+            _ => Ok(count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?),
+        }
+    }
+
+    /// Picks the page plan from the count: when the filters match many uploads, walking the
+    /// order's index and testing each row stops after one page, where looking the matches up and
+    /// sorting them would sort them all; when they match few, the reverse holds.
     async fn should_scan_in_order(&self, query: &UploadQuery, total: i64) -> Result<bool, DbError> {
-        let membership =
-            query.conditions.iter().any(|c| matches!(c, UploadCondition::Search(_) | UploadCondition::Tags(_)));
-        if !membership || rank_search(query).is_some() {
+        if query.conditions.is_empty() || rank_search(query).is_some() {
             return Ok(false);
         }
-        let rows: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(rowid), 0) FROM uploads").fetch_one(&self.pool).await?;
+        let rows: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM uploads").fetch_one(&self.pool).await?;
         let wanted = (query.offset + query.limit) as f64;
         // Rows walked ≈ wanted × rows / total; rows sorted ≈ total (a sort costs a few walks per row).
         Ok((total as f64) * (total as f64) * 4.0 > wanted * rows as f64)
@@ -160,18 +201,31 @@ impl Db {
 
     /// SQLite's plan for the count and the page of `query` (for benchmarks and operators).
     pub async fn explain_list_uploads(&self, query: &UploadQuery) -> Result<Vec<String>, DbError> {
-        let mut plan = Vec::new();
-        let total: i64 = count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?;
-        let scan_in_order = self.should_scan_in_order(query, total).await?;
-        plan.push(format!("total: {total}, scan in order: {scan_in_order}"));
+        let query = self.evaluate_search(query).await?;
+        let total = self.count_uploads(&query).await?;
+        let scan_in_order = self.should_scan_in_order(&query, total).await?;
+        let reversed = query.offset * 2 > total && rank_search(&query).is_none();
+        let page = if reversed { reversed_page(&query, total) } else { query.clone() };
+        let mut plan = vec![format!("total: {total}, scan in order: {scan_in_order}, from the other end: {reversed}")];
         for (label, mut builder) in [
-            ("count", count_query(query, "EXPLAIN QUERY PLAN ")),
-            ("page", page_query(query, "EXPLAIN QUERY PLAN ", scan_in_order)),
+            ("count", count_query(&query, "EXPLAIN QUERY PLAN ")),
+            ("page", page_query(&page, "EXPLAIN QUERY PLAN ", scan_in_order)),
         ] {
             let rows: Vec<(i64, i64, i64, String)> = builder.build_query_as().fetch_all(&self.pool).await?;
             plan.extend(rows.into_iter().map(|(_, _, _, detail)| format!("{label}: {detail}")));
         }
         Ok(plan)
+    }
+}
+
+/// The same page counted from the end in the opposite order (its rows come back reversed).
+fn reversed_page(query: &UploadQuery, total: i64) -> UploadQuery {
+    let end = (query.offset + query.limit).min(total);
+    UploadQuery {
+        conditions: query.conditions.clone(),
+        order: effective_order(&query.order).into_iter().map(|(field, descending)| (field, !descending)).collect(),
+        offset: total - end,
+        limit: end - query.offset,
     }
 }
 
@@ -310,8 +364,9 @@ fn push_string_value(query: &mut QueryBuilder<'static, Sqlite>, field: &StringFi
     }
 }
 
-/// With `scan_in_order`, membership tests are written `+column IN (…)`: the unary plus keeps
-/// SQLite from driving the query by them, so it walks the order's index instead.
+/// With `scan_in_order`, membership tests and comparisons are written `+column …`: the unary plus
+/// keeps SQLite from driving the query by them, so it walks the order's index instead (equality on
+/// the asset kind still may, through the (media_type, created_at) index).
 fn push_conditions(query: &mut QueryBuilder<'static, Sqlite>, conditions: &[UploadCondition], scan_in_order: bool) {
     for (i, condition) in conditions.iter().enumerate() {
         query.push(if i == 0 { " WHERE " } else { " AND " });
@@ -337,15 +392,20 @@ fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadC
             if *comparison == Comparison::Neq {
                 query.push(format_args!("{column} IS NULL OR "));
             }
-            query.push(format_args!("{column} {operator} ")).push_bind(*value);
+            query.push(format_args!("{membership}{column} {operator} ")).push_bind(*value);
         }
         UploadCondition::Between { field, start, end, negate } => {
             let column = number_column(*field);
             query.push(if *negate { "NOT (" } else { "(" });
-            query.push(format_args!("{column} >= ")).push_bind(*start);
-            query.push(format_args!(" AND {column} < ")).push_bind(*end).push(")");
+            query.push(format_args!("{membership}{column} >= ")).push_bind(*start);
+            query.push(format_args!(" AND {membership}{column} < ")).push_bind(*end).push(")");
         }
         UploadCondition::Tags(op) => push_tag_condition(query, op, membership),
+        UploadCondition::Matched(seqs) => {
+            let json = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
+            query.push(format_args!("{membership}uploads.seq IN (SELECT value FROM json_each("));
+            query.push_bind(json).push("))");
+        }
         UploadCondition::Search(expression) => {
             query.push(format_args!(
                 "{membership}uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH "
@@ -404,15 +464,12 @@ fn push_string_condition(query: &mut QueryBuilder<'static, Sqlite>, field: &Stri
 }
 
 fn push_in_list(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, values: &[String]) {
-    query.push(" IN (");
-    if values.is_empty() {
-        query.push("NULL");
+    query.push(" IN ");
+    if *field == StringField::Path {
+        push_list(query, &values.iter().map(|v| v.to_lowercase()).collect::<Vec<_>>());
+    } else {
+        push_list(query, values);
     }
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(if *field == StringField::Path { value.to_lowercase() } else { value.clone() });
-    }
-    query.push(")");
 }
 
 fn push_match(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, pattern: &Pattern) {
@@ -436,27 +493,28 @@ fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
+fn push_list(query: &mut QueryBuilder<'static, Sqlite>, values: &[String]) {
+    query.push("(");
+    if values.is_empty() {
+        query.push("NULL");
+    }
+    let mut separated = query.separated(", ");
+    for value in values {
+        separated.push_bind(value.clone());
+    }
+    query.push(")");
+}
+
 fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, membership: &str) {
-    let push_list = |query: &mut QueryBuilder<'static, Sqlite>, tags: &[String]| {
-        query.push("(");
-        if tags.is_empty() {
-            query.push("NULL");
-        }
-        let mut separated = query.separated(", ");
-        for tag in tags {
-            separated.push_bind(tag.clone());
-        }
-        query.push(")");
-    };
-    let matching = "SELECT upload_id FROM upload_tag_links WHERE tag IN ";
+    let matching = "SELECT upload_seq FROM upload_tag_links WHERE tag IN ";
     match op {
         TagOp::AnyIn(tags) => {
-            query.push(format_args!("{membership}uploads.id IN ({matching}"));
+            query.push(format_args!("{membership}uploads.seq IN ({matching}"));
             push_list(query, tags);
             query.push(")");
         }
         TagOp::NotIn(tags) => {
-            query.push(format_args!("{membership}uploads.id NOT IN ({matching}"));
+            query.push(format_args!("{membership}uploads.seq NOT IN ({matching}"));
             push_list(query, tags);
             query.push(")");
         }
@@ -464,11 +522,11 @@ fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, mem
             let mut distinct = tags.clone();
             distinct.sort();
             distinct.dedup();
-            query.push("(SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_id = uploads.id AND t.tag IN ");
+            query.push("(SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq AND t.tag IN ");
             push_list(query, &distinct);
             query.push(") = ").push_bind(distinct.len() as i64);
             if matches!(op, TagOp::Eq(_)) {
-                query.push(" AND (SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_id = uploads.id) = ");
+                query.push(" AND (SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq) = ");
                 query.push_bind(distinct.len() as i64);
             }
         }

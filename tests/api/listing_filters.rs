@@ -285,3 +285,29 @@ async fn unsupported_fields_operators_and_values_are_422() {
     }
     let _: Value = json!(null);
 }
+
+/// Small pages take the other plans (walking the order's index, or counting from the far end):
+/// every plan must give the same order.
+#[tokio::test]
+async fn every_page_plan_gives_the_same_order() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    for filter in [
+        "filter[fields][type][eq]=image",
+        "filter[fields][tags][anyIn][]=pets&filter[fields][tags][anyIn][]=video",
+        "filter[query]=a",
+        "filter[fields][size][gte]=100",
+        "filter[fields][type][eq]=image&filter[fields][width][lt]=100",
+        "filter[query]=pets&filter[fields][type][eq]=image",
+    ] {
+        for order in ["", "&order_by=size_ASC", "&order_by=basename_DESC,_created_at_ASC"] {
+            let whole = ordered(&app, &format!("{filter}{order}&page[limit]=500")).await;
+            assert!(!whole.is_empty(), "{filter}{order}");
+            let mut paged = Vec::new();
+            for offset in 0..whole.len() {
+                paged.extend(ordered(&app, &format!("{filter}{order}&page[limit]=1&page[offset]={offset}")).await);
+            }
+            assert_eq!(paged, whole, "{filter}{order}");
+        }
+    }
+}
