@@ -22,6 +22,8 @@ fn id(upload: &Value) -> String {
 async fn regular_attributes_are_set_and_cleared() {
     let app = TestApp::spawn().await;
     let upload = cat(&app).await;
+    // Timestamps have millisecond precision: make sure the update happens in a later one.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let (status, payload) = app
         .update_upload(&id(&upload), json!({"author": "Mark", "copyright": "ACME", "notes": "n", "tags": ["a", "b"]}))
         .await;
