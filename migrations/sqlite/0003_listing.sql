@@ -18,10 +18,10 @@ CREATE INDEX uploads_updated_at ON uploads (updated_at);
 CREATE INDEX uploads_basename ON uploads (basename);
 CREATE INDEX uploads_upload_collection ON uploads (upload_collection_id);
 
--- `common`: basename, filename, notes, author, copyright, tags. `loc`: alt and title, each word
--- prefixed with its locale (`en_cat`), so one index answers "in this locale" searches.
+-- One row per upload (rowid = uploads.seq). For every environment locale L it holds the shared words
+-- (basename, filename, notes, author, copyright, tags) and L's alt/title words, each prefixed `L_`
+-- (`en_cat`): a search in locale L is then a plain AND of `L_` terms, one index lookup per word.
 CREATE VIRTUAL TABLE uploads_fts USING fts5 (
-    common,
-    loc,
+    words,
     tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
 );

@@ -13,6 +13,7 @@ mod uploads_list;
 
 use std::{path::Path, str::FromStr, time::Duration};
 
+use crate::domain::Locale;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 pub use collections::{collection_tree, CollectionRow};
@@ -74,11 +75,14 @@ impl From<serde_json::Error> for DbError {
 pub struct Db {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// The environment's locales: the search index holds a document per locale.
+    search_locales: Vec<String>,
 }
 
 impl Db {
     /// Opens (creating if needed) the SQLite database at `file` and applies pending migrations.
-    pub async fn open_sqlite(file: &Path) -> Result<Db, DbError> {
+    /// `locales` are the environment's (the search index is built for them).
+    pub async fn open_sqlite(file: &Path, locales: &[Locale]) -> Result<Db, DbError> {
         let options = SqliteConnectOptions::from_str("sqlite://")?
             .filename(file)
             .create_if_missing(true)
@@ -102,7 +106,7 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
-        let db = Db { pool, writer };
+        let db = Db { pool, writer, search_locales: locales.iter().map(|l| l.as_str().to_owned()).collect() };
         db.rebuild_search_index_if_stale().await?;
         // Refresh the planner's statistics where they are missing or stale (bounded work).
         sqlx::query("PRAGMA analysis_limit = 1000").execute(&db.writer).await?;

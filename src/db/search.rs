@@ -4,10 +4,11 @@
 use super::{Db, DbError, Tx};
 use crate::domain::media_type;
 
-/// Bump when what is indexed (or how) changes: the index is rebuilt at the next start.
-const SEARCH_INDEX_VERSION: &str = "1";
+/// Bump when what is indexed (or how) changes: the index is rebuilt at the next start (so it is
+/// when the environment's locales change).
+const SEARCH_INDEX_VERSION: &str = "2";
 
-/// Words of one locale's alt/title carry this prefix in the `loc` column.
+/// Every indexed word carries the prefix of the locale whose document it is in.
 pub fn locale_prefix(locale: &str) -> String {
     let mut prefix: String = locale.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_lowercase();
     prefix.push('_');
@@ -32,7 +33,12 @@ struct Indexed {
 
 impl Db {
     /// Rewrites the search row of `upload_id` from its current data.
+    /// The locales come from the `search_locales` setting, written when the index was (re)built.
     pub async fn refresh_search_document(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
+        let locales: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'search_locales'")
+            .fetch_optional(&mut **tx)
+            .await?;
+        let locales: Vec<&str> = locales.as_deref().unwrap_or_default().split(',').filter(|l| !l.is_empty()).collect();
         let row: Option<Indexed> = sqlx::query_as(
             "SELECT seq AS rowid, basename, extension, notes, author, copyright, tags FROM uploads WHERE id = $1",
         )
@@ -50,23 +56,23 @@ impl Db {
             Some(ext) => format!("{}.{ext}", row.basename),
             None => row.basename.clone(),
         };
-        let common = [Some(row.basename), Some(filename), row.notes, row.author, row.copyright, Some(tags.join(" "))]
+        let shared: Vec<String> = [Some(row.basename), Some(filename), row.notes, row.author, row.copyright]
             .into_iter()
             .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut loc = Vec::new();
-        for (locale, alt, title) in metadata {
-            let prefix = locale_prefix(&locale);
-            for text in [alt, title].into_iter().flatten() {
-                loc.extend(search_words(&text).into_iter().map(|word| format!("{prefix}{word}")));
-            }
+            .chain(tags)
+            .flat_map(|text| search_words(&text))
+            .collect();
+        let mut words = Vec::new();
+        for locale in locales {
+            let prefix = locale_prefix(locale);
+            let own = metadata.iter().filter(|(l, _, _)| l == locale).flat_map(|(_, alt, title)| [alt, title]);
+            let own_words = own.flatten().flat_map(|text| search_words(text));
+            words.extend(shared.iter().cloned().chain(own_words).map(|word| format!("{prefix}{word}")));
         }
         sqlx::query("DELETE FROM uploads_fts WHERE rowid = $1").bind(row.rowid).execute(&mut **tx).await?;
-        sqlx::query("INSERT INTO uploads_fts (rowid, common, loc) VALUES ($1, $2, $3)")
+        sqlx::query("INSERT INTO uploads_fts (rowid, words) VALUES ($1, $2)")
             .bind(row.rowid)
-            .bind(common)
-            .bind(loc.join(" "))
+            .bind(words.join(" "))
             .execute(&mut **tx)
             .await?;
         Ok(())
@@ -83,9 +89,13 @@ impl Db {
 
     /// Rebuilds the search index and the derived `media_type` when their version changed.
     pub async fn rebuild_search_index_if_stale(&self) -> Result<(), DbError> {
-        if self.setting("search_index_version").await?.as_deref() == Some(SEARCH_INDEX_VERSION) {
+        let version = format!("{SEARCH_INDEX_VERSION}:{}", self.search_locales.join(","));
+        if self.setting("search_index_version").await?.as_deref() == Some(version.as_str()) {
             return Ok(());
         }
+        let set =
+            "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
+        sqlx::query(set).bind("search_locales").bind(self.search_locales.join(",")).execute(&self.writer).await?;
         let ids: Vec<(String, String)> =
             sqlx::query_as("SELECT id, mime_type FROM uploads").fetch_all(&self.pool).await?;
         tracing::info!(uploads = ids.len(), "rebuilding the search index");
@@ -101,13 +111,7 @@ impl Db {
             }
             tx.commit().await?;
         }
-        sqlx::query(
-            "INSERT INTO settings (key, value) VALUES ('search_index_version', $1) \
-             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        )
-        .bind(SEARCH_INDEX_VERSION)
-        .execute(&self.writer)
-        .await?;
+        sqlx::query(set).bind("search_index_version").bind(version).execute(&self.writer).await?;
         Ok(())
     }
 }

@@ -103,8 +103,11 @@ pub enum UploadCondition {
     Tags(TagOp),
     /// Full-text match (an FTS5 expression built by the caller).
     Search(String),
-    /// Uploads whose `seq` is one of these (a search already evaluated).
-    Matched(Vec<i64>),
+    /// Uploads whose `seq` is in this JSON array of `count` numbers (a search already evaluated).
+    Matched {
+        seqs_json: String,
+        count: i64,
+    },
     /// A condition known up front (filters on things assetd has none of, such as smart tags).
     Always(bool),
 }
@@ -162,11 +165,14 @@ impl Db {
         }
         for condition in &mut query.conditions {
             if let UploadCondition::Search(expression) = condition {
-                let seqs: Vec<i64> = sqlx::query_scalar("SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH $1")
-                    .bind(expression.as_str())
-                    .fetch_all(&self.pool)
-                    .await?;
-                *condition = UploadCondition::Matched(seqs);
+                // One row: aggregating in SQLite is far cheaper than streaming thousands of rows out.
+                let (count, seqs_json): (i64, String) = sqlx::query_as(
+                    "SELECT COUNT(*), json_group_array(rowid) FROM uploads_fts WHERE uploads_fts MATCH $1",
+                )
+                .bind(expression.as_str())
+                .fetch_one(&self.pool)
+                .await?;
+                *condition = UploadCondition::Matched { seqs_json, count };
             }
         }
         Ok(query)
@@ -175,7 +181,7 @@ impl Db {
     /// The total count; a lone search or tag filter is counted from its own index.
     async fn count_uploads(&self, query: &UploadQuery) -> Result<i64, DbError> {
         match query.conditions.as_slice() {
-            [UploadCondition::Matched(seqs)] => Ok(seqs.len() as i64),
+            [UploadCondition::Matched { count, .. }] => Ok(*count),
             [UploadCondition::Tags(TagOp::AnyIn(tags))] => {
                 let mut count: QueryBuilder<Sqlite> =
                     QueryBuilder::new("SELECT COUNT(DISTINCT upload_seq) FROM upload_tag_links WHERE tag IN ");
@@ -401,10 +407,9 @@ fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadC
             query.push(format_args!(" AND {membership}{column} < ")).push_bind(*end).push(")");
         }
         UploadCondition::Tags(op) => push_tag_condition(query, op, membership),
-        UploadCondition::Matched(seqs) => {
-            let json = serde_json::to_string(seqs).unwrap_or_else(|_| "[]".into());
+        UploadCondition::Matched { seqs_json, .. } => {
             query.push(format_args!("{membership}uploads.seq IN (SELECT value FROM json_each("));
-            query.push_bind(json).push("))");
+            query.push_bind(seqs_json.clone()).push("))");
         }
         UploadCondition::Search(expression) => {
             query.push(format_args!(

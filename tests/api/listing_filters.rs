@@ -170,6 +170,8 @@ async fn full_text_search_in_the_requested_locale() {
         ("filter[query]=pets", set(&["cat", "dog"])),
         ("filter[query]=nyan cat", set(&["cat"])),
         ("filter[query]=nyan dog", set(&[])),
+        ("filter[query]=grey ca", set(&["cat"])),
+        ("filter[query]=ca grey", set(&[])),
         ("filter[query]=clip.mp4", set(&["clip"])),
         ("filter[query]=%22quoted%22 OR", set(&[])),
         ("filter[query]=%20", set(&ALL)),

@@ -101,16 +101,15 @@ fn filter_conditions(filter: &Map<String, Value>, locale: &Locale) -> ApiResult<
     Ok(conditions)
 }
 
-/// Each word must prefix-match a word of the common fields, or of alt/title in `locale`.
-/// `None` when the text has no words (an empty search filters nothing).
+/// Every word must match a word of the upload's document in `locale`: the last one as a prefix
+/// (so results follow typing), the others whole. `None` when the text has no words (an empty
+/// search filters nothing).
 fn search_expression(text: &str, locale: &Locale) -> Option<String> {
     let prefix = locale_prefix(locale.as_str());
     let words = search_words(text);
-    if words.is_empty() {
-        return None;
-    }
-    let terms: Vec<String> =
-        words.iter().take(16).map(|w| format!("(common : \"{w}\"* OR loc : \"{prefix}{w}\"*)")).collect();
+    let (last, rest) = words.split_last()?;
+    let mut terms: Vec<String> = rest.iter().take(15).map(|w| format!("\"{prefix}{w}\"")).collect();
+    terms.push(format!("\"{prefix}{last}\"*"));
     Some(terms.join(" AND "))
 }
 
