@@ -6,6 +6,7 @@ mod jobs;
 mod search;
 mod tags;
 mod tokens;
+mod upload_conditions;
 mod upload_filters;
 mod upload_requests;
 mod uploads;

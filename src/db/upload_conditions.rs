@@ -1,0 +1,222 @@
+//! SQL for the conditions of an upload listing: each typed condition becomes a bound WHERE
+//! clause. Only fixed column expressions are spliced into the SQL; every value is bound.
+
+use sqlx::{QueryBuilder, Sqlite};
+
+use super::uploads_list::{
+    Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition, RESOLUTION_LIMITS,
+};
+
+pub(super) fn string_expression(field: &StringField) -> String {
+    match field {
+        StringField::Id => "uploads.id".into(),
+        StringField::MediaType => "uploads.media_type".into(),
+        StringField::Md5 => "uploads.md5".into(),
+        StringField::Path => "LOWER(uploads.path)".into(),
+        StringField::Format => "uploads.format".into(),
+        StringField::MimeType => "uploads.mime_type".into(),
+        StringField::Author => "uploads.author".into(),
+        StringField::Copyright => "uploads.copyright".into(),
+        StringField::Notes => "uploads.notes".into(),
+        StringField::Basename => "uploads.basename".into(),
+        StringField::Filename => "(uploads.basename || COALESCE('.' || uploads.extension, ''))".into(),
+        StringField::Resolution => {
+            let mut case = String::from("(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL");
+            for (name, limit) in RESOLUTION_LIMITS {
+                case.push_str(&format!(" WHEN MAX(uploads.width, uploads.height) <= {limit} THEN '{name}'"));
+            }
+            case.push_str(" ELSE 'large' END)");
+            case
+        }
+        StringField::Orientation => "(CASE WHEN uploads.width > uploads.height THEN 'landscape' \
+                                      WHEN uploads.width < uploads.height THEN 'portrait' \
+                                      WHEN uploads.width = uploads.height THEN 'square' END)"
+            .into(),
+        StringField::Alt(_) => {
+            "(SELECT m.alt FROM upload_metadata m WHERE m.upload_id = uploads.id AND m.locale = ".into()
+        }
+        StringField::Title(_) => {
+            "(SELECT m.title FROM upload_metadata m WHERE m.upload_id = uploads.id AND m.locale = ".into()
+        }
+    }
+}
+
+/// Pushes the value expression of `field` (binding the locale of alt/title).
+fn push_string_value(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField) {
+    query.push(string_expression(field));
+    if let StringField::Alt(locale) | StringField::Title(locale) = field {
+        query.push_bind(locale.clone()).push(")");
+    }
+}
+
+/// With `scan_in_order`, membership tests and comparisons are written `+column …`: the unary plus
+/// keeps SQLite from driving the query by them, so it walks the order's index instead (equality on
+/// the asset kind still may, through the (media_type, created_at) index).
+pub(super) fn push_conditions(
+    query: &mut QueryBuilder<'static, Sqlite>,
+    conditions: &[UploadCondition],
+    scan_in_order: bool,
+) {
+    for (i, condition) in conditions.iter().enumerate() {
+        query.push(if i == 0 { " WHERE " } else { " AND " });
+        query.push("(");
+        push_condition(query, condition, if scan_in_order { "+" } else { "" });
+        query.push(")");
+    }
+}
+
+fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadCondition, membership: &str) {
+    match condition {
+        UploadCondition::String { field, op } => push_string_condition(query, field, op),
+        UploadCondition::Number { field, comparison, value } => {
+            let column = number_column(*field);
+            let operator = match comparison {
+                Comparison::Eq => "=",
+                Comparison::Neq => "<>",
+                Comparison::Gt => ">",
+                Comparison::Gte => ">=",
+                Comparison::Lt => "<",
+                Comparison::Lte => "<=",
+            };
+            if *comparison == Comparison::Neq {
+                query.push(format_args!("{column} IS NULL OR "));
+            }
+            query.push(format_args!("{membership}{column} {operator} ")).push_bind(*value);
+        }
+        UploadCondition::Between { field, start, end, negate } => {
+            let column = number_column(*field);
+            query.push(if *negate { "NOT (" } else { "(" });
+            query.push(format_args!("{membership}{column} >= ")).push_bind(*start);
+            query.push(format_args!(" AND {membership}{column} < ")).push_bind(*end).push(")");
+        }
+        UploadCondition::Tags(op) => push_tag_condition(query, op, membership),
+        UploadCondition::Matched { seqs_json, .. } => {
+            query.push(format_args!("{membership}uploads.seq IN (SELECT value FROM json_each("));
+            query.push_bind(seqs_json.clone()).push("))");
+        }
+        UploadCondition::Search(expression) => {
+            query.push(format_args!(
+                "{membership}uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH "
+            ));
+            query.push_bind(expression.clone()).push(")");
+        }
+        UploadCondition::Always(value) => {
+            query.push(if *value { "1 = 1" } else { "1 = 0" });
+        }
+    }
+}
+
+fn number_column(field: NumberField) -> &'static str {
+    match field {
+        NumberField::Width => "uploads.width",
+        NumberField::Height => "uploads.height",
+        NumberField::Size => "uploads.size",
+        NumberField::CreatedAt => "uploads.created_at",
+        NumberField::UpdatedAt => "uploads.updated_at",
+    }
+}
+
+fn push_string_condition(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, op: &StringOp) {
+    match op {
+        StringOp::In(values) => {
+            push_string_value(query, field);
+            push_in_list(query, field, values);
+        }
+        StringOp::NotIn(values) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR ");
+            push_string_value(query, field);
+            query.push(" NOT");
+            push_in_list(query, field, values);
+        }
+        StringOp::Matches(pattern) => push_match(query, field, pattern),
+        StringOp::NotMatches(pattern) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR NOT (");
+            push_match(query, field, pattern);
+            query.push(")");
+        }
+        StringOp::Exists(true) => {
+            push_string_value(query, field);
+            query.push(" IS NOT NULL AND ");
+            push_string_value(query, field);
+            query.push(" <> ''");
+        }
+        StringOp::Exists(false) => {
+            push_string_value(query, field);
+            query.push(" IS NULL OR ");
+            push_string_value(query, field);
+            query.push(" = ''");
+        }
+    }
+}
+
+fn push_in_list(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, values: &[String]) {
+    query.push(" IN ");
+    if *field == StringField::Path {
+        push_list(query, &values.iter().map(|v| v.to_lowercase()).collect::<Vec<_>>());
+    } else {
+        push_list(query, values);
+    }
+}
+
+fn push_match(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, pattern: &Pattern) {
+    if pattern.regexp {
+        push_string_value(query, field);
+        let regex = if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
+        query.push(" REGEXP ").push_bind(regex);
+    } else if pattern.case_sensitive {
+        query.push("instr(");
+        push_string_value(query, field);
+        query.push(", ").push_bind(pattern.text.clone()).push(") > 0");
+    } else {
+        query.push("LOWER(");
+        push_string_value(query, field);
+        query.push(") LIKE ").push_bind(format!("%{}%", escape_like(&pattern.text.to_lowercase())));
+        query.push(" ESCAPE '\\'");
+    }
+}
+
+fn escape_like(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+pub(super) fn push_list(query: &mut QueryBuilder<'static, Sqlite>, values: &[String]) {
+    query.push("(");
+    if values.is_empty() {
+        query.push("NULL");
+    }
+    let mut separated = query.separated(", ");
+    for value in values {
+        separated.push_bind(value.clone());
+    }
+    query.push(")");
+}
+
+fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, membership: &str) {
+    let matching = "SELECT upload_seq FROM upload_tag_links WHERE tag IN ";
+    match op {
+        TagOp::AnyIn(tags) => {
+            query.push(format_args!("{membership}uploads.seq IN ({matching}"));
+            push_list(query, tags);
+            query.push(")");
+        }
+        TagOp::NotIn(tags) => {
+            query.push(format_args!("{membership}uploads.seq NOT IN ({matching}"));
+            push_list(query, tags);
+            query.push(")");
+        }
+        TagOp::AllIn(tags) | TagOp::Eq(tags) => {
+            let mut distinct = tags.clone();
+            distinct.sort();
+            distinct.dedup();
+            query.push("(SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq AND t.tag IN ");
+            push_list(query, &distinct);
+            query.push(") = ").push_bind(distinct.len() as i64);
+            if matches!(op, TagOp::Eq(_)) {
+                query.push(" AND (SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq) = ");
+                query.push_bind(distinct.len() as i64);
+            }
+        }
+    }
+}
