@@ -217,10 +217,15 @@ impl Db {
         let reversed = query.offset * 2 > total && rank_search(&query).is_none();
         let page = if reversed { reversed_page(&query, total) } else { query.clone() };
         let mut plan = vec![format!("total: {total}, scan in order: {scan_in_order}, from the other end: {reversed}")];
-        for (label, mut builder) in [
-            ("count", count_query(&query, "EXPLAIN QUERY PLAN ")),
-            ("page", page_query(&page, "EXPLAIN QUERY PLAN ", scan_in_order)),
-        ] {
+        let mut builders = vec![("page", page_query(&page, "EXPLAIN QUERY PLAN ", scan_in_order))];
+        match query.conditions.as_slice() {
+            [UploadCondition::Matched { .. }] => plan.push("count: from the search itself".into()),
+            [UploadCondition::Tags(TagOp::AnyIn(_))] => {
+                plan.push("count: COUNT(DISTINCT upload_seq) of the tag links".into())
+            }
+            _ => builders.insert(0, ("count", count_query(&query, "EXPLAIN QUERY PLAN "))),
+        }
+        for (label, mut builder) in builders {
             let rows: Vec<(i64, i64, i64, String)> = builder.build_query_as().fetch_all(&self.pool).await?;
             plan.extend(rows.into_iter().map(|(_, _, _, detail)| format!("{label}: {detail}")));
         }
