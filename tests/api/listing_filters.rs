@@ -275,7 +275,11 @@ async fn unsupported_fields_operators_and_values_are_422() {
         ("locale[]=en", "INVALID_PARAMS"),
         ("page[offset]=-1", "INVALID_PARAMS"),
     ];
-    for (query, code) in cases {
+    let many_tags = (0..1001).map(|i| format!("filter[fields][tags][anyIn][]=t{i}")).collect::<Vec<_>>().join("&");
+    let many_ids = format!("filter[ids]={}", (0..1001).map(|i| format!("id{i}")).collect::<Vec<_>>().join(","));
+    let long_lists =
+        [(many_tags.as_str(), "INVALID_FILTER_FIELDS_PARAM"), (many_ids.as_str(), "INVALID_FILTER_FIELDS_PARAM")];
+    for (query, code) in cases.into_iter().chain(long_lists) {
         let response = app.call(Method::GET, &format!("/uploads?{query}"), None).await;
         assert_eq!(
             response.status,

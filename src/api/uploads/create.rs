@@ -5,7 +5,7 @@ use std::sync::Arc;
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use super::completed_upload_request;
+use super::{completed_upload_request, sniff_request_file};
 use crate::{
     api::{
         error::ApiResult,
@@ -13,10 +13,8 @@ use crate::{
     },
     app::App,
     domain::{is_valid_entity_id, new_entity_id, CmaError, Creator, MetadataPatch},
-    ingest::sniff_blob,
     jobs::{self, CreateUpload},
     media::MediaKind,
-    storage::StorageKey,
 };
 
 const ATTRIBUTES: [&str; 6] = ["path", "copyright", "author", "notes", "default_field_metadata", "tags"];
@@ -52,7 +50,7 @@ pub(crate) async fn create_upload(
         None => MetadataPatch::default(),
     };
     if metadata.needs_file_kind() {
-        let sniffed = sniff_blob(&app.storage, &StorageKey::from_stored(&request.blob_key)).await?;
+        let sniffed = sniff_request_file(&app, &request).await?;
         metadata.check_fits(sniffed.kind == MediaKind::Image, sniffed.kind == MediaKind::Video)?;
     }
     let job = CreateUpload {

@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
-use super::list_filter::field_conditions;
+use super::list_filter::{field_conditions, MAX_VALUES};
 use crate::{
     api::{
         error::ApiResult,
@@ -78,7 +78,11 @@ fn filter_conditions(filter: &Map<String, Value>, locale: &Locale) -> ApiResult<
                 let ids = value
                     .as_str()
                     .ok_or_else(|| CmaError::invalid_filter("ids", "filter[ids] must be a comma-separated string"))?;
-                let ids = ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
+                let ids: Vec<String> =
+                    ids.split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
+                if ids.len() > MAX_VALUES {
+                    return Err(CmaError::invalid_filter("ids", format!("at most {MAX_VALUES} ids")));
+                }
                 conditions.push(UploadCondition::String { field: StringField::Id, op: StringOp::In(ids) });
             }
             "query" => {

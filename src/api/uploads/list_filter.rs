@@ -12,6 +12,8 @@ use crate::{
 const RESOLUTIONS: [&str; 4] = ["icon", "small", "medium", "large"];
 const ORIENTATIONS: [&str; 3] = ["landscape", "portrait", "square"];
 const MINUTE_MS: i64 = 60_000;
+/// Most values one list operator takes (SQLite binds at most 32,766 values per statement).
+pub(super) const MAX_VALUES: usize = 1000;
 
 /// Which operators a string field takes.
 #[derive(Clone, Copy)]
@@ -138,8 +140,16 @@ fn single(name: &str, value: &Value) -> Result<String, CmaError> {
     value.as_str().map(str::to_owned).ok_or_else(|| CmaError::invalid_filter(name, "expected a single value"))
 }
 
-/// `x[in][]=a&x[in][]=b` or `x[in]=a,b`.
+/// `x[in][]=a&x[in][]=b` or `x[in]=a,b`, at most [`MAX_VALUES`] of them.
 fn list(name: &str, value: &Value) -> Result<Vec<String>, CmaError> {
+    let values = list_values(name, value)?;
+    if values.len() > MAX_VALUES {
+        return Err(CmaError::invalid_filter(name, format!("at most {MAX_VALUES} values")));
+    }
+    Ok(values)
+}
+
+fn list_values(name: &str, value: &Value) -> Result<Vec<String>, CmaError> {
     match value {
         Value::String(text) => Ok(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
         Value::Array(items) => items

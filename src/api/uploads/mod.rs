@@ -71,6 +71,17 @@ pub(super) async fn destroy_upload(State(app): State<Arc<App>>, Path(id): Path<S
     Ok(Json(document(upload_resource(&row, &metadata, &app.views))))
 }
 
+/// Sniffs the file of an upload request; a file that vanished is the client's reference gone bad.
+async fn sniff_request_file(app: &App, request: &UploadRequestRow) -> ApiResult<crate::media::Sniffed> {
+    match crate::ingest::sniff_blob(&app.storage, &StorageKey::from_stored(&request.blob_key)).await {
+        Ok(sniffed) => Ok(sniffed),
+        Err(error) if error.is_not_found() => {
+            Err(CmaError::invalid_field("path", "FILE_NOT_FOUND", "the file of this upload request is gone"))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// The upload request behind `path`, if its file is uploaded and free for `upload_id`.
 async fn completed_upload_request(app: &App, path: &str, upload_id: &str) -> ApiResult<UploadRequestRow> {
     let request = app.db.find_upload_request(path).await?.ok_or_else(|| {

@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{completed_upload_request, create::check_collection};
+use super::{completed_upload_request, create::check_collection, sniff_request_file};
 use crate::{
     api::{
         error::ApiResult,
@@ -20,10 +20,8 @@ use crate::{
     app::App,
     db::UploadRow,
     domain::{Basename, Change, CmaError, Creator, MetadataPatch, UploadPatch},
-    ingest::sniff_blob,
     jobs::{self, UpdateUpload},
     media::{self, MediaKind},
-    storage::StorageKey,
 };
 
 const ATTRIBUTES: [&str; 7] = ["path", "basename", "copyright", "author", "notes", "tags", "default_field_metadata"];
@@ -46,7 +44,7 @@ pub(crate) async fn update_upload(
     let (mut is_image, mut is_video) = (upload.is_image, upload.is_video());
     if let Some(path) = new_path(&resource, &upload)? {
         let request = completed_upload_request(&app, &path, &upload.id).await?;
-        let sniffed = sniff_blob(&app.storage, &StorageKey::from_stored(&request.blob_key)).await?;
+        let sniffed = sniff_request_file(&app, &request).await?;
         if keep_url && !media::same_format(&upload.mime_type, &sniffed.mime_type) {
             return Err(CmaError::invalid_field(
                 "path",
