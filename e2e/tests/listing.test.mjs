@@ -1,4 +1,4 @@
-// GET /uploads through the official client: every filter field of spec §3.3 (except colors),
+// GET /uploads through the official client: every filter field of spec §3.3,
 // filter[query], locale, multi-key order_by, paging, rejected parameters, listPagedIterator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -124,6 +124,22 @@ test('filter[fields][tags]: anyIn, allIn, contains, notIn, eq; smart_tags', T, a
   // no recogniser: smart tags are always empty
   await expectFilter({ smart_tags: { contains: 'cat' } }, []);
   await expectFilter({ smart_tags: { anyIn: ['cat', 'dog'] } }, []);
+});
+
+test('filter[fields][colors]: buckets of the dominant colours', T, async () => {
+  const has = async (fields) => q({ filter: { fields } });
+  // The generated PNGs are solid red, green and blue; cat.png is orange, blue, green and white.
+  const red = await has({ colors: { contains: 'red' } });
+  assert.ok(red.includes('wide') && !red.includes('tall') && !red.includes('square'), `red: ${red}`);
+  assert.ok(!red.includes('pdf') && !red.includes('batch1'), `red: ${red}`);
+  const blueOnly = await has({ colors: { eq: ['blue'] } });
+  assert.ok(blueOnly.includes('square') && !blueOnly.includes('catPng'), `eq [blue]: ${blueOnly}`);
+  const orangeAndBlue = await has({ colors: { allIn: ['orange', 'blue'] } });
+  assert.ok(orangeAndBlue.includes('catPng') && !orangeAndBlue.includes('square'), `allIn: ${orangeAndBlue}`);
+  const redOrGreen = await has({ colors: { anyIn: ['red', 'green'] } });
+  assert.ok(['wide', 'tall', 'catPng'].every((n) => redOrGreen.includes(n)) && !redOrGreen.includes('square'), `anyIn: ${redOrGreen}`);
+  const notRed = await has({ colors: { notIn: ['red'] } });
+  assert.ok(!notRed.includes('wide') && notRed.includes('tall') && notRed.includes('pdf'), `notIn: ${notRed}`);
 });
 
 test('filter[fields] size / width / height comparisons', T, async () => {
@@ -359,7 +375,7 @@ test('paging: page[limit], page[offset], limit 0 = count only, meta.total_count 
 
 test('unsupported filters and orders are rejected with 422, never an unfiltered list', T, async () => {
   const c = srv.client;
-  await expectApiError(c.uploads.list({ filter: { fields: { colors: { contains: 'blue' } } } }), 422, 'INVALID_FILTER_FIELDS_PARAM');
+  await expectApiError(c.uploads.list({ filter: { fields: { colors: { contains: 'chartreuse' } } } }), 422, 'INVALID_FILTER_FIELDS_PARAM');
   await expectApiError(c.uploads.list({ filter: { fields: { width: { matches: { pattern: '6' } } } } }), 422, 'INVALID_FILTER_FIELDS_PARAM');
   await expectApiError(c.uploads.list({ filter: { fields: { author: { eq: 'Alice' } } } }), 422, 'INVALID_FILTER_FIELDS_PARAM');
   await expectApiError(c.uploads.list({ filter: { fields: { resolution: { eq: 'huge' } } } }), 422, 'INVALID_FILTER_FIELDS_PARAM');

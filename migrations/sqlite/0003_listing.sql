@@ -18,6 +18,14 @@ CREATE INDEX uploads_updated_at ON uploads (updated_at);
 CREATE INDEX uploads_basename ON uploads (basename);
 CREATE INDEX uploads_upload_collection ON uploads (upload_collection_id);
 
+-- The colour buckets of each upload's dominant colours (black, blue, …, yellow), for the `colors` filter.
+CREATE TABLE upload_color_buckets (
+    upload_seq INTEGER NOT NULL REFERENCES uploads (seq) ON DELETE CASCADE,
+    bucket     TEXT NOT NULL,
+    PRIMARY KEY (upload_seq, bucket)
+);
+CREATE INDEX upload_color_buckets_bucket ON upload_color_buckets (bucket, upload_seq);
+
 -- One row per upload (rowid = uploads.seq). For every environment locale L it holds the shared words
 -- (basename, filename, notes, author, copyright, tags) and L's alt/title words, each prefixed `L_`
 -- (`en_cat`): a search in locale L is then a plain AND of `L_` terms, one index lookup per word.

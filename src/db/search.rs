@@ -6,7 +6,7 @@ use crate::domain::media_type;
 
 /// Bump when what is indexed (or how) changes: the index is rebuilt at the next start (so it is
 /// when the environment's locales change).
-const SEARCH_INDEX_VERSION: &str = "2";
+const SEARCH_INDEX_VERSION: &str = "3";
 
 /// Every indexed word carries the prefix of the locale whose document it is in.
 pub fn locale_prefix(locale: &str) -> String {
@@ -87,7 +87,8 @@ impl Db {
         Ok(())
     }
 
-    /// Rebuilds the search index and the derived `media_type` when their version changed.
+    /// Rebuilds the search index and the derived `media_type` and colour buckets when their version
+    /// changed.
     pub async fn rebuild_search_index_if_stale(&self) -> Result<(), DbError> {
         let version = format!("{SEARCH_INDEX_VERSION}:{}", self.search_locales.join(","));
         if self.setting("search_index_version").await?.as_deref() == Some(version.as_str()) {
@@ -96,18 +97,20 @@ impl Db {
         let set =
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
         sqlx::query(set).bind("search_locales").bind(self.search_locales.join(",")).execute(&self.writer).await?;
-        let ids: Vec<(String, String)> =
-            sqlx::query_as("SELECT id, mime_type FROM uploads").fetch_all(&self.pool).await?;
+        let ids: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, mime_type, colors FROM uploads").fetch_all(&self.pool).await?;
         tracing::info!(uploads = ids.len(), "rebuilding the search index");
         for batch in ids.chunks(1000) {
             let mut tx = self.begin_write().await?;
-            for (id, mime_type) in batch {
+            for (id, mime_type, colors) in batch {
                 sqlx::query("UPDATE uploads SET media_type = $1 WHERE id = $2")
                     .bind(media_type(mime_type))
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
                 Self::refresh_search_document(&mut tx, id).await?;
+                let colors = serde_json::from_str(colors).unwrap_or_default();
+                Self::write_color_buckets(&mut tx, id, &colors).await?;
             }
             tx.commit().await?;
         }

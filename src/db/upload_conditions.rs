@@ -89,7 +89,8 @@ fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadC
             query.push(format_args!("{membership}{column} >= ")).push_bind(*start);
             query.push(format_args!(" AND {membership}{column} < ")).push_bind(*end).push(")");
         }
-        UploadCondition::Tags(op) => push_tag_condition(query, op, membership),
+        UploadCondition::Tags(op) => push_set_condition(query, op, membership, ("upload_tag_links", "tag")),
+        UploadCondition::Colors(op) => push_set_condition(query, op, membership, ("upload_color_buckets", "bucket")),
         UploadCondition::Matched { seqs_json, .. } => {
             query.push(format_args!("{membership}uploads.seq IN (SELECT value FROM json_each("));
             query.push_bind(seqs_json.clone()).push("))");
@@ -193,8 +194,14 @@ pub(super) fn push_list(query: &mut QueryBuilder<'static, Sqlite>, values: &[Str
     query.push(")");
 }
 
-fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, membership: &str) {
-    let matching = "SELECT upload_seq FROM upload_tag_links WHERE tag IN ";
+/// Set operators over a `(upload_seq, value)` table: tags, or colour buckets.
+fn push_set_condition(
+    query: &mut QueryBuilder<'static, Sqlite>,
+    op: &TagOp,
+    membership: &str,
+    (table, column): (&'static str, &'static str),
+) {
+    let matching = format!("SELECT upload_seq FROM {table} WHERE {column} IN ");
     match op {
         TagOp::AnyIn(tags) => {
             query.push(format_args!("{membership}uploads.seq IN ({matching}"));
@@ -210,11 +217,13 @@ fn push_tag_condition(query: &mut QueryBuilder<'static, Sqlite>, op: &TagOp, mem
             let mut distinct = tags.clone();
             distinct.sort();
             distinct.dedup();
-            query.push("(SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq AND t.tag IN ");
+            query.push(format_args!(
+                "(SELECT COUNT(*) FROM {table} t WHERE t.upload_seq = uploads.seq AND t.{column} IN "
+            ));
             push_list(query, &distinct);
             query.push(") = ").push_bind(distinct.len() as i64);
             if matches!(op, TagOp::Eq(_)) {
-                query.push(" AND (SELECT COUNT(*) FROM upload_tag_links t WHERE t.upload_seq = uploads.seq) = ");
+                query.push(format_args!(" AND (SELECT COUNT(*) FROM {table} t WHERE t.upload_seq = uploads.seq) = "));
                 query.push_bind(distinct.len() as i64);
             }
         }

@@ -4,7 +4,7 @@ use serde_json::Value;
 use sqlx::{QueryBuilder, Sqlite};
 
 use super::{Db, DbError, Tx};
-use crate::domain::{media_type, Change, Creator, MetadataPatch, UploadPatch};
+use crate::domain::{color_bucket, media_type, Change, Creator, MetadataPatch, UploadPatch};
 
 /// Columns of `uploads`, as stored.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -236,6 +236,7 @@ impl Db {
         .execute(&mut **tx)
         .await?;
         Self::write_tag_links(tx, new.id, new.tags).await?;
+        Self::write_color_buckets(tx, new.id, &facts.colors).await?;
         Self::write_locale_metadata(tx, new.id, new.metadata).await?;
         Self::refresh_search_document(tx, new.id).await?;
         Ok(())
@@ -327,6 +328,7 @@ impl Db {
         }
         query.push(" WHERE id = ").push_bind(id);
         query.build().execute(&mut **tx).await?;
+        Self::write_color_buckets(tx, id, &facts.colors).await?;
         Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
@@ -395,6 +397,27 @@ impl Db {
             sqlx::query("INSERT INTO upload_tag_links (upload_seq, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(seq)
                 .bind(tag)
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Replaces the colour buckets of an upload with those of `colors` (`[{red, green, blue, alpha}]`).
+    pub(super) async fn write_color_buckets(tx: &mut Tx, upload_id: &str, colors: &Value) -> Result<(), DbError> {
+        let seq: i64 =
+            sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1").bind(upload_id).fetch_one(&mut **tx).await?;
+        sqlx::query("DELETE FROM upload_color_buckets WHERE upload_seq = $1").bind(seq).execute(&mut **tx).await?;
+        let channel = |c: &Value, name: &str| c.get(name).and_then(Value::as_u64).map(|v| v.min(255) as u8);
+        for colour in colors.as_array().map(Vec::as_slice).unwrap_or_default() {
+            let (Some(r), Some(g), Some(b)) =
+                (channel(colour, "red"), channel(colour, "green"), channel(colour, "blue"))
+            else {
+                continue;
+            };
+            sqlx::query("INSERT INTO upload_color_buckets (upload_seq, bucket) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(seq)
+                .bind(color_bucket(r, g, b))
                 .execute(&mut **tx)
                 .await?;
         }

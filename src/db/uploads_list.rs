@@ -105,6 +105,8 @@ pub enum UploadCondition {
         negate: bool,
     },
     Tags(TagOp),
+    /// Colour buckets of the dominant colours, with the same operators as tags.
+    Colors(TagOp),
     /// Full-text match (an FTS5 expression built by the caller).
     Search(String),
     /// Uploads whose `seq` is in this JSON array of `count` numbers (a search already evaluated).

@@ -1,6 +1,7 @@
 //! Types shared by every layer, each checked once when it is built. No I/O, no framework types.
 
 mod collection_tree;
+mod color_bucket;
 mod error;
 mod filename;
 mod ids;
@@ -11,6 +12,7 @@ mod timestamp;
 mod upload;
 
 pub use collection_tree::{CollectionMove, CollectionNode, CollectionTree};
+pub use color_bucket::{color_bucket, COLOR_BUCKETS};
 pub use error::CmaError;
 pub use filename::{Basename, SanitizedFilename, UploadPathParts};
 pub use ids::{is_valid_entity_id, new_entity_id, new_opaque_id};

@@ -250,7 +250,8 @@ async fn unsupported_fields_operators_and_values_are_422() {
     let app = TestApp::spawn().await;
     library(&app).await;
     let cases = [
-        ("filter[fields][colors][contains]=red", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][colors][contains]=chartreuse", "INVALID_FILTER_FIELDS_PARAM"),
+        ("filter[fields][colors][gt]=red", "INVALID_FILTER_FIELDS_PARAM"),
         ("filter[fields][orientation][in][]=square", "INVALID_FILTER_FIELDS_PARAM"),
         ("filter[fields][author][eq]=Mark", "INVALID_FILTER_FIELDS_PARAM"),
         ("filter[fields][basename][eq]=cat", "INVALID_FILTER_FIELDS_PARAM"),
@@ -315,5 +316,45 @@ async fn every_page_plan_gives_the_same_order() {
             }
             assert_eq!(paged, whole, "{filter}{order}");
         }
+    }
+}
+
+/// Colour buckets: the expected sets are computed from the colours each upload reports.
+#[tokio::test]
+async fn colors_filter_by_bucket() {
+    let app = TestApp::spawn().await;
+    library(&app).await;
+    let all = app.call(Method::GET, "/uploads?page[limit]=500", None).await.json();
+    let buckets: Vec<(String, BTreeSet<String>)> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let colours = u["attributes"]["colors"].as_array().unwrap();
+            let set = colours
+                .iter()
+                .map(|c| {
+                    let channel = |name: &str| c[name].as_u64().unwrap() as u8;
+                    assetd::domain::color_bucket(channel("red"), channel("green"), channel("blue")).to_owned()
+                })
+                .collect();
+            (u["attributes"]["basename"].as_str().unwrap().to_owned(), set)
+        })
+        .collect();
+    let cat = &buckets.iter().find(|(name, _)| name == "cat").unwrap().1;
+    assert_eq!(*cat, set(&["blue", "green", "orange", "white"]), "cat.png's palette");
+    let expect = |keep: &dyn Fn(&BTreeSet<String>) -> bool| -> BTreeSet<String> {
+        buckets.iter().filter(|(_, b)| keep(b)).map(|(name, _)| name.clone()).collect()
+    };
+    let cases: Vec<(&str, BTreeSet<String>)> = vec![
+        ("filter[fields][colors][contains]=orange", expect(&|b| b.contains("orange"))),
+        ("filter[fields][colors][anyIn][]=blue&filter[fields][colors][anyIn][]=white", expect(&|b| b.contains("blue") || b.contains("white"))),
+        ("filter[fields][colors][allIn][]=orange&filter[fields][colors][allIn][]=green", expect(&|b| b.contains("orange") && b.contains("green"))),
+        ("filter[fields][colors][notIn][]=orange", expect(&|b| !b.contains("orange"))),
+        ("filter[fields][colors][eq][]=orange&filter[fields][colors][eq][]=blue&filter[fields][colors][eq][]=green&filter[fields][colors][eq][]=white", expect(&|b| *b == set(&["blue", "green", "orange", "white"]))),
+    ];
+    for (query, expected) in cases {
+        assert!(!expected.is_empty() || query.contains("eq"), "{query}: the library should exercise this");
+        assert_eq!(basenames(&app, query).await, expected, "{query}");
     }
 }

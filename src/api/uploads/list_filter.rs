@@ -6,7 +6,7 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use crate::{
     db::{Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition},
-    domain::{CmaError, Locale, MEDIA_TYPES},
+    domain::{CmaError, Locale, COLOR_BUCKETS, MEDIA_TYPES},
 };
 
 const RESOLUTIONS: [&str; 4] = ["icon", "small", "medium", "large"];
@@ -98,7 +98,17 @@ fn condition(field: &str, op: &str, value: &Value, locale: &Locale) -> Result<Up
             ("eq", _) => Err(CmaError::invalid_filter(field, "in_use takes true or false")),
             _ => Err(unsupported(field, op)),
         },
-        "colors" => Err(CmaError::invalid_filter(field, "filtering by colour is not supported yet")),
+        "colors" => {
+            let op = tag_op(field, op, value)?;
+            let (TagOp::AnyIn(values) | TagOp::AllIn(values) | TagOp::NotIn(values) | TagOp::Eq(values)) = &op;
+            if let Some(bad) = values.iter().find(|v| !COLOR_BUCKETS.contains(&v.as_str())) {
+                return Err(CmaError::invalid_filter(
+                    field,
+                    format!("{bad:?} is not one of {}", COLOR_BUCKETS.join(", ")),
+                ));
+            }
+            Ok(UploadCondition::Colors(op))
+        }
         other => Err(CmaError::invalid_filter(other, format!("{other} is not a field uploads can be filtered by"))),
     }
 }
