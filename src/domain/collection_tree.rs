@@ -34,10 +34,6 @@ impl CollectionTree {
         &self.nodes
     }
 
-    pub fn contains(&self, id: &str) -> bool {
-        self.nodes.iter().any(|n| n.id == id)
-    }
-
     fn node(&self, id: &str) -> Result<&CollectionNode, CmaError> {
         self.nodes.iter().find(|n| n.id == id).ok_or_else(CmaError::not_found)
     }

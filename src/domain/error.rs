@@ -70,14 +70,6 @@ impl CmaError {
         CmaError { transient: true, ..Self::new(503, "SERVICE_UNAVAILABLE", json!({})) }
     }
 
-    /// Adds `details.<key> = value`.
-    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
-        if let Value::Object(map) = &mut self.details {
-            map.insert(key.to_owned(), value.into());
-        }
-        self
-    }
-
     /// The `{"data":[{id,type:"api_error",attributes}]}` document.
     pub fn to_document(&self) -> Value {
         let mut attributes = json!({

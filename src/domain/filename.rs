@@ -48,11 +48,6 @@ impl SanitizedFilename {
     pub fn with_suffix(&self, suffix: &str) -> Self {
         SanitizedFilename { stem: format!("{}-{suffix}", self.stem), extension: self.extension.clone() }
     }
-
-    /// Joins a stem and an extension, as a rename does.
-    pub fn from_parts(basename: &Basename, extension: Option<&str>) -> Self {
-        SanitizedFilename { stem: basename.as_str().to_owned(), extension: extension.map(str::to_owned) }
-    }
 }
 
 impl fmt::Display for SanitizedFilename {

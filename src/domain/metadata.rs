@@ -148,14 +148,6 @@ impl MetadataPatch {
         Ok(())
     }
 
-    /// Every locale this patch writes to.
-    pub fn locales(&self) -> impl Iterator<Item = &Locale> {
-        let mut all: Vec<&Locale> = self.alt.keys().chain(self.title.keys()).chain(self.custom_data.keys()).collect();
-        all.sort();
-        all.dedup();
-        all.into_iter()
-    }
-
     /// Parses either wire shape. `locales` are the environment's; any other locale is refused.
     pub fn from_json(value: &Value, locales: &[Locale]) -> Result<MetadataPatch, CmaError> {
         let Value::Object(map) = value else {

@@ -52,20 +52,6 @@ pub struct UploadPatch {
     pub creator: Change<Creator>,
 }
 
-impl UploadPatch {
-    /// True when nothing but the file facts would change (a pure new version).
-    pub fn touches_only_file(&self) -> bool {
-        self.basename.is_keep()
-            && self.author.is_keep()
-            && self.copyright.is_keep()
-            && self.notes.is_keep()
-            && self.tags.is_keep()
-            && self.metadata.is_empty()
-            && self.upload_collection.is_keep()
-            && self.creator.is_keep()
-    }
-}
-
 /// Trims tags, drops empty ones and duplicates, keeping the first occurrence's order.
 pub fn normalize_tags(tags: impl IntoIterator<Item = String>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
@@ -98,6 +84,5 @@ mod tests {
         };
         let back: UploadPatch = serde_json::from_value(serde_json::to_value(&patch).unwrap()).unwrap();
         assert_eq!(back, patch);
-        assert!(!back.touches_only_file());
     }
 }
