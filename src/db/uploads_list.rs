@@ -145,21 +145,28 @@ pub struct UploadQuery {
 impl Db {
     /// One page of uploads matching every condition, in order, and the total count.
     pub async fn list_uploads(&self, query: &UploadQuery) -> Result<(Vec<UploadRow>, i64), DbError> {
+        let plan = self.plan_page(query).await?;
+        let Some(page) = &plan.page else { return Ok((Vec::new(), plan.total)) };
+        let mut rows: Vec<UploadRow> =
+            page_query(page, "", plan.scan_in_order).build_query_as().fetch_all(&self.pool).await?;
+        if plan.reversed {
+            rows.reverse();
+        }
+        Ok((rows, plan.total))
+    }
+
+    /// Counts, then chooses how to read the page (shared by the listing and its explanation).
+    async fn plan_page(&self, query: &UploadQuery) -> Result<PagePlan, DbError> {
         let query = self.evaluate_search(query).await?;
         let total = self.count_uploads(&query).await?;
         if query.limit == 0 || total == 0 || query.offset >= total {
-            return Ok((Vec::new(), total));
+            return Ok(PagePlan { query, total, scan_in_order: false, reversed: false, page: None });
         }
         let scan_in_order = self.should_scan_in_order(&query, total).await?;
         // Past the middle, walk from the other end of the order (the count says where that is).
         let reversed = query.offset * 2 > total && rank_search(&query).is_none();
         let page = if reversed { reversed_page(&query, total) } else { query.clone() };
-        let mut rows: Vec<UploadRow> =
-            page_query(&page, "", scan_in_order).build_query_as().fetch_all(&self.pool).await?;
-        if reversed {
-            rows.reverse();
-        }
-        Ok((rows, total))
+        Ok(PagePlan { query, total, scan_in_order, reversed, page: Some(page) })
     }
 
     /// Runs a full-text search once and keeps its matches (unless ordering by relevance, which
@@ -213,12 +220,9 @@ impl Db {
 
     /// SQLite's plan for the count and the page of `query` (for benchmarks and operators).
     pub async fn explain_list_uploads(&self, query: &UploadQuery) -> Result<Vec<String>, DbError> {
-        let query = self.evaluate_search(query).await?;
-        let total = self.count_uploads(&query).await?;
-        let scan_in_order = self.should_scan_in_order(&query, total).await?;
-        let reversed = query.offset * 2 > total && rank_search(&query).is_none();
-        let page = if reversed { reversed_page(&query, total) } else { query.clone() };
+        let PagePlan { query, total, scan_in_order, reversed, page } = self.plan_page(query).await?;
         let mut plan = vec![format!("total: {total}, scan in order: {scan_in_order}, from the other end: {reversed}")];
+        let page = page.unwrap_or_else(|| query.clone());
         let mut builders = vec![("page", page_query(&page, "EXPLAIN QUERY PLAN ", scan_in_order))];
         match query.conditions.as_slice() {
             [UploadCondition::Matched { .. }] => plan.push("count: from the search itself".into()),
@@ -233,6 +237,17 @@ impl Db {
         }
         Ok(plan)
     }
+}
+
+/// How one listing is read: the query with its search evaluated, the count, and the page query
+/// (`None` when the page is empty).
+struct PagePlan {
+    query: UploadQuery,
+    total: i64,
+    scan_in_order: bool,
+    /// The page is read from the far end and its rows come back reversed.
+    reversed: bool,
+    page: Option<UploadQuery>,
 }
 
 /// The same page counted from the end in the opposite order (its rows come back reversed).

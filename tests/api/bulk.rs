@@ -26,15 +26,7 @@ async fn bulk_operations_count_successes_and_failures() {
     assert_eq!(app.get_upload(cat_id).await["attributes"]["tags"], json!(["cats", "pets"]));
     assert_eq!(app.get_upload(dog_id).await["attributes"]["tags"], json!(["pets", "cats"]));
 
-    let collection = app
-        .call(
-            Method::POST,
-            "/upload-collections",
-            Some(json!({"data": {"type": "upload_collection", "attributes": {"label": "Pets"}}})),
-        )
-        .await
-        .json()["data"]["id"]
-        .clone();
+    let collection = json!(app.create_collection("Pets").await);
     let (status, payload) = app
         .call_job(Method::POST, "/uploads/bulk/set-upload-collection", json!({"data": {"type": "upload_bulk_set_upload_collection_operation",
             "relationships": {"upload_collection": {"data": {"type": "upload_collection", "id": collection}}, "uploads": linkages(&[cat_id, dog_id])}}}))

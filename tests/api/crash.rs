@@ -26,17 +26,25 @@ fn free_port() -> u16 {
 }
 
 impl Server {
+    /// Starts the binary with the configured token and waits until it is healthy.
     async fn start(data_dir: &Path, port: u16, workers: usize) -> Server {
-        let child = Command::new(env!("CARGO_BIN_EXE_assetd"))
+        Self::spawn(data_dir, port, workers, Some(SECRET), Stdio::null()).await
+    }
+
+    async fn spawn(data_dir: &Path, port: u16, workers: usize, token: Option<&str>, stdout: Stdio) -> Server {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_assetd"));
+        command
             .arg("serve")
             .env("ASSETD_LISTEN", format!("127.0.0.1:{port}"))
             .env("ASSETD_DATA_DIR", data_dir)
-            .env("ASSETD_API_TOKEN", SECRET)
             .env("ASSETD_WORKERS", workers.to_string())
             .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("the assetd binary starts");
+            .stdout(stdout);
+        match token {
+            Some(token) => command.env("ASSETD_API_TOKEN", token),
+            None => command.env_remove("ASSETD_API_TOKEN"),
+        };
+        let child = command.spawn().expect("the assetd binary starts");
         let server = Server { child, base: format!("http://127.0.0.1:{port}"), http: Client::new() };
         server.wait_healthy().await;
         server
@@ -160,17 +168,7 @@ async fn a_kill_9_right_after_the_202_loses_nothing() {
 async fn first_start_without_a_token_prints_one_and_sigterm_stops_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_assetd"))
-        .arg("serve")
-        .env("ASSETD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ASSETD_DATA_DIR", dir.path())
-        .env_remove("ASSETD_API_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let server = Server { child, base: format!("http://127.0.0.1:{port}"), http: Client::new() };
-    server.wait_healthy().await;
+    let server = Server::spawn(dir.path(), port, 1, None, Stdio::piped()).await;
     let pid = server.child.id();
     let status = Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
     assert!(status.success());
@@ -190,17 +188,7 @@ async fn first_start_without_a_token_prints_one_and_sigterm_stops_cleanly() {
     assert!(stdout.contains("API token") && secret.len() >= 32, "{stdout}");
 
     // The printed token works after a restart, and is not printed again.
-    let child = Command::new(env!("CARGO_BIN_EXE_assetd"))
-        .arg("serve")
-        .env("ASSETD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("ASSETD_DATA_DIR", dir.path())
-        .env_remove("ASSETD_API_TOKEN")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, base: format!("http://127.0.0.1:{port}"), http: Client::new() };
-    server.wait_healthy().await;
+    let server = Server::spawn(dir.path(), port, 1, None, Stdio::null()).await;
     let response = server
         .http
         .get(format!("{}/uploads", server.base))

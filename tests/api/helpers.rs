@@ -206,6 +206,14 @@ impl TestApp {
         self.job_result(job["data"]["id"].as_str().unwrap()).await
     }
 
+    /// `POST /upload-collections` with a label; returns the new collection's id.
+    pub async fn create_collection(&self, label: &str) -> String {
+        let body = json!({"data": {"type": "upload_collection", "attributes": {"label": label}}});
+        let response = self.call(Method::POST, "/upload-collections", Some(body)).await;
+        assert_eq!(response.status, StatusCode::OK, "create collection: {}", String::from_utf8_lossy(&response.bytes));
+        response.json()["data"]["id"].as_str().unwrap().to_owned()
+    }
+
     pub async fn get_upload(&self, id: &str) -> Value {
         let response = self.call(Method::GET, &format!("/uploads/{id}"), None).await;
         assert_eq!(response.status, StatusCode::OK);

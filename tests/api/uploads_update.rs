@@ -89,15 +89,7 @@ async fn bad_basenames_are_rejected() {
 #[tokio::test]
 async fn a_new_path_is_a_new_version_of_the_file() {
     let app = TestApp::spawn().await;
-    let collection = app
-        .call(
-            Method::POST,
-            "/upload-collections",
-            Some(json!({"data": {"type": "upload_collection", "attributes": {"label": "Posts"}}})),
-        )
-        .await
-        .json()["data"]["id"]
-        .clone();
+    let collection = json!(app.create_collection("Posts").await);
     let upload = cat(&app).await;
     let (status, _) = app
         .update_upload_with(
@@ -301,15 +293,7 @@ async fn a_new_version_that_is_not_an_image_drops_the_focal_point() {
 async fn relationships_collection_and_creator() {
     let app = TestApp::spawn().await;
     let upload = cat(&app).await;
-    let collection = app
-        .call(
-            Method::POST,
-            "/upload-collections",
-            Some(json!({"data": {"type": "upload_collection", "attributes": {"label": "A"}}})),
-        )
-        .await
-        .json()["data"]["id"]
-        .clone();
+    let collection = json!(app.create_collection("A").await);
     let with =
         |relationships: Value| json!({"data": {"type": "upload", "id": id(&upload), "relationships": relationships}});
     let (status, payload) = app
