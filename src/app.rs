@@ -12,6 +12,7 @@ use crate::{
     config::Config,
     db::Db,
     domain::{new_entity_id, now_millis},
+    imaging::Transformer,
     ingest::IngestSettings,
     jobs::Worker,
     storage::Storage,
@@ -37,6 +38,8 @@ pub struct App {
     pub tokens: TokenCache,
     /// Wakes this node's worker when a job is queued here.
     pub job_wakeup: Notify,
+    /// Image transforms and the derived-image cache.
+    pub transformer: Transformer,
 }
 
 impl App {
@@ -69,6 +72,8 @@ impl App {
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
             tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
+            transformer: Transformer::new(storage.clone(), config.transformer_settings())
+                .context("starting the image pipeline (libvips)")?,
             public_url,
             db,
             storage,

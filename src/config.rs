@@ -1,10 +1,13 @@
 //! Configuration: built-in defaults, overridden by `ASSETD_*` environment variables, overridden by flags.
 
-use std::{fmt, net::SocketAddr, path::PathBuf};
+use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::domain::Locale;
+use crate::{
+    domain::Locale,
+    imaging::{Limits, TransformerSettings},
+};
 
 #[derive(Debug, Parser)]
 #[command(name = "assetd", version, about = "Self-hosted media service speaking the DatoCMS uploads API")]
@@ -86,6 +89,26 @@ pub struct Config {
     /// The ffprobe executable used to read video and audio facts.
     #[arg(long, env = "ASSETD_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: String,
+
+    /// Image transforms computed at once (0: one per core).
+    #[arg(long, env = "ASSETD_TRANSFORM_CONCURRENCY", default_value_t = 0)]
+    pub transform_concurrency: usize,
+
+    /// Transforms that may wait for a slot; past that, new ones answer 503 with Retry-After.
+    #[arg(long, env = "ASSETD_TRANSFORM_QUEUE", default_value_t = 256)]
+    pub transform_queue: usize,
+
+    /// Seconds one transform may compute before it is stopped (503).
+    #[arg(long, env = "ASSETD_TRANSFORM_TIMEOUT", default_value_t = 30)]
+    pub transform_timeout_secs: u64,
+
+    /// Largest source image transformed, in pixels (width × height × frames); larger answer 422.
+    #[arg(long, env = "ASSETD_MAX_INPUT_PIXELS", default_value_t = 100_000_000)]
+    pub max_input_pixels: u64,
+
+    /// Largest transform output in pixels; larger requests are scaled down to fit.
+    #[arg(long, env = "ASSETD_MAX_OUTPUT_PIXELS", default_value_t = 40_000_000)]
+    pub max_output_pixels: u64,
 }
 
 impl Config {
@@ -106,6 +129,23 @@ impl Config {
             rate_limit_window_secs: 3,
             workers: 4,
             ffprobe: "ffprobe".into(),
+            transform_concurrency: 0,
+            transform_queue: 256,
+            transform_timeout_secs: 30,
+            max_input_pixels: 100_000_000,
+            max_output_pixels: 40_000_000,
+        }
+    }
+
+    /// Transform settings; the concurrency defaults to the number of cores.
+    pub fn transformer_settings(&self) -> TransformerSettings {
+        let cores = std::thread::available_parallelism().map_or(2, usize::from);
+        TransformerSettings {
+            concurrency: if self.transform_concurrency == 0 { cores } else { self.transform_concurrency },
+            max_waiting: self.transform_queue,
+            timeout: Duration::from_secs(self.transform_timeout_secs),
+            limits: Limits { max_input_pixels: self.max_input_pixels, max_output_pixels: self.max_output_pixels },
+            tmp_dir: self.data_dir.join("tmp"),
         }
     }
 
@@ -128,6 +168,7 @@ impl Config {
             );
         }
         anyhow::ensure!(self.rate_limit_window_secs > 0, "the rate-limit window must be at least 1 s");
+        anyhow::ensure!(self.transform_timeout_secs > 0, "the transform timeout must be at least 1 s");
         Ok(())
     }
 }

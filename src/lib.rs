@@ -3,7 +3,8 @@
 //! Layers (dependencies run downwards only):
 //! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
 //! - workflows: [`ingest`] (hash, sniff and probe a stored file);
-//! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing);
+//! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
+//!   [`imaging`] (transforms and the derived-image cache);
 //! - [`domain`] (types checked once when built) and [`views`] (the JSON:API documents we answer with).
 
 pub mod api;
@@ -11,6 +12,7 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
+pub mod imaging;
 pub mod ingest;
 pub mod jobs;
 pub mod media;

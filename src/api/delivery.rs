@@ -5,12 +5,12 @@ use std::{ops::Range, sync::Arc};
 
 use axum::{
     body::Body,
-    extract::{Path, State},
+    extract::{Path, RawQuery, State},
     http::{header, HeaderMap, HeaderValue, Method, StatusCode},
     response::{IntoResponse, Response},
 };
 
-use super::error::ApiResult;
+use super::{error::ApiResult, transformed::serve_transformed};
 use crate::{
     app::App,
     db::UploadRow,
@@ -19,25 +19,32 @@ use crate::{
 };
 
 /// For URLs whose bytes can never change (never replaced with keep_url).
-const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(super) const CACHE_IMMUTABLE: &str = "public, max-age=31536000, immutable";
 /// For URLs that keep_url has pointed at other bytes: revalidate (ETag) after a short time.
-const CACHE_REPLACEABLE: &str = "public, max-age=60, must-revalidate";
+pub(super) const CACHE_REPLACEABLE: &str = "public, max-age=60, must-revalidate";
 /// User files are shown, never run, even when they are SVG or HTML.
-const CSP_SANDBOX: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox";
+pub(super) const CSP_SANDBOX: &str = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; sandbox";
 
 pub(super) async fn serve_asset(
     State(app): State<Arc<App>>,
     Path(file): Path<String>,
     method: Method,
     headers: HeaderMap,
+    RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
     let path = format!("/{}/{file}", app.config.project_id);
     let Some(upload) = app.db.find_upload_by_path(&path).await? else {
         return match app.db.find_current_path_for_alias(&path).await? {
-            Some(current) => Ok(redirect(&format!("{}{current}", app.views.asset_base))),
+            Some(current) => {
+                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+                Ok(redirect(&format!("{}{current}{query}", app.views.asset_base)))
+            }
             None => Err(CmaError::not_found()),
         };
     };
+    if let Some(response) = serve_transformed(&app, &upload, query.as_deref(), &headers, &method).await? {
+        return Ok(response);
+    }
     let etag = format!("\"{}\"", upload.md5);
     let size = u64::try_from(upload.size).unwrap_or(0);
     let mut response = if is_not_modified(&headers, &etag, upload.file_updated_at) {
@@ -55,7 +62,7 @@ pub(super) async fn serve_asset(
     };
     insert(&mut response, header::ETAG, &etag);
     insert(&mut response, header::LAST_MODIFIED, &format_http_date(upload.file_updated_at));
-    insert(&mut response, header::CACHE_CONTROL, if upload.url_replaced { CACHE_REPLACEABLE } else { CACHE_IMMUTABLE });
+    insert(&mut response, header::CACHE_CONTROL, cache_control(&upload));
     insert(&mut response, header::ACCEPT_RANGES, "bytes");
     insert(&mut response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     insert(&mut response, header::CONTENT_SECURITY_POLICY, CSP_SANDBOX);
@@ -90,6 +97,15 @@ async fn body_response(
     Ok(response)
 }
 
+/// Immutable, unless keep_url has ever pointed this URL at other bytes.
+pub(super) fn cache_control(upload: &UploadRow) -> &'static str {
+    if upload.url_replaced {
+        CACHE_REPLACEABLE
+    } else {
+        CACHE_IMMUTABLE
+    }
+}
+
 fn redirect(location: &str) -> Response {
     let mut response = StatusCode::MOVED_PERMANENTLY.into_response();
     insert(&mut response, header::LOCATION, location);
@@ -97,14 +113,14 @@ fn redirect(location: &str) -> Response {
     response
 }
 
-fn insert(response: &mut Response, name: header::HeaderName, value: &str) {
+pub(super) fn insert(response: &mut Response, name: header::HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
         response.headers_mut().insert(name, value);
     }
 }
 
 /// `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2).
-fn is_not_modified(headers: &HeaderMap, etag: &str, modified_millis: i64) -> bool {
+pub(super) fn is_not_modified(headers: &HeaderMap, etag: &str, modified_millis: i64) -> bool {
     if let Some(candidates) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
         return candidates
             .split(',')

@@ -13,6 +13,7 @@ pub mod rate_limit;
 pub mod signing;
 mod tags;
 pub mod token_cache;
+mod transformed;
 mod upload_filters;
 mod upload_requests;
 mod uploads;

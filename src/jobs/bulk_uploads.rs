@@ -60,16 +60,17 @@ impl BackgroundJob for BulkUploads {
                 }
                 BulkAction::Destroy => {
                     Db::delete_upload(&mut tx, id).await?;
-                    removed_blobs.push(upload.blob_key.clone());
+                    removed_blobs.push((id.clone(), upload.blob_key.clone()));
                 }
             }
             successful += 1;
         }
         finish(tx, job_id, &json!({ "data": [], "meta": { "successful": successful, "failed": failed } })).await?;
-        for key in removed_blobs {
+        for (id, key) in removed_blobs {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&key)).await {
                 tracing::warn!(%error, "could not delete the file of a destroyed upload");
             }
+            app.transformer.purge(&id).await;
         }
         Ok(())
     }

@@ -27,6 +27,18 @@ impl StorageKey {
         StorageKey(format!("originals/{}", new_opaque_id()))
     }
 
+    /// The key of a derived image (a transform result) of upload `upload_id`; `digest` names the
+    /// content and parameters it was made from. All of an upload's derived images share a prefix,
+    /// see [`StorageKey::derived_prefix`].
+    pub fn derived(upload_id: &str, digest: &str) -> Self {
+        StorageKey(format!("{}{digest}", Self::derived_prefix(upload_id)))
+    }
+
+    /// The prefix under which every derived image of `upload_id` lives.
+    pub fn derived_prefix(upload_id: &str) -> String {
+        format!("derived/{upload_id}/")
+    }
+
     /// A key read back from the database.
     pub fn from_stored(key: &str) -> Self {
         StorageKey(key.to_owned())
@@ -124,6 +136,43 @@ impl Storage {
         }
         writer.finish().await?;
         Ok(size)
+    }
+
+    /// Stores a small blob written in one piece (a derived image), replacing any previous one.
+    pub async fn put_bytes(&self, key: &StorageKey, bytes: Bytes) -> Result<(), StorageError> {
+        self.store.put(&key.location(), bytes.into()).await?;
+        Ok(())
+    }
+
+    /// Deletes every blob whose key starts with `prefix`; returns how many were deleted.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
+        let locations = self.store.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
+        let deleted: Vec<ObjectPath> = self.store.delete_stream(locations).try_collect().await?;
+        Ok(deleted.len())
+    }
+
+    /// How many blobs have keys starting with `prefix`.
+    pub async fn count_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
+        let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
+        let count = self.store.list(Some(&prefix)).try_fold(0, |n, _| async move { Ok(n + 1) }).await?;
+        Ok(count)
+    }
+
+    /// Copies `key` into the local file `to`, streaming (for tools that need a file path when the
+    /// backend is not local disk).
+    pub async fn copy_to_file(&self, key: &StorageKey, to: &std::path::Path) -> Result<u64, StorageError> {
+        let read = self.get(key, None).await?;
+        let mut file = tokio::fs::File::create(to).await?;
+        let mut stream = read.stream;
+        let mut written = 0;
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk?;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
+            written += chunk.len() as u64;
+        }
+        tokio::io::AsyncWriteExt::flush(&mut file).await?;
+        Ok(written)
     }
 
     /// Reads `key`, all of it or the byte range given.

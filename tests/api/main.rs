@@ -11,6 +11,7 @@ mod delivery;
 mod helpers;
 mod listing;
 mod listing_filters;
+mod transforms;
 mod transport;
 mod upload_filters;
 mod upload_requests;

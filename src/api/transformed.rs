@@ -1,0 +1,116 @@
+//! Serving transformed images at an asset URL with imgix parameters (spec §7.2): the derived image
+//! from the cache, or rendered once and cached.
+
+use axum::{
+    body::Body,
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    response::{IntoResponse, Response},
+};
+use bytes::Bytes;
+use futures_util::{stream, StreamExt};
+use serde_json::json;
+
+use super::{
+    delivery::{cache_control, insert, is_not_modified, CSP_SANDBOX},
+    error::ApiResult,
+};
+use crate::{
+    app::App,
+    db::UploadRow,
+    domain::{format_http_date, CmaError},
+    imaging::{Derived, ParamError, Source, TransformError, TransformParams},
+    media::sniff,
+};
+
+/// Answers a transform when `query` holds rendering parameters for an image assetd can read;
+/// `None` means "serve the original" (no parameters, or a file they do not apply to).
+pub(super) async fn serve_transformed(
+    app: &App,
+    upload: &UploadRow,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    method: &Method,
+) -> ApiResult<Option<Response>> {
+    let Some(query) = query.filter(|q| !q.is_empty()) else { return Ok(None) };
+    if !crate::imaging::can_transform(&upload.mime_type) {
+        return Ok(None);
+    }
+    let Some(params) = TransformParams::parse(query).map_err(invalid_params)? else { return Ok(None) };
+    let source = Source {
+        upload_id: upload.id.clone(),
+        blob_key: upload.blob_key.clone(),
+        md5: upload.md5.clone(),
+        mime_type: upload.mime_type.clone(),
+        focal_point: upload.focal_point_x.zip(upload.focal_point_y),
+    };
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+    let variant = app.transformer.variant(&source, params, accept);
+    let etag = format!("\"{}\"", variant.digest);
+
+    let mut response = if is_not_modified(headers, &etag, upload.file_updated_at) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        let (cache, content_type, length, body) =
+            match app.transformer.fetch(&source, &variant).await.map_err(transform_error)? {
+                Derived::Fresh { bytes, format } => {
+                    ("MISS", format.mime_type().to_owned(), bytes.len() as u64, Body::from(bytes))
+                }
+                Derived::Stored(read) => {
+                    let (head, rest) = read.stream.into_future().await;
+                    let head = match head {
+                        Some(Ok(bytes)) => bytes,
+                        Some(Err(error)) => return Err(error.into()),
+                        None => Bytes::new(),
+                    };
+                    let content_type = sniff(&head).mime_type;
+                    let body = Body::from_stream(stream::once(async move { Ok(head) }).chain(rest));
+                    ("HIT", content_type, read.total_size, body)
+                }
+            };
+        let body = if *method == Method::HEAD { Body::empty() } else { body };
+        let mut response = Response::new(body);
+        insert(&mut response, header::CONTENT_TYPE, &content_type);
+        insert(&mut response, header::CONTENT_LENGTH, &length.to_string());
+        insert(&mut response, header::HeaderName::from_static("x-cache"), cache);
+        response
+    };
+    insert(&mut response, header::ETAG, &etag);
+    insert(&mut response, header::LAST_MODIFIED, &format_http_date(upload.file_updated_at));
+    insert(&mut response, header::CACHE_CONTROL, cache_control(upload));
+    if variant.negotiated {
+        response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));
+    }
+    insert(&mut response, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    insert(&mut response, header::CONTENT_SECURITY_POLICY, CSP_SANDBOX);
+    insert(&mut response, header::ACCESS_CONTROL_ALLOW_ORIGIN, "*");
+    Ok(Some(response))
+}
+
+/// 400 `INVALID_IMAGE_PARAMS`: a rendering parameter assetd implements, with a value it cannot use.
+fn invalid_params(error: ParamError) -> CmaError {
+    CmaError::new(400, "INVALID_IMAGE_PARAMS", json!({ "param": error.param, "message": error.message }))
+}
+
+fn transform_error(error: TransformError) -> CmaError {
+    match error {
+        TransformError::Params(error) => invalid_params(error),
+        TransformError::TooLarge { pixels, limit } => CmaError::new(
+            422,
+            "IMAGE_TOO_LARGE",
+            json!({ "pixels": pixels, "limit": limit, "message": "the image is too large to transform" }),
+        ),
+        TransformError::Decode(message) => {
+            tracing::info!(%message, "an upload could not be decoded for a transform");
+            CmaError::new(422, "INVALID_IMAGE", json!({ "message": "the image could not be decoded" }))
+        }
+        TransformError::Timeout => CmaError {
+            retry_after_secs: Some(5),
+            ..CmaError::new(503, "TRANSFORM_TIMEOUT", json!({ "message": "the transform took too long" }))
+        },
+        TransformError::Busy => CmaError { retry_after_secs: Some(1), ..CmaError::unavailable() },
+        TransformError::Internal(message) => {
+            tracing::error!(%message, "a transform failed");
+            CmaError::internal()
+        }
+    }
+}

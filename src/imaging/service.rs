@@ -1,0 +1,405 @@
+//! The transform service: cache keys, the derived-image cache, single-flight rendering, limits.
+
+use std::{
+    collections::HashMap,
+    fmt::Write as _,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+
+use super::{
+    params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
+    pipeline::{self, Limits, Recipe, TransformError},
+    vips,
+};
+use crate::storage::{BlobRead, Storage, StorageError, StorageKey};
+
+/// Bumped whenever the pipeline's output for the same parameters changes, so old derived images
+/// are never served for new code.
+const PIPELINE_VERSION: &str = "1";
+
+/// How the transform service is sized.
+#[derive(Debug, Clone)]
+pub struct TransformerSettings {
+    /// Transforms running at once (default: the number of cores).
+    pub concurrency: usize,
+    /// Transforms waiting for a slot before new ones are refused with 503.
+    pub max_waiting: usize,
+    /// Longest a transform may compute.
+    pub timeout: Duration,
+    pub limits: Limits,
+    /// Where originals are copied when storage is not a local disk.
+    pub tmp_dir: PathBuf,
+}
+
+/// The upload a transform reads.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub upload_id: String,
+    pub blob_key: String,
+    pub md5: String,
+    pub mime_type: String,
+    /// The stored focal point (fractions), used by `crop=focalpoint` without `fp-x`/`fp-y`.
+    pub focal_point: Option<(f64, f64)>,
+}
+
+/// One derived image of one upload: its recipe and where it is kept.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub recipe: Recipe,
+    /// The sorted, default-free parameters that make the key (after `dpr` and `auto=format`).
+    pub canonical: String,
+    pub digest: String,
+    pub key: StorageKey,
+    /// The format was chosen from `Accept` (`auto=format`): answers must say `Vary: Accept`.
+    pub negotiated: bool,
+}
+
+/// A derived image, from the cache or just made.
+pub enum Derived {
+    Stored(BlobRead),
+    Fresh { bytes: Bytes, format: OutputFormat },
+}
+
+pub struct Transformer {
+    storage: Storage,
+    settings: TransformerSettings,
+    permits: Arc<Semaphore>,
+    waiting: AtomicUsize,
+    in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    rendered: AtomicU64,
+}
+
+impl Transformer {
+    /// Starts libvips (once per process) and the service.
+    pub fn new(storage: Storage, settings: TransformerSettings) -> Result<Self, TransformError> {
+        vips::init(1, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
+        std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
+        let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        Ok(Transformer {
+            storage,
+            settings,
+            permits,
+            waiting: AtomicUsize::new(0),
+            in_flight: Mutex::new(HashMap::new()),
+            rendered: AtomicU64::new(0),
+        })
+    }
+
+    /// How many images this process has rendered (each cache miss renders once).
+    pub fn rendered_count(&self) -> u64 {
+        self.rendered.load(Ordering::Relaxed)
+    }
+
+    /// Resolves a request into its variant: `dpr` folded into `w`/`h`, the focal point filled in
+    /// when a focal-point crop uses it, the output format chosen (from `Accept` with `auto=format`).
+    pub fn variant(&self, source: &Source, params: TransformParams, accept: Option<&str>) -> Variant {
+        let (format, negotiated) = choose_format(&params, accept);
+        let focal_point = source.focal_point.unwrap_or((0.5, 0.5));
+        let params = normalise(params, focal_point);
+        let canonical = canonical(&params, format);
+        let mut hasher = Sha256::new();
+        hasher.update(format!("{PIPELINE_VERSION}\n{}\n{canonical}", source.md5));
+        let digest = hex(&hasher.finalize()[..20]);
+        let key = StorageKey::derived(&source.upload_id, &digest);
+        Variant { recipe: Recipe { params, format, focal_point }, canonical, digest, key, negotiated }
+    }
+
+    /// The derived image: from storage, or rendered now (once, however many ask at the same time).
+    pub async fn fetch(&self, source: &Source, variant: &Variant) -> Result<Derived, TransformError> {
+        if let Some(stored) = self.stored(&variant.key).await? {
+            return Ok(Derived::Stored(stored));
+        }
+        let turn = self.turn_for(&variant.digest);
+        let result = async {
+            let _guard = turn.lock().await;
+            if let Some(stored) = self.stored(&variant.key).await? {
+                return Ok(Derived::Stored(stored));
+            }
+            let rendered = self.render(source, &variant.recipe).await?;
+            let bytes = Bytes::from(rendered.bytes);
+            if let Err(error) = self.storage.put_bytes(&variant.key, bytes.clone()).await {
+                tracing::warn!(%error, key = variant.key.as_str(), "could not store a derived image");
+            }
+            Ok(Derived::Fresh { bytes, format: rendered.format })
+        }
+        .await;
+        self.release_turn(&variant.digest, turn);
+        result
+    }
+
+    /// Deletes every derived image of an upload (after a new version, a keep_url replacement or
+    /// deletion). Failures are logged: stale images are unreachable anyway, their keys hold the md5.
+    pub async fn purge(&self, upload_id: &str) {
+        match self.storage.delete_prefix(&StorageKey::derived_prefix(upload_id)).await {
+            Ok(count) if count > 0 => tracing::debug!(upload = upload_id, count, "purged derived images"),
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, upload = upload_id, "could not purge derived images"),
+        }
+    }
+
+    async fn stored(&self, key: &StorageKey) -> Result<Option<BlobRead>, TransformError> {
+        match self.storage.get(key, None).await {
+            Ok(read) => Ok(Some(read)),
+            Err(error) if error.is_not_found() => Ok(None),
+            Err(error) => Err(storage_error(error)),
+        }
+    }
+
+    /// The lock that makes one request render `digest` while the others wait for its result.
+    fn turn_for(&self, digest: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(digest.to_owned()).or_default().clone()
+    }
+
+    fn release_turn(&self, digest: &str, turn: Arc<tokio::sync::Mutex<()>>) {
+        let mut map = self.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+        drop(turn);
+        if map.get(digest).is_some_and(|t| Arc::strong_count(t) == 1) {
+            map.remove(digest);
+        }
+    }
+
+    async fn render(&self, source: &Source, recipe: &Recipe) -> Result<pipeline::Rendered, TransformError> {
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.settings.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::AcqRel);
+                    return Err(TransformError::Busy);
+                }
+                let permit = self.permits.clone().acquire_owned().await;
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                permit.map_err(|_| TransformError::Internal("the transform service stopped".into()))?
+            }
+        };
+
+        let key = StorageKey::from_stored(&source.blob_key);
+        let (path, temp) = match self.storage.local_file(&key) {
+            Some(path) => (path, None),
+            None => {
+                let temp = TempFile(self.settings.tmp_dir.join(format!("render-{}", uuid::Uuid::new_v4())));
+                self.storage.copy_to_file(&key, &temp.0).await.map_err(storage_error)?;
+                (temp.0.clone(), Some(temp))
+            }
+        };
+        let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
+        let task = tokio::task::spawn_blocking(move || {
+            let _held = (permit, temp);
+            pipeline::render(&path, &mime, &recipe, &limits)
+        });
+        // libvips kills an evaluation at the timeout; this is the backstop should it not.
+        let backstop = self.settings.timeout + Duration::from_secs(5);
+        let rendered = match tokio::time::timeout(backstop, task).await {
+            Err(_) => return Err(TransformError::Timeout),
+            Ok(Err(join)) => return Err(TransformError::Internal(join.to_string())),
+            Ok(Ok(result)) => result?,
+        };
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        Ok(rendered)
+    }
+}
+
+/// A temporary copy of an original, removed when dropped.
+struct TempFile(PathBuf);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn storage_error(error: StorageError) -> TransformError {
+    TransformError::Internal(error.to_string())
+}
+
+/// `fm` wins; otherwise `auto=format` picks AVIF, then WebP, from what `Accept` lists explicitly.
+fn choose_format(params: &TransformParams, accept: Option<&str>) -> (Option<OutputFormat>, bool) {
+    if let Some(fm) = params.fm {
+        return (Some(fm), false);
+    }
+    if !params.auto_format {
+        return (None, false);
+    }
+    let accept = accept.unwrap_or_default();
+    let accepts = |wanted: &str| {
+        accept.split(',').any(|range| {
+            let mut parts = range.split(';').map(str::trim);
+            let media = parts.next().unwrap_or_default();
+            let refused =
+                parts.any(|p| p.replace(' ', "").strip_prefix("q=").and_then(|q| q.parse::<f64>().ok()) == Some(0.0));
+            media.eq_ignore_ascii_case(wanted) && !refused
+        })
+    };
+    let format = if accepts("image/avif") {
+        Some(OutputFormat::Avif)
+    } else if accepts("image/webp") {
+        Some(OutputFormat::Webp)
+    } else {
+        None
+    };
+    (format, true)
+}
+
+/// Folds `dpr` into `w`/`h`, resolves the focal point where a focal-point crop uses it, and drops
+/// what has no effect, so equivalent URLs share one derived image.
+fn normalise(mut p: TransformParams, focal_point: (f64, f64)) -> TransformParams {
+    if let Some(dpr) = p.dpr.take() {
+        let times = |l: Length| match l {
+            Length::Pixels(v) => Length::Pixels(v * dpr),
+            Length::Fraction(v) => Length::Fraction(v * dpr),
+        };
+        p.w = p.w.map(times);
+        p.h = p.h.map(times);
+    }
+    if !p.fit.crops() {
+        p.crop = Crop::default();
+        p.ar = None;
+    }
+    let focal = p.fit.crops() && p.crop.smart.is_none() && (p.crop.focalpoint || p.fp_x.is_some() || p.fp_y.is_some());
+    if focal {
+        p.fp_x = Some(p.fp_x.unwrap_or(focal_point.0));
+        p.fp_y = Some(p.fp_y.unwrap_or(focal_point.1));
+        p.crop = Crop { focalpoint: true, ..Crop::default() };
+        if p.fp_z == Some(1.0) {
+            p.fp_z = None;
+        }
+    } else {
+        (p.fp_x, p.fp_y, p.fp_z) = (None, None, None);
+        p.crop.focalpoint = false;
+    }
+    p.fm = None;
+    p.auto_format = false;
+    if p.blur == Some(0) {
+        p.blur = None;
+    }
+    if p.q == Some(DEFAULT_QUALITY) && !p.auto_compress {
+        p.q = None;
+    }
+    p
+}
+
+/// The cache-key text of normalised parameters: `key=value` pairs in alphabetical order.
+fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
+    let length = |l: Length| match l {
+        Length::Pixels(v) => format!("{v}"),
+        Length::Fraction(v) => format!("{v}x"),
+    };
+    let mut pairs: Vec<(&str, String)> = Vec::new();
+    if let Some(ar) = p.ar {
+        pairs.push(("ar", format!("{ar}")));
+    }
+    if p.auto_compress {
+        pairs.push(("auto", "compress".into()));
+    }
+    if let Some(bg) = p.bg {
+        pairs.push(("bg", bg.to_string()));
+    }
+    if let Some(blur) = p.blur {
+        pairs.push(("blur", blur.to_string()));
+    }
+    let crop = &p.crop;
+    if crop.focalpoint || crop.x.is_some() || crop.y.is_some() || crop.smart.is_some() {
+        let mut text = String::new();
+        let _ = write!(text, "{:?},{:?},{},{:?}", crop.x, crop.y, crop.focalpoint, crop.smart);
+        pairs.push(("crop", text));
+    }
+    if p.fit != Default::default() {
+        pairs.push(("fit", p.fit.as_str().into()));
+    }
+    pairs.push(("fm", format.map_or("source", OutputFormat::as_str).into()));
+    for (name, value) in [("fp-x", p.fp_x), ("fp-y", p.fp_y), ("fp-z", p.fp_z)] {
+        if let Some(v) = value {
+            pairs.push((name, format!("{v}")));
+        }
+    }
+    if let Some(h) = p.h {
+        pairs.push(("h", length(h)));
+    }
+    if p.lossless {
+        pairs.push(("lossless", "1".into()));
+    }
+    if let Some(v) = p.max_h {
+        pairs.push(("max-h", v.to_string()));
+    }
+    if let Some(v) = p.max_w {
+        pairs.push(("max-w", v.to_string()));
+    }
+    if let Some(q) = p.q {
+        pairs.push(("q", q.to_string()));
+    }
+    if let Some(r) = p.rect {
+        pairs.push(("rect", format!("{},{},{},{}", length(r.x), length(r.y), length(r.w), length(r.h))));
+    }
+    if let Some(w) = p.w {
+        pairs.push(("w", length(w)));
+    }
+    pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> TransformParams {
+        TransformParams::parse(query).unwrap().unwrap()
+    }
+
+    fn key(query: &str, accept: Option<&str>) -> String {
+        let (format, _) = choose_format(&params(query), accept);
+        canonical(&normalise(params(query), (0.3, 0.7)), format)
+    }
+
+    #[test]
+    fn canonical_form_is_sorted_and_drops_defaults() {
+        assert_eq!(key("w=720&fm=jpg&q=80", None), "fm=jpg&q=80&w=720");
+        assert_eq!(key("q=80&fm=jpg&w=720&fit=clip&dpr=1&blur=0", None), "fm=jpg&q=80&w=720");
+        assert_eq!(key("w=720&q=75", None), "fm=source&w=720");
+    }
+
+    #[test]
+    fn dpr_is_folded_into_the_size() {
+        assert_eq!(key("w=375&dpr=2", None), key("w=750", None));
+        assert_eq!(key("ar=16:9&dpr=0.5&fit=crop&w=750", None), key("ar=16:9&fit=crop&w=375", None));
+    }
+
+    #[test]
+    fn the_focal_point_is_part_of_the_key_only_when_used() {
+        assert_eq!(
+            key("w=100&h=100&fit=crop&crop=focalpoint", None),
+            "crop=None,None,true,None&fit=crop&fm=source&fp-x=0.3&fp-y=0.7&h=100&w=100"
+        );
+        assert_eq!(key("w=100&fp-x=0.2", None), "fm=source&w=100");
+        assert_ne!(key("w=100&h=100&fit=crop&fp-x=0.2", None), key("w=100&h=100&fit=crop&fp-x=0.3", None));
+    }
+
+    #[test]
+    fn auto_format_is_resolved_from_accept() {
+        let chrome = Some("image/avif,image/webp,image/apng,image/*,*/*;q=0.8");
+        let old_safari = Some("image/webp,image/png,image/*;q=0.8");
+        assert_eq!(choose_format(&params("auto=format"), chrome), (Some(OutputFormat::Avif), true));
+        assert_eq!(choose_format(&params("auto=format"), old_safari), (Some(OutputFormat::Webp), true));
+        assert_eq!(
+            choose_format(&params("auto=format"), Some("image/avif;q=0,image/webp")),
+            (Some(OutputFormat::Webp), true)
+        );
+        assert_eq!(choose_format(&params("auto=format"), Some("*/*")), (None, true));
+        assert_eq!(choose_format(&params("auto=format&fm=png"), chrome), (Some(OutputFormat::Png), false));
+        assert_eq!(key("w=10&auto=format", chrome), key("w=10&fm=avif", None));
+    }
+}

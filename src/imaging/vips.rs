@@ -1,0 +1,699 @@
+//! The one place assetd talks to libvips (Debian's `libvips-dev`, 8.14): a small, safe wrapper over
+//! the handful of C calls the transform pipeline needs.
+//!
+//! Every other module works with [`Image`], an owned reference to a `VipsImage` that is released
+//! when dropped. libvips images are lazy: operations build a pipeline and pixels are computed only
+//! when an image is saved, in strips, so memory stays bounded by the strip size, not the picture.
+//!
+//! Safety rules kept here: every pointer handed to C is either a live `Image`, a NUL-terminated
+//! literal, or null as the varargs terminator; every varargs value has the C type libvips reads
+//! (`int` for ints, booleans and enums, `double` for doubles); every output image is owned by
+//! exactly one `Image`; every buffer libvips returns is copied and freed with `g_free`.
+#![allow(unsafe_code)]
+
+use std::{
+    ffi::{c_char, c_int, c_uint, c_void, CStr, CString},
+    path::Path,
+    ptr::{self, NonNull},
+    sync::{
+        atomic::{AtomicI32, Ordering},
+        OnceLock,
+    },
+};
+
+/// Opaque libvips/GLib types: only ever used behind pointers.
+#[repr(C)]
+pub(super) struct VipsImage {
+    _private: [u8; 0],
+}
+#[repr(C)]
+struct VipsArea {
+    _private: [u8; 0],
+}
+/// The public prefix of `VipsProgress` (image.h); only `run` is read.
+#[repr(C)]
+#[allow(dead_code)]
+struct VipsProgress {
+    im: *mut VipsImage,
+    run: c_int,
+}
+
+type GCallback = unsafe extern "C" fn();
+type GLogFunc = unsafe extern "C" fn(*const c_char, c_int, *const c_char, *mut c_void);
+
+#[link(name = "vips")]
+#[link(name = "gobject-2.0")]
+#[link(name = "glib-2.0")]
+extern "C" {
+    fn vips_init(argv0: *const c_char) -> c_int;
+    fn vips_version(flag: c_int) -> c_int;
+    fn vips_cache_set_max(max: c_int);
+    fn vips_concurrency_set(concurrency: c_int);
+    fn vips_block_untrusted_set(state: c_int);
+    fn vips_operation_block_set(name: *const c_char, state: c_int);
+    fn vips_error_buffer_copy() -> *mut c_char;
+    fn g_free(mem: *mut c_void);
+    fn g_object_unref(object: *mut c_void);
+    fn g_log_set_handler(domain: *const c_char, levels: c_int, handler: GLogFunc, data: *mut c_void) -> c_uint;
+    fn g_signal_connect_data(
+        instance: *mut c_void,
+        signal: *const c_char,
+        handler: GCallback,
+        data: *mut c_void,
+        destroy: *const c_void,
+        flags: c_int,
+    ) -> std::ffi::c_ulong;
+
+    fn vips_image_new_from_file(name: *const c_char, ...) -> *mut VipsImage;
+    fn vips_image_get_width(image: *const VipsImage) -> c_int;
+    fn vips_image_get_height(image: *const VipsImage) -> c_int;
+    fn vips_image_get_n_pages(image: *mut VipsImage) -> c_int;
+    fn vips_image_get_page_height(image: *mut VipsImage) -> c_int;
+    fn vips_image_get_orientation(image: *mut VipsImage) -> c_int;
+    fn vips_image_get_interpretation(image: *const VipsImage) -> c_int;
+    fn vips_image_get_typeof(image: *const VipsImage, name: *const c_char) -> usize;
+    fn vips_image_hasalpha(image: *mut VipsImage) -> c_int;
+    fn vips_image_set_progress(image: *mut VipsImage, progress: c_int);
+    fn vips_image_set_kill(image: *mut VipsImage, kill: c_int);
+
+    fn vips_array_double_new(array: *const f64, n: c_int) -> *mut VipsArea;
+    fn vips_area_unref(area: *mut VipsArea);
+
+    fn vips_autorot(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_icc_transform(input: *mut VipsImage, out: *mut *mut VipsImage, output_profile: *const c_char, ...)
+        -> c_int;
+    fn vips_colourspace(input: *mut VipsImage, out: *mut *mut VipsImage, space: c_int, ...) -> c_int;
+    fn vips_cast(input: *mut VipsImage, out: *mut *mut VipsImage, format: c_int, ...) -> c_int;
+    fn vips_resize(input: *mut VipsImage, out: *mut *mut VipsImage, scale: f64, ...) -> c_int;
+    fn vips_extract_area(
+        input: *mut VipsImage,
+        out: *mut *mut VipsImage,
+        left: c_int,
+        top: c_int,
+        width: c_int,
+        height: c_int,
+        ...
+    ) -> c_int;
+    fn vips_embed(
+        input: *mut VipsImage,
+        out: *mut *mut VipsImage,
+        x: c_int,
+        y: c_int,
+        width: c_int,
+        height: c_int,
+        ...
+    ) -> c_int;
+    fn vips_smartcrop(input: *mut VipsImage, out: *mut *mut VipsImage, width: c_int, height: c_int, ...) -> c_int;
+    fn vips_flatten(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_premultiply(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_unpremultiply(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_gaussblur(input: *mut VipsImage, out: *mut *mut VipsImage, sigma: f64, ...) -> c_int;
+    fn vips_copy(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_addalpha(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+
+    fn vips_jpegsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+    fn vips_pngsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+    fn vips_webpsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+    fn vips_heifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+    fn vips_gifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+}
+
+// Enum values from the 8.14 headers.
+const ACCESS_SEQUENTIAL: c_int = 1;
+const FAIL_ON_TRUNCATED: c_int = 1;
+const INTERPRETATION_SRGB: c_int = 22;
+const INTERPRETATION_CMYK: c_int = 15;
+const FORMAT_UCHAR: c_int = 0;
+const KERNEL_LANCZOS3: c_int = 5;
+const EXTEND_COPY: c_int = 1;
+const EXTEND_BACKGROUND: c_int = 5;
+const INTERESTING_ENTROPY: c_int = 2;
+const INTERESTING_ATTENTION: c_int = 3;
+const HEIF_COMPRESSION_AV1: c_int = 4;
+const SUBSAMPLE_ON: c_int = 1;
+
+/// A libvips failure, with the text of libvips' error buffer.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("libvips: {0}")]
+pub(crate) struct VipsError(pub(crate) String);
+
+impl VipsError {
+    /// Takes (and clears) libvips' error buffer. The buffer is process-wide, so under concurrency
+    /// the text may carry another thread's message too; it is only ever logged or summarised.
+    fn take() -> Self {
+        // SAFETY: vips_error_buffer_copy returns a newly allocated, NUL-terminated string (or null).
+        unsafe {
+            let raw = vips_error_buffer_copy();
+            if raw.is_null() {
+                return VipsError("unknown error".into());
+            }
+            let text = CStr::from_ptr(raw).to_string_lossy().trim().to_string();
+            g_free(raw.cast());
+            VipsError(if text.is_empty() { "unknown error".into() } else { text })
+        }
+    }
+}
+
+/// Seconds an image evaluation may run before it is killed (0 = no limit); read by [`on_eval`].
+static EVAL_TIMEOUT_SECS: AtomicI32 = AtomicI32::new(0);
+
+/// Starts libvips once per process. `threads` is the libvips worker count per image (the service
+/// bounds how many images run at once itself); `timeout_secs` kills an evaluation that runs longer.
+pub(crate) fn init(threads: usize, timeout_secs: u64) -> Result<(), VipsError> {
+    static STARTED: OnceLock<Result<(), VipsError>> = OnceLock::new();
+    EVAL_TIMEOUT_SECS.store(i32::try_from(timeout_secs).unwrap_or(i32::MAX), Ordering::Relaxed);
+    STARTED
+        .get_or_init(|| {
+            // SAFETY: plain calls into libvips with literals; vips_init is idempotent.
+            unsafe {
+                if vips_init(c"assetd".as_ptr()) != 0 {
+                    return Err(VipsError::take());
+                }
+                // libvips warnings (a truncated file, an ignored profile) go to the log, not stderr.
+                g_log_set_handler(c"VIPS".as_ptr(), LOG_LEVELS, on_log, ptr::null_mut());
+                // assetd keeps its own cache of results; libvips' operation cache would only hold memory.
+                vips_cache_set_max(0);
+                vips_concurrency_set(c_int::try_from(threads.max(1)).unwrap_or(1));
+                // Only the loaders assetd serves: no ImageMagick, PDF, matrix, raw vips or CSV from uploads.
+                vips_block_untrusted_set(1);
+                vips_operation_block_set(c"VipsForeignLoad".as_ptr(), 1);
+                for name in ALLOWED_LOADERS {
+                    vips_operation_block_set(name.as_ptr(), 0);
+                }
+            }
+            Ok(())
+        })
+        .clone()
+}
+
+const ALLOWED_LOADERS: [&CStr; 7] = [
+    c"VipsForeignLoadJpeg",
+    c"VipsForeignLoadPng",
+    c"VipsForeignLoadNsgif",
+    c"VipsForeignLoadWebp",
+    c"VipsForeignLoadHeif",
+    c"VipsForeignLoadTiff",
+    c"VipsForeignLoadSvg",
+];
+
+/// The libvips version in use, e.g. "8.14.1".
+pub(crate) fn version() -> String {
+    // SAFETY: vips_version only reads compile-time constants.
+    unsafe { format!("{}.{}.{}", vips_version(0), vips_version(1), vips_version(2)) }
+}
+
+/// How to open a file: format-specific shrink-on-load factors and page selection.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoadOptions {
+    /// JPEG: decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling).
+    pub(crate) jpeg_shrink: Option<u32>,
+    /// WebP: decode at this scale (0 < scale ≤ 1).
+    pub(crate) webp_scale: Option<f64>,
+    /// Multi-page formats (GIF, WebP, HEIF, TIFF): load every page, stacked vertically.
+    pub(crate) all_pages: bool,
+}
+
+/// An owned reference to a libvips image.
+pub(crate) struct Image(NonNull<VipsImage>);
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        // SAFETY: we own exactly one reference.
+        unsafe { g_object_unref(self.0.as_ptr().cast()) }
+    }
+}
+
+/// Wraps the output pointer of an operation that returned `rc`.
+fn owned(rc: c_int, out: *mut VipsImage) -> Result<Image, VipsError> {
+    match NonNull::new(out) {
+        Some(image) if rc == 0 => Ok(Image(image)),
+        Some(image) => {
+            drop(Image(image));
+            Err(VipsError::take())
+        }
+        None => Err(VipsError::take()),
+    }
+}
+
+/// A `VipsArrayDouble`, released when dropped.
+struct DoubleArray(NonNull<VipsArea>);
+
+impl DoubleArray {
+    fn new(values: &[f64]) -> Result<Self, VipsError> {
+        let n = c_int::try_from(values.len()).map_err(|_| VipsError("array too long".into()))?;
+        // SAFETY: the pointer and length describe a live slice; libvips copies it.
+        NonNull::new(unsafe { vips_array_double_new(values.as_ptr(), n) })
+            .map(DoubleArray)
+            .ok_or_else(|| VipsError("could not allocate an array".into()))
+    }
+}
+
+impl Drop for DoubleArray {
+    fn drop(&mut self) {
+        // SAFETY: we own the one reference vips_array_double_new gave us.
+        unsafe { vips_area_unref(self.0.as_ptr()) }
+    }
+}
+
+fn c_int_of(value: u32) -> c_int {
+    c_int::try_from(value).unwrap_or(c_int::MAX)
+}
+
+impl Image {
+    /// Opens `path` lazily (header only; pixels are decoded when the result is saved), picking the
+    /// loader from the file's bytes among the allowed ones.
+    pub(crate) fn open(path: &Path, options: LoadOptions) -> Result<Image, VipsError> {
+        let name = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| VipsError("bad path".into()))?;
+        let null = ptr::null::<c_char>();
+        let access = c"access".as_ptr();
+        let fail_on = c"fail_on".as_ptr();
+        // SAFETY: name/value pairs of the documented types, terminated by null.
+        let image = unsafe {
+            match options {
+                LoadOptions { jpeg_shrink: Some(shrink), .. } => vips_image_new_from_file(
+                    name.as_ptr(),
+                    access,
+                    ACCESS_SEQUENTIAL,
+                    fail_on,
+                    FAIL_ON_TRUNCATED,
+                    c"shrink".as_ptr(),
+                    c_int_of(shrink),
+                    null,
+                ),
+                LoadOptions { webp_scale: Some(scale), all_pages, .. } => vips_image_new_from_file(
+                    name.as_ptr(),
+                    access,
+                    ACCESS_SEQUENTIAL,
+                    fail_on,
+                    FAIL_ON_TRUNCATED,
+                    c"scale".as_ptr(),
+                    scale,
+                    c"n".as_ptr(),
+                    if all_pages { -1 } else { 1 },
+                    null,
+                ),
+                LoadOptions { all_pages: true, .. } => vips_image_new_from_file(
+                    name.as_ptr(),
+                    access,
+                    ACCESS_SEQUENTIAL,
+                    fail_on,
+                    FAIL_ON_TRUNCATED,
+                    c"n".as_ptr(),
+                    -1 as c_int,
+                    null,
+                ),
+                _ => {
+                    vips_image_new_from_file(name.as_ptr(), access, ACCESS_SEQUENTIAL, fail_on, FAIL_ON_TRUNCATED, null)
+                }
+            }
+        };
+        owned(if image.is_null() { -1 } else { 0 }, image)
+    }
+
+    fn ptr(&self) -> *mut VipsImage {
+        self.0.as_ptr()
+    }
+
+    pub(crate) fn width(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_width(self.ptr()) }).unwrap_or(0)
+    }
+
+    pub(crate) fn height(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_height(self.ptr()) }).unwrap_or(0)
+    }
+
+    /// Pages in the file (1 for single-image formats).
+    pub(crate) fn pages(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_n_pages(self.ptr()) }).unwrap_or(1).max(1)
+    }
+
+    /// Height of one page when several pages are stacked vertically.
+    pub(crate) fn page_height(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_page_height(self.ptr()) }).unwrap_or(0)
+    }
+
+    /// EXIF orientation, 1–8 (1 when absent).
+    pub(crate) fn orientation(&self) -> u8 {
+        // SAFETY: live image.
+        u8::try_from(unsafe { vips_image_get_orientation(self.ptr()) })
+            .ok()
+            .filter(|o| (1..=8).contains(o))
+            .unwrap_or(1)
+    }
+
+    pub(crate) fn has_alpha(&self) -> bool {
+        // SAFETY: live image.
+        unsafe { vips_image_hasalpha(self.ptr()) != 0 }
+    }
+
+    fn has_field(&self, name: &CStr) -> bool {
+        // SAFETY: live image and NUL-terminated name.
+        unsafe { vips_image_get_typeof(self.ptr(), name.as_ptr()) != 0 }
+    }
+
+    /// Applies the EXIF orientation and drops the tag.
+    pub(crate) fn autorotate(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, out pointer, null terminator.
+        let rc = unsafe { vips_autorot(self.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Converts to 8-bit sRGB (keeping alpha), through the embedded ICC profile when there is one,
+    /// so CMYK, Adobe RGB, Display P3 and 16-bit inputs all come out as browsers expect.
+    pub(crate) fn to_srgb(&self) -> Result<Image, VipsError> {
+        // SAFETY: live input, literals, null terminators.
+        let converted = unsafe {
+            let mut out = ptr::null_mut();
+            let interpretation = vips_image_get_interpretation(self.ptr());
+            let rc = if self.has_field(c"icc-profile-data") || interpretation == INTERPRETATION_CMYK {
+                vips_icc_transform(
+                    self.ptr(),
+                    &mut out,
+                    c"srgb".as_ptr(),
+                    c"embedded".as_ptr(),
+                    1 as c_int,
+                    ptr::null::<c_char>(),
+                )
+            } else {
+                vips_colourspace(self.ptr(), &mut out, INTERPRETATION_SRGB, ptr::null::<c_char>())
+            };
+            owned(rc, out)?
+        };
+        converted.cast_uchar()
+    }
+
+    fn cast_uchar(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, out pointer, null terminator.
+        let rc = unsafe { vips_cast(self.ptr(), &mut out, FORMAT_UCHAR, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Resizes by `hscale` × `vscale` with Lanczos3, premultiplying alpha so edges keep their colour.
+    pub(crate) fn resize(&self, hscale: f64, vscale: f64) -> Result<Image, VipsError> {
+        let alpha = self.has_alpha();
+        let premultiplied;
+        let input = if alpha {
+            let mut out = ptr::null_mut();
+            // SAFETY: live input, out pointer, null terminator.
+            let rc = unsafe { vips_premultiply(self.ptr(), &mut out, ptr::null::<c_char>()) };
+            premultiplied = owned(rc, out)?;
+            &premultiplied
+        } else {
+            self
+        };
+        let mut out = ptr::null_mut();
+        // SAFETY: name/value pairs of the documented types, null terminator.
+        let rc = unsafe {
+            vips_resize(
+                input.ptr(),
+                &mut out,
+                hscale,
+                c"vscale".as_ptr(),
+                vscale,
+                c"kernel".as_ptr(),
+                KERNEL_LANCZOS3,
+                ptr::null::<c_char>(),
+            )
+        };
+        let resized = owned(rc, out)?;
+        if !alpha {
+            return Ok(resized);
+        }
+        let mut out = ptr::null_mut();
+        // SAFETY: as above.
+        let rc = unsafe { vips_unpremultiply(resized.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)?.cast_uchar()
+    }
+
+    /// The rectangle `left, top, width, height` (which must lie inside the image).
+    pub(crate) fn extract(&self, left: u32, top: u32, width: u32, height: u32) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, ints, null terminator.
+        let rc = unsafe {
+            vips_extract_area(
+                self.ptr(),
+                &mut out,
+                c_int_of(left),
+                c_int_of(top),
+                c_int_of(width),
+                c_int_of(height),
+                ptr::null::<c_char>(),
+            )
+        };
+        owned(rc, out)
+    }
+
+    /// Places the image at `x, y` on a `width` × `height` canvas, filled with `background` (one
+    /// value per band) or, when `None`, with copies of the edge pixels.
+    pub(crate) fn embed(
+        &self,
+        x: u32,
+        y: u32,
+        width: u32,
+        height: u32,
+        background: Option<&[f64]>,
+    ) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        let rc = match background {
+            Some(values) => {
+                let array = DoubleArray::new(values)?;
+                // SAFETY: live input and array, documented types, null terminator.
+                unsafe {
+                    vips_embed(
+                        self.ptr(),
+                        &mut out,
+                        c_int_of(x),
+                        c_int_of(y),
+                        c_int_of(width),
+                        c_int_of(height),
+                        c"extend".as_ptr(),
+                        EXTEND_BACKGROUND,
+                        c"background".as_ptr(),
+                        array.0.as_ptr(),
+                        ptr::null::<c_char>(),
+                    )
+                }
+            }
+            // SAFETY: as above.
+            None => unsafe {
+                vips_embed(
+                    self.ptr(),
+                    &mut out,
+                    c_int_of(x),
+                    c_int_of(y),
+                    c_int_of(width),
+                    c_int_of(height),
+                    c"extend".as_ptr(),
+                    EXTEND_COPY,
+                    ptr::null::<c_char>(),
+                )
+            },
+        };
+        owned(rc, out)
+    }
+
+    /// Crops to `width` × `height` keeping the most "interesting" part: by entropy, or by libvips'
+    /// attention model (edges, skin tones, saturated colour).
+    pub(crate) fn smart_crop(&self, width: u32, height: u32, attention: bool) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        let interesting = if attention { INTERESTING_ATTENTION } else { INTERESTING_ENTROPY };
+        // SAFETY: live input, documented types, null terminator.
+        let rc = unsafe {
+            vips_smartcrop(
+                self.ptr(),
+                &mut out,
+                c_int_of(width),
+                c_int_of(height),
+                c"interesting".as_ptr(),
+                interesting,
+                ptr::null::<c_char>(),
+            )
+        };
+        owned(rc, out)
+    }
+
+    /// Removes alpha by compositing over `rgb`.
+    pub(crate) fn flatten(&self, rgb: [f64; 3]) -> Result<Image, VipsError> {
+        let array = DoubleArray::new(&rgb)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: live input and array, null terminator.
+        let rc = unsafe {
+            vips_flatten(self.ptr(), &mut out, c"background".as_ptr(), array.0.as_ptr(), ptr::null::<c_char>())
+        };
+        owned(rc, out)?.cast_uchar()
+    }
+
+    /// Adds an opaque alpha band.
+    pub(crate) fn add_alpha(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, null terminator.
+        let rc = unsafe { vips_addalpha(self.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    pub(crate) fn gaussian_blur(&self, sigma: f64) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, double, null terminator.
+        let rc = unsafe { vips_gaussblur(self.ptr(), &mut out, sigma, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// A copy that reports evaluation progress, so the per-transform timeout can kill it.
+    pub(crate) fn with_timeout(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, null terminator.
+        let rc = unsafe { vips_copy(self.ptr(), &mut out, ptr::null::<c_char>()) };
+        let image = owned(rc, out)?;
+        if EVAL_TIMEOUT_SECS.load(Ordering::Relaxed) > 0 {
+            // SAFETY: `on_eval` has the signature of the "eval" signal; no user data is passed.
+            unsafe {
+                vips_image_set_progress(image.ptr(), 1);
+                let handler: unsafe extern "C" fn(*mut VipsImage, *const VipsProgress, *mut c_void) = on_eval;
+                g_signal_connect_data(
+                    image.ptr().cast(),
+                    c"eval".as_ptr(),
+                    std::mem::transmute::<
+                        unsafe extern "C" fn(*mut VipsImage, *const VipsProgress, *mut c_void),
+                        GCallback,
+                    >(handler),
+                    ptr::null_mut(),
+                    ptr::null(),
+                    0,
+                );
+            }
+        }
+        Ok(image)
+    }
+
+    /// Encodes the image (computing its pixels) and returns the bytes.
+    pub(crate) fn save(&self, encoding: &Encoding) -> Result<Vec<u8>, VipsError> {
+        let mut buf: *mut c_void = ptr::null_mut();
+        let mut len: usize = 0;
+        let null = ptr::null::<c_char>();
+        let strip = c"strip".as_ptr();
+        // SAFETY: name/value pairs of the documented types, null terminator; buf/len are written by libvips.
+        let rc = unsafe {
+            match *encoding {
+                Encoding::Jpeg { quality, progressive, optimize } => vips_jpegsave_buffer(
+                    self.ptr(),
+                    &mut buf,
+                    &mut len,
+                    c"Q".as_ptr(),
+                    c_int_of(quality),
+                    c"interlace".as_ptr(),
+                    c_int::from(progressive),
+                    c"optimize_coding".as_ptr(),
+                    c_int::from(optimize),
+                    c"subsample_mode".as_ptr(),
+                    SUBSAMPLE_ON,
+                    strip,
+                    1 as c_int,
+                    null,
+                ),
+                Encoding::Png { palette, quality, compression } => vips_pngsave_buffer(
+                    self.ptr(),
+                    &mut buf,
+                    &mut len,
+                    c"compression".as_ptr(),
+                    c_int_of(compression),
+                    c"palette".as_ptr(),
+                    c_int::from(palette),
+                    c"Q".as_ptr(),
+                    c_int_of(quality),
+                    strip,
+                    1 as c_int,
+                    null,
+                ),
+                Encoding::Webp { quality, lossless, effort } => vips_webpsave_buffer(
+                    self.ptr(),
+                    &mut buf,
+                    &mut len,
+                    c"Q".as_ptr(),
+                    c_int_of(quality),
+                    c"lossless".as_ptr(),
+                    c_int::from(lossless),
+                    c"effort".as_ptr(),
+                    c_int_of(effort),
+                    strip,
+                    1 as c_int,
+                    null,
+                ),
+                Encoding::Avif { quality, lossless, effort } => vips_heifsave_buffer(
+                    self.ptr(),
+                    &mut buf,
+                    &mut len,
+                    c"Q".as_ptr(),
+                    c_int_of(quality),
+                    c"lossless".as_ptr(),
+                    c_int::from(lossless),
+                    c"compression".as_ptr(),
+                    HEIF_COMPRESSION_AV1,
+                    c"effort".as_ptr(),
+                    c_int_of(effort),
+                    strip,
+                    1 as c_int,
+                    null,
+                ),
+                Encoding::Gif => vips_gifsave_buffer(self.ptr(), &mut buf, &mut len, strip, 1 as c_int, null),
+            }
+        };
+        if rc != 0 || buf.is_null() {
+            if !buf.is_null() {
+                // SAFETY: libvips allocated it with g_malloc.
+                unsafe { g_free(buf) };
+            }
+            return Err(VipsError::take());
+        }
+        // SAFETY: libvips wrote `len` bytes at `buf`; we copy them and free the original.
+        let bytes = unsafe {
+            let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), len).to_vec();
+            g_free(buf);
+            bytes
+        };
+        Ok(bytes)
+    }
+}
+
+/// Encoder settings for [`Image::save`].
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Encoding {
+    Jpeg { quality: u32, progressive: bool, optimize: bool },
+    Png { palette: bool, quality: u32, compression: u32 },
+    Webp { quality: u32, lossless: bool, effort: u32 },
+    Avif { quality: u32, lossless: bool, effort: u32 },
+    Gif,
+}
+
+/// GLib's warning, message, info and debug levels (`GLogLevelFlags`).
+const LOG_LEVELS: c_int = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);
+
+/// Forwards libvips' GLib log lines to `tracing`.
+unsafe extern "C" fn on_log(_domain: *const c_char, level: c_int, message: *const c_char, _data: *mut c_void) {
+    if message.is_null() {
+        return;
+    }
+    // SAFETY: GLib passes a NUL-terminated message valid for the call.
+    let text = unsafe { CStr::from_ptr(message) }.to_string_lossy();
+    if level & (1 << 4) != 0 {
+        tracing::info!(target: "libvips", "{text}");
+    } else {
+        tracing::debug!(target: "libvips", "{text}");
+    }
+}
+
+/// The "eval" signal handler: kills an evaluation that has run longer than the timeout.
+unsafe extern "C" fn on_eval(image: *mut VipsImage, progress: *const VipsProgress, _data: *mut c_void) {
+    let limit = EVAL_TIMEOUT_SECS.load(Ordering::Relaxed);
+    // SAFETY: libvips passes the live image and its progress record.
+    unsafe {
+        if limit > 0 && !progress.is_null() && (*progress).run >= limit {
+            vips_image_set_kill(image, 1);
+        }
+    }
+}
