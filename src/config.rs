@@ -90,6 +90,10 @@ pub struct Config {
     #[arg(long, env = "ASSETD_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: String,
 
+    /// The ffmpeg executable that takes video poster frames.
+    #[arg(long, env = "ASSETD_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: String,
+
     /// Image transforms computed at once (0: one per core).
     #[arg(long, env = "ASSETD_TRANSFORM_CONCURRENCY", default_value_t = 0)]
     pub transform_concurrency: usize,
@@ -129,6 +133,7 @@ impl Config {
             rate_limit_window_secs: 3,
             workers: 4,
             ffprobe: "ffprobe".into(),
+            ffmpeg: "ffmpeg".into(),
             transform_concurrency: 0,
             transform_queue: 256,
             transform_timeout_secs: 30,
@@ -146,6 +151,7 @@ impl Config {
             timeout: Duration::from_secs(self.transform_timeout_secs),
             limits: Limits { max_input_pixels: self.max_input_pixels, max_output_pixels: self.max_output_pixels },
             tmp_dir: self.data_dir.join("tmp"),
+            ffmpeg: self.ffmpeg.clone(),
         }
     }
 

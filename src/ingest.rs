@@ -107,9 +107,11 @@ pub async fn sniff_blob(storage: &Storage, key: &StorageKey) -> Result<Sniffed, 
 }
 
 async fn probe_image_into(facts: &mut FileFacts, path: PathBuf) -> Result<(), IngestError> {
-    let probed = tokio::task::spawn_blocking(move || media::probe_image(&path))
+    let path_for_vips = path.clone();
+    let (probed, exif) = tokio::task::spawn_blocking(move || (media::probe_image(&path), media::read_exif(&path)))
         .await
         .map_err(|e| anyhow::anyhow!("image probe task failed: {e}"))?;
+    facts.exif_info = exif;
     match probed {
         Ok(image) => {
             facts.width = Some(i64::from(image.width));
@@ -119,10 +121,37 @@ async fn probe_image_into(facts: &mut FileFacts, path: PathBuf) -> Result<(), In
             facts.colors = serde_json::to_value(&image.colors).unwrap_or_else(|_| json!([]));
             Ok(())
         }
-        // Formats we recognise but cannot rasterise (SVG) keep null dimensions.
-        Err(media::MediaError::Unsupported) => Ok(()),
+        // SVG, HEIC, AVIF: libvips reads what the `image` crate cannot.
+        Err(media::MediaError::Unsupported) => probe_with_libvips(facts, path_for_vips).await,
         Err(error) if error.is_client_error() => Err(IngestError::Rejected(not_readable(&facts.mime_type, &error))),
         Err(error) => Err(IngestError::Internal(anyhow::anyhow!("probing an image: {error}"))),
+    }
+}
+
+async fn probe_with_libvips(facts: &mut FileFacts, path: PathBuf) -> Result<(), IngestError> {
+    let probed = tokio::task::spawn_blocking(move || {
+        crate::imaging::probe(&path, media::image_facts::THUMB_MAX_SIDE, media::image_facts::MAX_DECODE_PIXELS)
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("image probe task failed: {e}"))?;
+    match probed {
+        Ok(probed) => {
+            facts.width = Some(i64::from(probed.width));
+            facts.height = Some(i64::from(probed.height));
+            if let Some(thumb) = probed.thumbnail {
+                let image = media::facts_from_thumbnail(probed.width, probed.height, &thumb);
+                facts.blurhash = image.blurhash;
+                facts.thumbhash = image.thumbhash;
+                facts.colors = serde_json::to_value(&image.colors).unwrap_or_else(|_| json!([]));
+            }
+            Ok(())
+        }
+        // The sniffer recognised the type but the file does not decode: keep it, without facts,
+        // as before libvips (it is served as uploaded; transforms answer 422).
+        Err(error) => {
+            tracing::info!(%error, mime = %facts.mime_type, "image facts unavailable");
+            Ok(())
+        }
     }
 }
 

@@ -91,6 +91,10 @@ async fn body_response(
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, &upload.mime_type);
     insert(&mut response, header::CONTENT_LENGTH, &length.to_string());
+    if upload.mime_type == "image/svg+xml" {
+        // Only SVGs that could not be sanitised get here (too large, or not well-formed): download them.
+        insert(&mut response, header::CONTENT_DISPOSITION, "attachment");
+    }
     if let Some(range) = range {
         insert(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{}/{size}", range.start, range.end - 1));
     }

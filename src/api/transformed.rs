@@ -18,12 +18,13 @@ use crate::{
     app::App,
     db::UploadRow,
     domain::{format_http_date, CmaError},
-    imaging::{Derived, ParamError, Source, TransformError, TransformParams},
+    imaging::{Derived, Output, ParamError, Source, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
     media::sniff,
 };
 
-/// Answers a transform when `query` holds rendering parameters for an image assetd can read;
-/// `None` means "serve the original" (no parameters, or a file they do not apply to).
+/// Answers a derived image: a transform when `query` holds rendering parameters for an image (or a
+/// video: its poster frame), or the sanitised copy of an SVG. `None` means "serve the original"
+/// (no parameters, or a file they do not apply to).
 pub(super) async fn serve_transformed(
     app: &App,
     upload: &UploadRow,
@@ -31,42 +32,57 @@ pub(super) async fn serve_transformed(
     headers: &HeaderMap,
     method: &Method,
 ) -> ApiResult<Option<Response>> {
-    let Some(query) = query.filter(|q| !q.is_empty()) else { return Ok(None) };
-    if !crate::imaging::can_transform(&upload.mime_type) {
-        return Ok(None);
-    }
-    let Some(params) = TransformParams::parse(query).map_err(invalid_params)? else { return Ok(None) };
+    let mime = upload.mime_type.as_str();
+    let is_svg = mime == "image/svg+xml";
+    let transformable = crate::imaging::can_transform(mime) || mime.starts_with("video/");
+    let params = match query.filter(|q| !q.is_empty()) {
+        Some(query) if transformable => TransformParams::parse(query).map_err(invalid_params)?,
+        _ => None,
+    };
     let source = Source {
         upload_id: upload.id.clone(),
         blob_key: upload.blob_key.clone(),
         md5: upload.md5.clone(),
         mime_type: upload.mime_type.clone(),
         focal_point: upload.focal_point_x.zip(upload.focal_point_y),
+        poster_time: upload.poster_time,
+        duration: upload.duration,
     };
-    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-    let variant = app.transformer.variant(&source, params, accept);
+    let variant = match params {
+        Some(params) => {
+            let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
+            app.transformer.variant(&source, params, accept)
+        }
+        None if is_svg && upload.size <= MAX_SANITIZED_SVG_BYTES => app.transformer.safe_svg(&source),
+        None => return Ok(None),
+    };
     let etag = format!("\"{}\"", variant.digest);
 
     let mut response = if is_not_modified(headers, &etag, upload.file_updated_at) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let (cache, content_type, length, body) =
-            match app.transformer.fetch(&source, &variant).await.map_err(transform_error)? {
-                Derived::Fresh { bytes, format } => {
-                    ("MISS", format.mime_type().to_owned(), bytes.len() as u64, Body::from(bytes))
-                }
-                Derived::Stored(read) => {
-                    let (head, rest) = read.stream.into_future().await;
-                    let head = match head {
-                        Some(Ok(bytes)) => bytes,
-                        Some(Err(error)) => return Err(error.into()),
-                        None => Bytes::new(),
-                    };
-                    let content_type = sniff(&head).mime_type;
-                    let body = Body::from_stream(stream::once(async move { Ok(head) }).chain(rest));
-                    ("HIT", content_type, read.total_size, body)
-                }
-            };
+        let derived = match app.transformer.fetch(&source, &variant).await {
+            Ok(derived) => derived,
+            // An SVG that is not well-formed XML is served as a download instead (see delivery).
+            Err(TransformError::Decode(_)) if variant.output == Output::SafeSvg => return Ok(None),
+            Err(error) => return Err(transform_error(error)),
+        };
+        let (cache, content_type, length, body) = match derived {
+            Derived::Fresh { bytes, content_type } => {
+                ("MISS", content_type.to_owned(), bytes.len() as u64, Body::from(bytes))
+            }
+            Derived::Stored(read) => {
+                let (head, rest) = read.stream.into_future().await;
+                let head = match head {
+                    Some(Ok(bytes)) => bytes,
+                    Some(Err(error)) => return Err(error.into()),
+                    None => Bytes::new(),
+                };
+                let content_type = sniff(&head).mime_type;
+                let body = Body::from_stream(stream::once(async move { Ok(head) }).chain(rest));
+                ("HIT", content_type, read.total_size, body)
+            }
+        };
         let body = if *method == Method::HEAD { Body::empty() } else { body };
         let mut response = Response::new(body);
         insert(&mut response, header::CONTENT_TYPE, &content_type);

@@ -15,7 +15,7 @@ mod vips;
 
 pub use params::{OutputFormat, ParamError, TransformParams};
 pub use pipeline::{Limits, TransformError};
-pub use service::{Derived, Source, Transformer, TransformerSettings, Variant};
+pub use service::{Derived, Output, Source, Transformer, TransformerSettings, Variant, MAX_SANITIZED_SVG_BYTES};
 
 /// The MIME types the pipeline reads. Other files (and images of other types) are always served
 /// as uploaded; their URLs ignore rendering parameters.
@@ -33,6 +33,34 @@ pub fn can_transform(mime_type: &str) -> bool {
             | "image/svg+xml"
     )
 }
+
+/// Size and a small upright sRGB thumbnail (RGBA, at most `max_side` each way) of an image the
+/// `image` crate cannot read (SVG, HEIC, AVIF); `None` above `max_pixels` (only the size is
+/// read). Blocking.
+pub fn probe(path: &std::path::Path, max_side: u32, max_pixels: u64) -> Result<Probed, ProbeError> {
+    let header = vips::Image::open(path, vips::LoadOptions::default()).map_err(|e| ProbeError(e.0))?;
+    let (width, height) = (header.width(), header.height());
+    drop(header);
+    if u64::from(width) * u64::from(height) > max_pixels {
+        return Ok(Probed { width, height, thumbnail: None });
+    }
+    let thumb = vips::Image::thumbnail(path, max_side, max_side).map_err(|e| ProbeError(e.0))?;
+    let (tw, th) = (thumb.width(), thumb.height());
+    let rgba = thumb.to_rgba_bytes().map_err(|e| ProbeError(e.0))?;
+    Ok(Probed { width, height, thumbnail: image::RgbaImage::from_raw(tw, th, rgba) })
+}
+
+/// What [`probe`] learned.
+pub struct Probed {
+    pub width: u32,
+    pub height: u32,
+    pub thumbnail: Option<image::RgbaImage>,
+}
+
+/// libvips could not read the file.
+#[derive(Debug, thiserror::Error)]
+#[error("image could not be read: {0}")]
+pub struct ProbeError(String);
 
 /// The libvips version assetd runs with.
 pub fn engine_version() -> String {

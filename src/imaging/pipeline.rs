@@ -136,14 +136,46 @@ pub fn render(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) 
     }
     let encoding = encoding(format, params);
     let (out_w, out_h) = (image.width(), image.height());
-    let bytes = image.with_timeout().and_then(|i| i.save(&encoding)).map_err(|e| {
+    let bytes = image.prepared_for_save().and_then(|i| i.save(&encoding)).map_err(|e| {
         if e.0.contains("killed") {
             TransformError::Timeout
         } else {
             decode_error(e)
         }
     })?;
+    let bytes = if format == OutputFormat::Webp { strip_webp_metadata(bytes) } else { bytes };
     Ok(Rendered { bytes, format, width: out_w, height: out_h })
+}
+
+/// Removes the EXIF and XMP chunks of a WebP file (libvips 8.14's WebP saver writes an EXIF chunk
+/// even with `strip`), clearing their flags in the VP8X header. Anything unexpected: unchanged.
+pub fn strip_webp_metadata(webp: Vec<u8>) -> Vec<u8> {
+    if webp.len() < 12 || &webp[..4] != b"RIFF" || &webp[8..12] != b"WEBP" {
+        return webp;
+    }
+    let mut out = webp[..12].to_vec();
+    let mut at = 12;
+    while at + 8 <= webp.len() {
+        let fourcc = &webp[at..at + 4];
+        let size = u32::from_le_bytes([webp[at + 4], webp[at + 5], webp[at + 6], webp[at + 7]]) as usize;
+        let end = at + 8 + size + (size & 1);
+        if end > webp.len() {
+            return webp;
+        }
+        match fourcc {
+            b"EXIF" | b"XMP " => {}
+            b"VP8X" if size >= 1 => {
+                let flags_at = out.len() + 8;
+                out.extend_from_slice(&webp[at..end]);
+                out[flags_at] &= !(0x08 | 0x04);
+            }
+            _ => out.extend_from_slice(&webp[at..end]),
+        }
+        at = end;
+    }
+    let riff_size = u32::try_from(out.len() - 8).unwrap_or(u32::MAX);
+    out[4..8].copy_from_slice(&riff_size.to_le_bytes());
+    out
 }
 
 /// The JPEG/WebP shrink-on-load factor: the largest of 8, 4, 2 that the plan's reduction allows
@@ -221,4 +253,39 @@ fn decode_error(e: VipsError) -> TransformError {
 
 fn internal(e: VipsError) -> TransformError {
     TransformError::Internal(e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(fourcc: &[u8; 4], data: &[u8]) -> Vec<u8> {
+        let mut out = fourcc.to_vec();
+        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(0);
+        }
+        out
+    }
+
+    fn riff(chunks: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = chunks.concat();
+        let mut out = b"RIFF".to_vec();
+        out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_le_bytes());
+        out.extend_from_slice(b"WEBP");
+        out.extend_from_slice(&body);
+        out
+    }
+
+    #[test]
+    fn webp_metadata_chunks_are_removed() {
+        let vp8x = chunk(b"VP8X", &[0x08 | 0x04 | 0x10, 0, 0, 0, 1, 0, 0, 1, 0, 0]);
+        let image = chunk(b"VP8 ", b"pixels!");
+        let input = riff(&[vp8x, image.clone(), chunk(b"EXIF", b"Exif\0\0gps"), chunk(b"XMP ", b"<x/>")]);
+        let output = strip_webp_metadata(input);
+        let expected = riff(&[chunk(b"VP8X", &[0x10, 0, 0, 0, 1, 0, 0, 1, 0, 0]), image]);
+        assert_eq!(output, expected);
+        assert_eq!(strip_webp_metadata(b"not webp".to_vec()), b"not webp");
+    }
 }

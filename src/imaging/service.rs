@@ -13,18 +13,24 @@ use std::{
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
     params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
     pipeline::{self, Limits, Recipe, TransformError},
     vips,
 };
-use crate::storage::{BlobRead, Storage, StorageError, StorageKey};
+use crate::{
+    media,
+    storage::{BlobRead, Storage, StorageError, StorageKey},
+};
 
 /// Bumped whenever the pipeline's output for the same parameters changes, so old derived images
 /// are never served for new code.
 const PIPELINE_VERSION: &str = "1";
+
+/// SVGs larger than this are not sanitised in memory: they are served as downloads instead.
+pub const MAX_SANITIZED_SVG_BYTES: i64 = 16 * 1024 * 1024;
 
 /// How the transform service is sized.
 #[derive(Debug, Clone)]
@@ -36,8 +42,10 @@ pub struct TransformerSettings {
     /// Longest a transform may compute.
     pub timeout: Duration,
     pub limits: Limits,
-    /// Where originals are copied when storage is not a local disk.
+    /// Where originals are copied when storage is not a local disk, and poster frames are made.
     pub tmp_dir: PathBuf,
+    /// The ffmpeg executable that takes video poster frames.
+    pub ffmpeg: String,
 }
 
 /// The upload a transform reads.
@@ -49,12 +57,42 @@ pub struct Source {
     pub mime_type: String,
     /// The stored focal point (fractions), used by `crop=focalpoint` without `fp-x`/`fp-y`.
     pub focal_point: Option<(f64, f64)>,
+    /// Videos: the poster time chosen by the editor, and the length.
+    pub poster_time: Option<f64>,
+    pub duration: Option<f64>,
+}
+
+impl Source {
+    fn is_video(&self) -> bool {
+        self.mime_type.starts_with("video/")
+    }
+
+    /// Where a video's poster frame is taken: `poster_time`, or the middle (clamped inside the video).
+    fn poster_at(&self) -> f64 {
+        let duration = self.duration.filter(|d| d.is_finite() && *d > 0.0);
+        let at = self.poster_time.or(duration.map(|d| d / 2.0)).unwrap_or(0.0);
+        match duration {
+            Some(d) => at.clamp(0.0, (d - 0.05).max(0.0)),
+            None => at.max(0.0),
+        }
+    }
+}
+
+/// What a derived image is made of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Output {
+    /// An image upload, transformed.
+    Transform(Recipe),
+    /// A video's frame at `at` seconds, transformed.
+    PosterFrame { at: f64, recipe: Recipe },
+    /// An SVG upload with script and remote references removed (served at its plain URL).
+    SafeSvg,
 }
 
 /// One derived image of one upload: its recipe and where it is kept.
 #[derive(Debug, Clone)]
 pub struct Variant {
-    pub recipe: Recipe,
+    pub output: Output,
     /// The sorted, default-free parameters that make the key (after `dpr` and `auto=format`).
     pub canonical: String,
     pub digest: String,
@@ -66,7 +104,7 @@ pub struct Variant {
 /// A derived image, from the cache or just made.
 pub enum Derived {
     Stored(BlobRead),
-    Fresh { bytes: Bytes, format: OutputFormat },
+    Fresh { bytes: Bytes, content_type: &'static str },
 }
 
 pub struct Transformer {
@@ -101,16 +139,38 @@ impl Transformer {
 
     /// Resolves a request into its variant: `dpr` folded into `w`/`h`, the focal point filled in
     /// when a focal-point crop uses it, the output format chosen (from `Accept` with `auto=format`).
+    /// For a video, the variant is its poster frame (JPEG unless `fm` says otherwise).
     pub fn variant(&self, source: &Source, params: TransformParams, accept: Option<&str>) -> Variant {
-        let (format, negotiated) = choose_format(&params, accept);
+        let (mut format, negotiated) = choose_format(&params, accept);
         let focal_point = source.focal_point.unwrap_or((0.5, 0.5));
         let params = normalise(params, focal_point);
-        let canonical = canonical(&params, format);
+        let poster_at = source.is_video().then(|| source.poster_at());
+        if poster_at.is_some() {
+            format = Some(format.unwrap_or(OutputFormat::Jpeg));
+        }
+        let mut canonical = canonical(&params, format);
+        let recipe = Recipe { params, format, focal_point };
+        let output = match poster_at {
+            Some(at) => {
+                canonical = format!("poster={at}&{canonical}");
+                Output::PosterFrame { at, recipe }
+            }
+            None => Output::Transform(recipe),
+        };
+        self.variant_of(source, output, canonical, negotiated)
+    }
+
+    /// The sanitised copy of an SVG upload (see [`crate::media::sanitize_svg`]).
+    pub fn safe_svg(&self, source: &Source) -> Variant {
+        self.variant_of(source, Output::SafeSvg, "svg=sanitized".into(), false)
+    }
+
+    fn variant_of(&self, source: &Source, output: Output, canonical: String, negotiated: bool) -> Variant {
         let mut hasher = Sha256::new();
         hasher.update(format!("{PIPELINE_VERSION}\n{}\n{canonical}", source.md5));
         let digest = hex(&hasher.finalize()[..20]);
         let key = StorageKey::derived(&source.upload_id, &digest);
-        Variant { recipe: Recipe { params, format, focal_point }, canonical, digest, key, negotiated }
+        Variant { output, canonical, digest, key, negotiated }
     }
 
     /// The derived image: from storage, or rendered now (once, however many ask at the same time).
@@ -124,12 +184,12 @@ impl Transformer {
             if let Some(stored) = self.stored(&variant.key).await? {
                 return Ok(Derived::Stored(stored));
             }
-            let rendered = self.render(source, &variant.recipe).await?;
-            let bytes = Bytes::from(rendered.bytes);
+            let (bytes, content_type) = self.make(source, &variant.output).await?;
+            let bytes = Bytes::from(bytes);
             if let Err(error) = self.storage.put_bytes(&variant.key, bytes.clone()).await {
                 tracing::warn!(%error, key = variant.key.as_str(), "could not store a derived image");
             }
-            Ok(Derived::Fresh { bytes, format: rendered.format })
+            Ok(Derived::Fresh { bytes, content_type })
         }
         .await;
         self.release_turn(&variant.digest, turn);
@@ -168,43 +228,110 @@ impl Transformer {
         }
     }
 
-    async fn render(&self, source: &Source, recipe: &Recipe) -> Result<pipeline::Rendered, TransformError> {
-        let permit = match self.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => {
-                if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.settings.max_waiting {
-                    self.waiting.fetch_sub(1, Ordering::AcqRel);
-                    return Err(TransformError::Busy);
-                }
-                let permit = self.permits.clone().acquire_owned().await;
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                permit.map_err(|_| TransformError::Internal("the transform service stopped".into()))?
+    /// Makes a derived image under the concurrency bound; returns its bytes and type.
+    async fn make(&self, source: &Source, output: &Output) -> Result<(Vec<u8>, &'static str), TransformError> {
+        let permit = self.slot().await?;
+        let original = self.local_original(source).await?;
+        let made = match output {
+            Output::Transform(recipe) => {
+                let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
+                let rendered =
+                    self.blocking(move || pipeline::render(original.path(), &mime, &recipe, &limits), permit).await?;
+                (rendered.bytes, rendered.format.mime_type())
+            }
+            Output::PosterFrame { at, recipe } => {
+                let frame = TempFile(self.settings.tmp_dir.join(format!("poster-{}.png", uuid::Uuid::new_v4())));
+                media::extract_frame(&self.settings.ffmpeg, original.path(), *at, &frame.0, self.settings.timeout)
+                    .await
+                    .map_err(|error| match error {
+                        media::MediaError::Decode(message) => TransformError::Decode(message),
+                        media::MediaError::Timeout => TransformError::Timeout,
+                        other => TransformError::Internal(other.to_string()),
+                    })?;
+                drop(original);
+                let (recipe, limits) = (recipe.clone(), self.settings.limits);
+                let rendered =
+                    self.blocking(move || pipeline::render(&frame.0, "image/png", &recipe, &limits), permit).await?;
+                (rendered.bytes, rendered.format.mime_type())
+            }
+            Output::SafeSvg => {
+                let bytes = self
+                    .blocking(
+                        move || {
+                            let file = std::fs::File::open(original.path())
+                                .map_err(|e| TransformError::Internal(e.to_string()))?;
+                            let mut out = Vec::new();
+                            media::sanitize_svg(std::io::BufReader::new(file), &mut out)
+                                .map_err(|e| TransformError::Decode(e.to_string()))?;
+                            Ok(out)
+                        },
+                        permit,
+                    )
+                    .await?;
+                (bytes, "image/svg+xml")
             }
         };
+        self.rendered.fetch_add(1, Ordering::Relaxed);
+        Ok(made)
+    }
 
+    /// A transform slot, waiting in a bounded queue when all are busy.
+    async fn slot(&self) -> Result<OwnedSemaphorePermit, TransformError> {
+        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
+            return Ok(permit);
+        }
+        if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.settings.max_waiting {
+            self.waiting.fetch_sub(1, Ordering::AcqRel);
+            return Err(TransformError::Busy);
+        }
+        let permit = self.permits.clone().acquire_owned().await;
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+        permit.map_err(|_| TransformError::Internal("the transform service stopped".into()))
+    }
+
+    /// The original as a local file: in place on local disk, else a temporary copy.
+    async fn local_original(&self, source: &Source) -> Result<LocalOriginal, TransformError> {
         let key = StorageKey::from_stored(&source.blob_key);
-        let (path, temp) = match self.storage.local_file(&key) {
-            Some(path) => (path, None),
-            None => {
-                let temp = TempFile(self.settings.tmp_dir.join(format!("render-{}", uuid::Uuid::new_v4())));
-                self.storage.copy_to_file(&key, &temp.0).await.map_err(storage_error)?;
-                (temp.0.clone(), Some(temp))
-            }
-        };
-        let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
+        if let Some(path) = self.storage.local_file(&key) {
+            return Ok(LocalOriginal::InPlace(path));
+        }
+        let temp = TempFile(self.settings.tmp_dir.join(format!("original-{}", uuid::Uuid::new_v4())));
+        self.storage.copy_to_file(&key, &temp.0).await.map_err(storage_error)?;
+        Ok(LocalOriginal::Copy(temp))
+    }
+
+    /// Runs CPU-bound work on the blocking pool, holding `permit` until it really ends.
+    async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> Result<T, TransformError> + Send + 'static,
+        permit: OwnedSemaphorePermit,
+    ) -> Result<T, TransformError> {
         let task = tokio::task::spawn_blocking(move || {
-            let _held = (permit, temp);
-            pipeline::render(&path, &mime, &recipe, &limits)
+            let _permit = permit;
+            work()
         });
         // libvips kills an evaluation at the timeout; this is the backstop should it not.
         let backstop = self.settings.timeout + Duration::from_secs(5);
-        let rendered = match tokio::time::timeout(backstop, task).await {
-            Err(_) => return Err(TransformError::Timeout),
-            Ok(Err(join)) => return Err(TransformError::Internal(join.to_string())),
-            Ok(Ok(result)) => result?,
-        };
-        self.rendered.fetch_add(1, Ordering::Relaxed);
-        Ok(rendered)
+        match tokio::time::timeout(backstop, task).await {
+            Err(_) => Err(TransformError::Timeout),
+            Ok(Err(join)) => Err(TransformError::Internal(join.to_string())),
+            Ok(Ok(result)) => result,
+        }
+    }
+}
+
+/// An original as a file the pipeline can open.
+enum LocalOriginal {
+    InPlace(PathBuf),
+    Copy(TempFile),
+}
+
+impl LocalOriginal {
+    fn path(&self) -> &std::path::Path {
+        match self {
+            LocalOriginal::InPlace(path) => path,
+            LocalOriginal::Copy(temp) => &temp.0,
+        }
     }
 }
 

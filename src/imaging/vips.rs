@@ -65,6 +65,8 @@ extern "C" {
     ) -> std::ffi::c_ulong;
 
     fn vips_image_new_from_file(name: *const c_char, ...) -> *mut VipsImage;
+    fn vips_thumbnail(filename: *const c_char, out: *mut *mut VipsImage, width: c_int, ...) -> c_int;
+    fn vips_image_write_to_memory(image: *mut VipsImage, size: *mut usize) -> *mut c_void;
     fn vips_image_get_width(image: *const VipsImage) -> c_int;
     fn vips_image_get_height(image: *const VipsImage) -> c_int;
     fn vips_image_get_n_pages(image: *mut VipsImage) -> c_int;
@@ -75,6 +77,7 @@ extern "C" {
     fn vips_image_hasalpha(image: *mut VipsImage) -> c_int;
     fn vips_image_set_progress(image: *mut VipsImage, progress: c_int);
     fn vips_image_set_kill(image: *mut VipsImage, kill: c_int);
+    fn vips_image_remove(image: *mut VipsImage, name: *const c_char) -> c_int;
 
     fn vips_array_double_new(array: *const f64, n: c_int) -> *mut VipsArea;
     fn vips_area_unref(area: *mut VipsArea);
@@ -131,6 +134,7 @@ const INTERESTING_ENTROPY: c_int = 2;
 const INTERESTING_ATTENTION: c_int = 3;
 const HEIF_COMPRESSION_AV1: c_int = 4;
 const SUBSAMPLE_ON: c_int = 1;
+const SIZE_DOWN: c_int = 2;
 
 /// A libvips failure, with the text of libvips' error buffer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -308,6 +312,45 @@ impl Image {
             }
         };
         owned(if image.is_null() { -1 } else { 0 }, image)
+    }
+
+    /// A thumbnail of the file at `path` that fits `width` × `height` (never enlarged), upright
+    /// and in sRGB, made with the loader's own shrink-on-load (JPEG DCT scaling, HEIF's embedded
+    /// thumbnail, SVG rendered at the right scale).
+    pub(crate) fn thumbnail(path: &Path, width: u32, height: u32) -> Result<Image, VipsError> {
+        let name = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| VipsError("bad path".into()))?;
+        let mut out = ptr::null_mut();
+        // SAFETY: documented argument types, null terminator.
+        let rc = unsafe {
+            vips_thumbnail(
+                name.as_ptr(),
+                &mut out,
+                c_int_of(width),
+                c"height".as_ptr(),
+                c_int_of(height),
+                c"size".as_ptr(),
+                SIZE_DOWN,
+                ptr::null::<c_char>(),
+            )
+        };
+        owned(rc, out)
+    }
+
+    /// The pixels as 8-bit RGBA, row by row (computes the image: use on small images only).
+    pub(crate) fn to_rgba_bytes(&self) -> Result<Vec<u8>, VipsError> {
+        let srgb = self.to_srgb()?;
+        let rgba = if srgb.has_alpha() { srgb } else { srgb.add_alpha()? };
+        let mut size: usize = 0;
+        // SAFETY: live image; libvips returns a g_malloc'd buffer of `size` bytes, copied and freed here.
+        unsafe {
+            let buf = vips_image_write_to_memory(rgba.ptr(), &mut size);
+            if buf.is_null() {
+                return Err(VipsError::take());
+            }
+            let bytes = std::slice::from_raw_parts(buf.cast::<u8>(), size).to_vec();
+            g_free(buf);
+            Ok(bytes)
+        }
     }
 
     fn ptr(&self) -> *mut VipsImage {
@@ -544,12 +587,18 @@ impl Image {
         owned(rc, out)
     }
 
-    /// A copy that reports evaluation progress, so the per-transform timeout can kill it.
-    pub(crate) fn with_timeout(&self) -> Result<Image, VipsError> {
+    /// A copy ready to encode: without metadata (EXIF with its GPS position, XMP, IPTC: derived
+    /// images carry pixels only; some 8.14 savers ignore `strip`), and reporting evaluation
+    /// progress so the per-transform timeout can kill it.
+    pub(crate) fn prepared_for_save(&self) -> Result<Image, VipsError> {
         let mut out = ptr::null_mut();
         // SAFETY: live input, null terminator.
         let rc = unsafe { vips_copy(self.ptr(), &mut out, ptr::null::<c_char>()) };
         let image = owned(rc, out)?;
+        for field in [c"exif-data", c"xmp-data", c"iptc-data", c"orientation"] {
+            // SAFETY: the copy is ours alone; removing an absent field is a no-op.
+            unsafe { vips_image_remove(image.ptr(), field.as_ptr()) };
+        }
         if EVAL_TIMEOUT_SECS.load(Ordering::Relaxed) > 0 {
             // SAFETY: `on_eval` has the signature of the "eval" signal; no user data is passed.
             unsafe {

@@ -29,7 +29,7 @@ pub const MAX_DECODE_PIXELS: u64 = 100_000_000;
 /// Memory the decoder may use for one image (the `image` crate's default).
 const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
 /// Thumbnails fit within this many pixels each way (thumbhash's maximum).
-const THUMB_MAX_SIDE: u32 = 100;
+pub const THUMB_MAX_SIDE: u32 = 100;
 const BLURHASH_COMPONENTS_X: u32 = 4;
 const BLURHASH_COMPONENTS_Y: u32 = 3;
 /// How many dominant colours to report.
@@ -136,6 +136,18 @@ fn fit_within(width: u32, height: u32, max: u32) -> (u32, u32) {
     let scale = f64::from(max) / f64::from(width.max(height));
     let side = |n: u32| ((f64::from(n) * scale).round() as u32).clamp(1, max);
     (side(width), side(height))
+}
+
+/// Facts of an image decoded elsewhere (libvips, for SVG, HEIC and AVIF): its size and a
+/// thumbnail of at most 100×100 pixels.
+pub fn facts_from_thumbnail(width: u32, height: u32, thumb: &RgbaImage) -> ImageFacts {
+    ImageFacts {
+        width,
+        height,
+        blurhash: blurhash_of(thumb),
+        thumbhash: thumbhash_of(thumb),
+        colors: dominant_colors(thumb, MAX_COLORS),
+    }
 }
 
 fn thumbnail_rgba(image: &DynamicImage) -> RgbaImage {

@@ -5,19 +5,29 @@
 //! * [`probe_image`] reads raster dimensions and computes the placeholder
 //!   data DatoCMS exposes for images (blurhash, thumbhash, dominant colours).
 //!   It is blocking: run it in `tokio::task::spawn_blocking`.
+//! * [`sanitize_svg`] removes script and remote references from an SVG before it is served.
+//! * [`read_exif`] reads the camera facts shown as `exif_info` (never the location).
 //! * [`probe_av`] asks `ffprobe` for the duration, frame rate and size of
 //!   audio/video files; [`parse_ffprobe_json`] is its pure, testable half.
+//!
+//! * [`extract_frame`] takes a video's poster frame with `ffmpeg`.
 //!
 //! All of them report failures as [`MediaError`]; use
 //! [`MediaError::is_client_error`] to decide between a 4xx and a 5xx.
 
+pub mod exif_facts;
 pub mod image_facts;
 pub mod sniff;
+pub mod svg_sanitize;
 pub mod video_facts;
+pub mod video_poster;
 
-pub use image_facts::{probe_image, ImageFacts, Rgba};
+pub use exif_facts::read_exif;
+pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
 pub use sniff::{same_format, sniff, MediaKind, Sniffed};
+pub use svg_sanitize::{sanitize_svg, SvgError};
 pub use video_facts::{parse_ffprobe_json, probe_av, AvFacts};
+pub use video_poster::extract_frame;
 
 /// Why a media file could not be inspected.
 #[derive(Debug, thiserror::Error)]

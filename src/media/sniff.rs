@@ -16,7 +16,7 @@ const OCTET_STREAM_MIME: &str = "application/octet-stream";
 
 /// Raster MIME types the `image` crate (with this crate's features) decodes.
 const DECODABLE_RASTER_MIMES: &[&str] =
-    &["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"];
+    &["image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff", "image/heif", "image/avif"];
 
 /// What [`sniff`] learned about a file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,7 @@ mod concurrency;
 mod crash;
 mod delivery;
 mod helpers;
+mod image_facts;
 mod listing;
 mod listing_filters;
 mod transforms;

@@ -535,7 +535,80 @@ async fn slow_transforms_time_out_and_a_full_queue_answers_503() {
     assert_eq!(busy.status.as_u16(), 503, "the only slot is taken and nobody may wait");
     assert_eq!(busy.error_code(), "SERVICE_UNAVAILABLE");
     assert_eq!(busy.header("retry-after"), Some("1"));
-    // Once the slot is free again, transforms work.
-    let after = app.fetch_asset(&format!("{}?w=10&fm=png", asset.url), &[]).await;
-    assert_eq!(after.status, StatusCode::OK);
+    // Once the stopped transform has let go of its slot (libvips notices the kill between two
+    // strips, later on a loaded machine), transforms work again.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let after = app.fetch_asset(&format!("{}?w=10&fm=png", asset.url), &[]).await;
+        if after.status == StatusCode::OK {
+            break;
+        }
+        assert_eq!(after.error_code(), "SERVICE_UNAVAILABLE");
+        assert!(std::time::Instant::now() < deadline, "the slot was never released");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn svgs_are_served_sanitised_and_rasterised_on_request() {
+    let app = TestApp::spawn().await;
+    let svg = r##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48" onload="alert(1)"><script>alert(2)</script><rect width="64" height="48" fill="#00f"/><image href="https://tracker.example/p.png"/></svg>"##;
+    let asset = upload(&app, "evil.svg", svg.as_bytes()).await;
+    let response = app.fetch_asset(&asset.url, &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-type"), Some("image/svg+xml"));
+    assert_eq!(response.header("x-cache"), Some("MISS"));
+    let body = String::from_utf8(response.bytes.clone()).unwrap();
+    assert!(!body.contains("alert") && !body.contains("tracker.example"), "{body}");
+    assert!(body.contains("<rect") && body.contains("fill=\"#00f\""), "{body}");
+    let again = app.fetch_asset(&asset.url, &[]).await;
+    assert_eq!(again.header("x-cache"), Some("HIT"));
+    assert_eq!(again.bytes, response.bytes);
+    assert_eq!(again.header("content-type"), Some("image/svg+xml"));
+
+    let png = get_ok(&app, &asset, "w=32&fm=png").await;
+    assert_eq!(dims(&png.bytes), (32, 24));
+    assert!(close(mean_rgb(&png.bytes), BLUE));
+
+    let broken = upload(&app, "broken.svg", b"<svg xmlns=\"http://www.w3.org/2000/svg\"><g></svg>").await;
+    let response = app.fetch_asset(&broken.url, &[]).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.header("content-disposition"), Some("attachment"), "a malformed SVG is only downloadable");
+}
+
+#[tokio::test]
+async fn videos_answer_their_poster_frame() {
+    let app = TestApp::spawn().await;
+    let asset = upload(&app, "clip.mp4", &fixture("clip.mp4")).await; // 64×48, 2 s
+    let original = app.fetch_asset(&asset.url, &[]).await;
+    assert_eq!(original.bytes, fixture("clip.mp4"), "without parameters: the video");
+    let poster = get_ok(&app, &asset, "fm=jpg").await;
+    assert_eq!(poster.header("content-type"), Some("image/jpeg"));
+    assert_eq!(dims(&poster.bytes), (64, 48));
+    let small = get_ok(&app, &asset, "w=32").await;
+    assert_eq!(small.header("content-type"), Some("image/jpeg"), "posters default to JPEG");
+    assert_eq!(dims(&small.bytes), (32, 24));
+    let webp = get_ok(&app, &asset, "w=32&fm=webp").await;
+    assert_eq!(webp.header("content-type"), Some("image/webp"));
+
+    // The editor's poster time is part of the key: changing it makes a new poster.
+    let again = get_ok(&app, &asset, "w=32").await;
+    assert_eq!(again.header("x-cache"), Some("HIT"));
+    let metadata = json!({"default_field_metadata": {"en": {"poster_time": 0.1}}});
+    let (status, body) = app.update_upload(&asset.id, metadata).await;
+    assert_eq!(status, 200, "{body}");
+    let moved = get_ok(&app, &asset, "w=32").await;
+    assert_eq!(moved.header("x-cache"), Some("MISS"));
+}
+
+#[tokio::test]
+async fn derived_images_carry_no_metadata() {
+    let app = TestApp::spawn().await;
+    let asset = upload(&app, "phone.jpg", &rotated_jpeg()).await;
+    let webp = get_ok(&app, &asset, "w=20&fm=webp").await;
+    assert!(!webp.bytes.windows(4).any(|w| w == b"EXIF" || w == b"XMP "), "no EXIF/XMP chunk in WebP");
+    let jpeg = get_ok(&app, &asset, "w=20&fm=jpg").await;
+    assert!(!jpeg.bytes.windows(6).any(|w| w == b"Exif\0\0"), "no EXIF segment in JPEG");
+    let png = get_ok(&app, &upload(&app, "cat.png", &fixture("cat.png")).await, "w=20&fm=webp").await;
+    assert!(!png.bytes.windows(4).any(|w| w == b"EXIF"));
 }
