@@ -24,7 +24,9 @@
 # URL under ASSETD_PUBLIC_URL. A transform is GET <that path>?w=<px>&fm=jpg|webp&q=80 answering 200 with
 # Content-Type image/jpeg|image/webp and an image exactly <px> wide. Before measuring, ?w=720 of a probe copy is
 # checked for that: an assetd that ignores the parameters (the original comes back) gets a warning in the
-# summary and no figures for that format (BENCH_ASSETD_FORCE=1 measures it anyway).
+# summary and no figures for that format (BENCH_ASSETD_FORCE=1 measures it anyway). Its X-Cache header (MISS:
+# rendered for this request, HIT: from the cache of derived images) is counted in the uncached phases (a HIT
+# there fails the run) and checked on the cached set before the cached phase (all HIT, or a warning).
 #
 # Knobs (environment): BENCH_SECS (20: each measured phase), BENCH_WARMUP (3: before each phase, not
 # counted), BENCH_ROUNDS (2), BENCH_ENGINES ("sharp thumbor assetd"), BENCH_FORMATS ("jpeg webp"),
@@ -207,10 +209,13 @@ jq -e --argjson w "$IMG_W" --argjson h "$IMG_H" '.format == "jpeg" and .width ==
     die "the input image is not a ${IMG_W}x${IMG_H} JPEG: $(cat "$WORK/input.json")"
 cmp -s <(djpeg -scale 1/4 "$INPUT") <(djpeg -scale 1/4 "$WORK/images/copy-probe.jpg") || die "a copy does not decode like the input"
 
-log "libjpeg-turbo reference: djpeg -scale 1/4, 20 decodes on one core"
-t0="$(date +%s.%N)"
-for _ in $(seq 1 20); do djpeg -scale 1/4 -outfile /dev/null "$INPUT"; done
-DJPEG_RATE="$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", 20 / (t1 - t0) }')"
+log "libjpeg-turbo reference: djpeg -scale 1/4 on one core, best of 3 × 10 decodes"
+DJPEG_RATE=0
+for _ in 1 2 3; do
+    t0="$(date +%s.%N)"
+    for _ in $(seq 1 10); do djpeg -scale 1/4 -outfile /dev/null "$INPUT"; done
+    DJPEG_RATE="$(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v best="$DJPEG_RATE" 'BEGIN { r = 10 / (t1 - t0); printf "%.1f", (r > best ? r : best) }')"
+done
 DJPEG_VERSION="$(djpeg -version 2>&1 | head -n1)"
 
 free_port() { # a 127.0.0.1 port nothing answers on
@@ -246,6 +251,27 @@ check_output() { # file format width label: dies unless the file is a <format> i
     got="$(probe "$1")"
     jq -e --arg f "$2" --argjson w "$3" '.format == $f and .width == $w' <<<"$got" >/dev/null ||
         die "$4 answered $got, not a $3 px $2"
+}
+
+# CPU accounting, to tell a slow engine from a busy machine: the engine's CPU time per operation and the CPU
+# that everything else (wrk included) used meanwhile, in % of all cores.
+HZ="$(getconf CLK_TCK)"
+machine_busy() { # jiffies all cores spent not idle since boot
+    awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat
+}
+pids_cpu() { # pid... -> their utime + stime in jiffies
+    local pid stat total=0 f
+    for pid in "$@"; do
+        stat="$(cat "/proc/$pid/stat")"
+        read -r -a f <<<"${stat##*) }"
+        total=$((total + f[11] + f[12]))
+    done
+    echo "$total"
+}
+cpu_fields() { # busy0 busy1 engine-jiffies secs ops -> JSON fields cpu_ms_per_op, other_cpu_pct
+    jq -nc --argjson b "$(($2 - $1))" --argjson e "$3" --argjson s "$4" --argjson n "$5" --argjson hz "$HZ" --argjson cores "$(nproc)" \
+        '{cpu_ms_per_op: (if $n > 0 then ($e * 1000 / $hz / $n * 10 | round / 10) else null end),
+          other_cpu_pct: ([(($b - $e) / $hz) / ($s * $cores) * 100, 0] | max | round)}'
 }
 
 declare -A NEXT=()  # engine:format -> next sequence index
@@ -353,10 +379,17 @@ if has assetd "${ENGINES[@]}"; then
         for w in $(seq $((WMAX - CACHED_SET + 1)) "$WMAX"); do
             echo "$PROBE_PATH?w=$w&fm=jpg&q=$QUALITY" >>"$WORK/cached-urls.txt"
         done
+        CACHED_XCACHE=""
         while read -r u; do
             curl -sS --fail -o /dev/null "$BASE$u"
-            curl -sS --fail -o /dev/null "$BASE$u"
+            x="$(curl -sS --fail -D - -o /dev/null "$BASE$u" | grep -i '^x-cache:' | cut -d: -f2- | tr -d ' \r')" || true
+            CACHED_XCACHE+="${x:-none} "
         done <"$WORK/cached-urls.txt"
+        CACHED_XCACHE="$(tr ' ' '\n' <<<"$CACHED_XCACHE" | grep -v '^$' | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }')"
+        case "$CACHED_XCACHE" in
+        "$CACHED_SET HIT") ;;
+        *) warn "the cached set's second requests answered X-Cache: $CACHED_XCACHE (expected $CACHED_SET HIT)" ;;
+        esac
         DERIVED_BYTES="$(wc -c <"$WORK/derived-jpeg")"
         PLAIN_PATH="$(upload "$WORK/derived-jpeg" "plain-$WMAX.jpg")"
         echo "$PLAIN_PATH" >"$WORK/plain-urls.txt"
@@ -381,58 +414,74 @@ wrk_seq() { # engine format phase round secs port start step files template -> B
 }
 
 run_sharp() { # format round secs warmup -> appends a result unless round is 0
-    local out
+    local out b0 t0 cpu
+    b0="$(machine_busy)"
+    t0="$(date +%s.%N)"
     out="$(node "$HERE/sharp-run.mjs" --dir "$WORK/images" --copies "$COPIES" --format "$1" --secs "$3" --warmup "$4" \
         --start "${NEXT[sharp:$1]:-0}" --workers 2 --quality "$QUALITY" --wmin "$WMIN" --wcount "$WCOUNT" --round "$2" |
         sed -n 's/^BENCH_JSON //p')"
     [ -n "$out" ] || die "sharp-run.mjs printed no BENCH_JSON line"
     note_cmd "node $HERE/sharp-run.mjs --dir <copies dir> --copies $COPIES --format jpeg|webp --secs $SECS --warmup $WARMUP --start <n> --workers 2 --quality $QUALITY --wmin $WMIN --wcount $WCOUNT"
     NEXT[sharp:$1]="$(jq -r .next_index <<<"$out")"
-    jq -c '{engine, format, phase: "uncached", round, ops_per_s, ops, duration_s, mean_bytes: .mean_out_bytes,
+    # "Other" CPU over the whole node run (warm-up included): the machine's busy time less node's own.
+    cpu="$(cpu_fields "$b0" "$(machine_busy)" "$(jq -r ".cpu_ms_total * $HZ / 1000 | round" <<<"$out")" \
+        "$(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { print t1 - t0 }')" 1)"
+    jq -c --argjson cpu "$cpu" '{engine, format, phase: "uncached", round, ops_per_s, ops, duration_s, mean_bytes: .mean_out_bytes,
         p50_ms: null, p99_ms: null, errors: 0, exhausted: (if .exhausted then 1 else 0 end), max_rss_kb,
+        cpu_ms_per_op, other_cpu_pct: $cpu.other_cpu_pct,
         info: {sharp, libvips, sharp_concurrency, uv_threadpool_size, vips_cache, simd}}' <<<"$out" >>"$WORK/results.jsonl"
 }
 
 run_thumbor() { # format round secs -> appends a result unless round is 0
-    local start="${NEXT[thumbor:$1]:-0}" template="/unsafe/{w}x0/filters:quality($QUALITY):format($1)/{file}" p1 p2
+    local start="${NEXT[thumbor:$1]:-0}" template="/unsafe/{w}x0/filters:quality($QUALITY):format($1)/{file}" p1 p2 b0 c0 cpu
+    b0="$(machine_busy)"
+    c0="$(pids_cpu "${THUMBOR_PIDS[@]}")"
     wrk_seq thumbor "$1" uncached "$2" "$3" "${TH_PORTS[0]}" "$start" 2 "$WORK/files-local.txt" "$template" >"$WORK/th1.json" &
     p1=$!
     wrk_seq thumbor "$1" uncached "$2" "$3" "${TH_PORTS[1]}" "$((start + 1))" 2 "$WORK/files-local.txt" "$template" >"$WORK/th2.json" &
     p2=$!
     wait "$p1"
     wait "$p2"
+    cpu="$(cpu_fields "$b0" "$(machine_busy)" "$(($(pids_cpu "${THUMBOR_PIDS[@]}") - c0))" "$3" \
+        "$(jq -s 'map(.requests) | add' "$WORK/th1.json" "$WORK/th2.json")")"
     note_cmd "BENCH_FILES=<copy names> BENCH_TEMPLATE='$template' BENCH_START=<n|n+1> BENCH_STEP=2 wrk -t1 -c1 -d${SECS}s --timeout $WRK_TIMEOUT -s $HERE/wrk.lua http://127.0.0.1:<port 1|2>  # x2 at once"
     NEXT[thumbor:$1]="$(jq -s 'map(.next_index) | max' "$WORK/th1.json" "$WORK/th2.json")"
     [ "$2" = 0 ] && return 0
-    jq -sc '{engine: "thumbor", format: .[0].format, phase: "uncached", round: .[0].round,
+    jq -sc --argjson cpu "$cpu" '{engine: "thumbor", format: .[0].format, phase: "uncached", round: .[0].round,
         ops_per_s: (map(.requests_per_s) | add), ops: (map(.requests) | add), duration_s: (map(.duration_s) | max),
         mean_bytes: ((map(.bytes) | add) / ([(map(.requests) | add), 1] | max) | round),
         p50_ms: (map(.p50_ms) | add / 2), p99_ms: (map(.p99_ms) | max),
-        errors: (map(.errors | add) | add), exhausted: (map(.exhausted) | add)}' "$WORK/th1.json" "$WORK/th2.json" \
+        errors: (map(.errors | add) | add), exhausted: (map(.exhausted) | add)} + $cpu' "$WORK/th1.json" "$WORK/th2.json" \
         >>"$WORK/results.jsonl"
 }
 
 run_assetd() { # format round secs -> appends a result unless round is 0
-    local out template="{file}?w={w}&fm=${FM[$1]}&q=$QUALITY"
-    out="$(wrk_seq assetd "$1" uncached "$2" "$3" "$ASSETD_PORT" "${NEXT[assetd:$1]:-0}" 1 "$WORK/files-assetd.txt" "$template")"
+    local out template="{file}?w={w}&fm=${FM[$1]}&q=$QUALITY" b0 c0 cpu
+    b0="$(machine_busy)"
+    c0="$(pids_cpu "$ASSETD_PID")"
+    out="$(BENCH_XCACHE=1 wrk_seq assetd "$1" uncached "$2" "$3" "$ASSETD_PORT" "${NEXT[assetd:$1]:-0}" 1 "$WORK/files-assetd.txt" "$template")"
     [ -n "$out" ] || die "wrk printed no BENCH_JSON line"
-    note_cmd "BENCH_FILES=<upload paths> BENCH_TEMPLATE='$template' BENCH_START=<n> BENCH_STEP=1 wrk -t1 -c2 -d${SECS}s --timeout $WRK_TIMEOUT -s $HERE/wrk.lua http://127.0.0.1:<assetd port>"
+    note_cmd "BENCH_XCACHE=1 BENCH_FILES=<upload paths> BENCH_TEMPLATE='$template' BENCH_START=<n> BENCH_STEP=1 wrk -t1 -c2 -d${SECS}s --timeout $WRK_TIMEOUT -s $HERE/wrk.lua http://127.0.0.1:<assetd port>"
     NEXT[assetd:$1]="$(jq -r .next_index <<<"$out")"
     [ "$2" = 0 ] && return 0
-    jq -c '{engine, format, phase, round, ops_per_s: .requests_per_s, ops: .requests, duration_s,
-        mean_bytes: (.bytes / ([.requests, 1] | max) | round), p50_ms, p99_ms, errors: (.errors | add), exhausted}' \
-        <<<"$out" >>"$WORK/results.jsonl"
+    cpu="$(cpu_fields "$b0" "$(machine_busy)" "$(($(pids_cpu "$ASSETD_PID") - c0))" "$3" "$(jq .requests <<<"$out")")"
+    jq -c --argjson cpu "$cpu" '{engine, format, phase, round, ops_per_s: .requests_per_s, ops: .requests, duration_s,
+        mean_bytes: (.bytes / ([.requests, 1] | max) | round), p50_ms, p99_ms, errors: (.errors | add), exhausted,
+        x_cache} + $cpu' <<<"$out" >>"$WORK/results.jsonl"
 }
 
 run_list() { # phase round secs urls-file -> appends a result unless round is 0
-    local out
+    local out b0 c0 cpu
+    b0="$(machine_busy)"
+    c0="$(pids_cpu "$ASSETD_PID")"
     out="$(BENCH_ENGINE=assetd BENCH_FORMAT=jpeg BENCH_PHASE="$1" BENCH_ROUND="$2" BENCH_LABEL="assetd-$1" BENCH_URLS="$4" \
         wrk -t1 -c2 -d"${3}s" --timeout "$WRK_TIMEOUT" -s "$HERE/wrk.lua" "$BASE" | sed -n 's/^BENCH_JSON //p')"
     [ -n "$out" ] || die "wrk printed no BENCH_JSON line"
     note_cmd "BENCH_URLS=<$1 paths> wrk -t1 -c2 -d${CACHED_SECS}s --timeout $WRK_TIMEOUT -s $HERE/wrk.lua http://127.0.0.1:<assetd port>"
     [ "$2" = 0 ] && return 0
-    jq -c '{engine, format, phase, round, ops_per_s: .requests_per_s, ops: .requests, duration_s,
-        mean_bytes: (.bytes / ([.requests, 1] | max) | round), p50_ms, p99_ms, errors: (.errors | add), exhausted}' \
+    cpu="$(cpu_fields "$b0" "$(machine_busy)" "$(($(pids_cpu "$ASSETD_PID") - c0))" "$3" "$(jq .requests <<<"$out")")"
+    jq -c --argjson cpu "$cpu" '{engine, format, phase, round, ops_per_s: .requests_per_s, ops: .requests, duration_s,
+        mean_bytes: (.bytes / ([.requests, 1] | max) | round), p50_ms, p99_ms, errors: (.errors | add), exhausted} + $cpu' \
         <<<"$out" >>"$WORK/results.jsonl"
 }
 
@@ -494,7 +543,7 @@ summary() {
     echo "assetd $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ modified)')," \
         "$(nproc) cores, load average before the summary $(cut -d' ' -f1-3 /proc/loadavg)."
     echo "Input: ${IMG_W}×${IMG_H} baseline JPEG, q$IMG_Q, 4:2:0, $INPUT_BYTES bytes (bench/transform/gen-image.mjs, grain $GRAIN)," \
-        "$COPIES copies + a probe copy; $DJPEG_VERSION decodes it at 1/4 scale at $DJPEG_RATE/s on one core" \
+        "$COPIES copies + a probe copy; $DJPEG_VERSION (djpeg -scale 1/4) decodes it at $DJPEG_RATE/s on one core, best of 3" \
         "(2 cores: a ceiling near $(awk -v r="$DJPEG_RATE" 'BEGIN { printf "%.0f", 2 * r }')/s)."
     echo "Each request: width 560 + (n mod 161) px of copy floor(n / 161), q$QUALITY; ${WARMUP} s warm-up + ${SECS} s a phase," \
         "$ROUNDS round(s) interleaved (${ENGINES[*]} for each format); concurrency 2 for every engine."
@@ -511,16 +560,18 @@ summary() {
     fi
     echo "Uncached, best of $ROUNDS round(s) (the highest ops/s of each engine × format; ratios from these):"
     echo
-    echo "| engine | format | ops/s | × sharp | mean response bytes | peak RSS MiB |"
-    echo "|---|---|---:|---:|---:|---:|"
+    echo "| engine | format | ops/s | × sharp | CPU ms/op | other CPU % | mean response bytes | peak RSS MiB |"
+    echo "|---|---|---:|---:|---:|---:|---:|---:|"
     jq -rs --slurpfile rss "$WORK/rss.jsonl" 'def r2: . * 100 | round / 100;
         (map(select(.phase == "uncached")) | group_by(.format)[]
             | (map(select(.engine == "sharp")) | max_by(.ops_per_s) // null) as $s
             | group_by(.engine) | sort_by({sharp: 0, thumbor: 1, assetd: 2}[.[0].engine])[] | max_by(.ops_per_s) as $b
             | (if $b.engine == "sharp" then $b.max_rss_kb else ($rss | map(select(.engine == $b.engine))[0].max_rss_kb) end) as $m
             | "| \($b.engine) | \($b.format) | \($b.ops_per_s | r2) | \(if $s then ($b.ops_per_s / $s.ops_per_s | r2) else "" end)"
-              + " | \($b.mean_bytes) | \(if $m then ($m / 1024 | round) else "" end) |")' "$WORK/results.jsonl"
+              + " | \($b.cpu_ms_per_op // "") | \($b.other_cpu_pct // "") | \($b.mean_bytes) | \(if $m then ($m / 1024 | round) else "" end) |")' "$WORK/results.jsonl"
     echo
+    echo "CPU ms/op: the engine's own CPU time (all its threads and processes) per operation; other CPU %: what the rest" \
+        "of the machine (wrk included) used during that phase, in % of $(nproc) cores (high: the round was disturbed)."
     echo "Mean response bytes: sharp the output buffer; HTTP engines the response with its headers (wrk's count)." \
         "Peak RSS of sharp: that phase's node process (process.resourceUsage().maxRSS); of the servers: VmHWM over all their" \
         "phases, reset after start, uploads and checks (thumbor: both processes added up)."
@@ -530,7 +581,7 @@ summary() {
         if [ "$CACHED_PHASES" = 1 ]; then
             echo
             echo "Cached hits vs a plain file (wrk -t1 -c2 -d${CACHED_SECS}s; cached: $CACHED_SET derived URLs, widths" \
-                "$((WMAX - CACHED_SET + 1))..$WMAX JPEG, all requested before; plain: the $DERIVED_BYTES bytes of the $WMAX px" \
+                "$((WMAX - CACHED_SET + 1))..$WMAX JPEG, all requested before (X-Cache of the check before the phase: $CACHED_XCACHE); plain: the $DERIVED_BYTES bytes of the $WMAX px" \
                 "JPEG uploaded as a file), best of $ROUNDS round(s):"
             echo
             echo "| phase | requests/s | mean response bytes | p50 ms | p99 ms | errors |"
@@ -564,13 +615,15 @@ summary() {
             "$WORK/results.jsonl"
     fi
     echo
-    echo "Every round (uncached: ops/s; thumbor: the two wrk instances added up, p50 their mean, p99 their max):"
+    echo "Every round (thumbor: the two wrk instances added up, p50 their mean, p99 their max):"
     echo
-    echo "| round | engine | format | phase | ops/s | ops | p50 ms | p99 ms | errors | exhausted |"
-    echo "|---:|---|---|---|---:|---:|---:|---:|---:|---:|"
+    echo "| round | engine | format | phase | ops/s | ops | p50 ms | p99 ms | CPU ms/op | other CPU % | errors | exhausted | X-Cache |"
+    echo "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     jq -r 'def r2: . * 100 | round / 100;
         "| \(.round) | \(.engine) | \(.format) | \(.phase) | \(.ops_per_s | r2) | \(.ops) | \(.p50_ms // "" | if type == "number" then r2 else . end)"
-        + " | \(.p99_ms // "" | if type == "number" then r2 else . end) | \(.errors) | \(.exhausted) |"' \
+        + " | \(.p99_ms // "" | if type == "number" then r2 else . end) | \(.cpu_ms_per_op // "") | \(.other_cpu_pct // "")"
+        + " | \(.errors) | \(.exhausted) | \(if .x_cache.checked then "\(.x_cache.miss) MISS, \(.x_cache.hit) HIT"
+            + (if .x_cache.other > 0 then ", \(.x_cache.other) none" else "" end) else "" end) |"' \
         "$WORK/results.jsonl"
     echo
     echo "Versions:"
@@ -595,6 +648,9 @@ echo
 summary | tee "${BENCH_SUMMARY:-/dev/null}"
 if jq -se 'map(.errors) | add > 0' "$WORK/results.jsonl" >/dev/null; then
     die "some requests failed (non-2xx answers or socket errors): see the table"
+fi
+if jq -se 'map(select(.phase == "uncached") | .x_cache.hit // 0) | add > 0' "$WORK/results.jsonl" >/dev/null; then
+    die "assetd answered X-Cache: HIT in an uncached phase: the sequence repeated a key (see the table)"
 fi
 if jq -se 'map(.exhausted) | add > 0' "$WORK/results.jsonl" >/dev/null; then
     die "a phase ran past the distinct (copy, width) pairs: raise BENCH_COPIES or BENCH_MAX_RATE"

@@ -12,6 +12,7 @@
 
 use std::{net::SocketAddr, path::PathBuf};
 
+use axum::serve::ListenerExt;
 use axum::{
     body::Bytes,
     extract::{Path, State},
@@ -58,8 +59,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let body_len = body.len();
     let app = Router::new().route("/uploads/{id}", get(show_upload)).with_state(body);
-    let listener = tokio::net::TcpListener::bind(args.listen).await?;
-    println!("bench_bare_axum listening on http://{} (body {body_len} bytes)", listener.local_addr()?);
+    // Like assetd: TCP_NODELAY on every connection.
+    let listener = tokio::net::TcpListener::bind(args.listen).await?.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    println!("bench_bare_axum listening on http://{} (body {body_len} bytes)", args.listen);
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;

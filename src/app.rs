@@ -4,6 +4,7 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use tokio::{net::TcpListener, sync::Notify};
 
@@ -102,6 +103,13 @@ impl App {
         let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
         let worker = (self.config.workers > 0)
             .then(|| tokio::spawn(Worker::new(self.clone()).run_until_stopped(self.config.workers, stop_signal)));
+        // Without TCP_NODELAY a response written in several pieces (every streamed file) stalls on
+        // Nagle's algorithm and delayed ACKs: about 40 ms per response.
+        let listener = listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(listener, api::router(self.clone())).with_graceful_shutdown(shutdown);
         let served = server.await.context("HTTP server failed");
         tracing::info!("HTTP server stopped; stopping the worker");

@@ -98,6 +98,11 @@ pub struct Config {
     #[arg(long, env = "ASSETD_TRANSFORM_CONCURRENCY", default_value_t = 0)]
     pub transform_concurrency: usize,
 
+    /// libvips worker threads per transform (the concurrency bound already spreads transforms over
+    /// the cores; more threads help single large images).
+    #[arg(long, env = "ASSETD_TRANSFORM_THREADS", default_value_t = 1)]
+    pub transform_threads: usize,
+
     /// Transforms that may wait for a slot; past that, new ones answer 503 with Retry-After.
     #[arg(long, env = "ASSETD_TRANSFORM_QUEUE", default_value_t = 256)]
     pub transform_queue: usize,
@@ -135,6 +140,7 @@ impl Config {
             ffprobe: "ffprobe".into(),
             ffmpeg: "ffmpeg".into(),
             transform_concurrency: 0,
+            transform_threads: 1,
             transform_queue: 256,
             transform_timeout_secs: 30,
             max_input_pixels: 100_000_000,
@@ -147,6 +153,7 @@ impl Config {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
         TransformerSettings {
             concurrency: if self.transform_concurrency == 0 { cores } else { self.transform_concurrency },
+            threads: self.transform_threads.max(1),
             max_waiting: self.transform_queue,
             timeout: Duration::from_secs(self.transform_timeout_secs),
             limits: Limits { max_input_pixels: self.max_input_pixels, max_output_pixels: self.max_output_pixels },

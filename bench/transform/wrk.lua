@@ -14,6 +14,8 @@
 --
 -- Prints one `BENCH_JSON {...}` line when done: requests/s, latency, errors, the number of requests
 -- issued (completed or not), the next sequence index and whether any (copy, width) pair repeated.
+-- BENCH_XCACHE=1 also counts the answers' X-Cache header (assetd: MISS rendered now, HIT from its cache of
+-- derived images); it hands every response to Lua, so it is for the slow uncached phases only.
 -- Environment also: BENCH_LABEL, BENCH_ENGINE, BENCH_FORMAT, BENCH_PHASE, BENCH_ROUND (copied to the line).
 
 local function lines(path)
@@ -55,14 +57,27 @@ function request()
    return wrk.format("GET", path)
 end
 
+xcache_hit, xcache_miss, xcache_other = 0, 0, 0
+if env("BENCH_XCACHE") == "1" then
+   function response(status, headers, body)
+      local v = headers["x-cache"] or headers["X-Cache"]
+      if v == "HIT" then xcache_hit = xcache_hit + 1
+      elseif v == "MISS" then xcache_miss = xcache_miss + 1
+      else xcache_other = xcache_other + 1 end
+   end
+end
+
 local threads = {}
 function setup(thread) threads[#threads + 1] = thread end
 
 function done(summary, latency, requests)
-   local n_issued, n_exhausted = 0, 0
+   local n_issued, n_exhausted, hit, miss, other = 0, 0, 0, 0, 0
    for _, t in ipairs(threads) do
       n_issued = n_issued + t:get("issued")
       n_exhausted = n_exhausted + t:get("exhausted")
+      hit = hit + t:get("xcache_hit")
+      miss = miss + t:get("xcache_miss")
+      other = other + t:get("xcache_other")
    end
    local secs = summary.duration / 1e6
    local e = summary.errors
@@ -70,10 +85,12 @@ function done(summary, latency, requests)
       'BENCH_JSON {"bench":"transform","label":"%s","engine":"%s","format":"%s","phase":"%s","round":%d,'
          .. '"requests":%d,"duration_s":%.3f,"requests_per_s":%.2f,"bytes":%d,"mean_ms":%.3f,"p50_ms":%.3f,'
          .. '"p99_ms":%.3f,"max_ms":%.3f,"issued":%d,"next_index":%d,"exhausted":%d,'
+         .. '"x_cache":{"checked":%s,"hit":%d,"miss":%d,"other":%d},'
          .. '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\n',
       env("BENCH_LABEL") or "", env("BENCH_ENGINE") or "", env("BENCH_FORMAT") or "", env("BENCH_PHASE") or "",
       tonumber(env("BENCH_ROUND") or "0"), summary.requests, secs, summary.requests / secs, summary.bytes,
       latency.mean / 1e3, latency:percentile(50) / 1e3, latency:percentile(99) / 1e3, latency.max / 1e3,
       n_issued, start + n_issued * step, n_exhausted,
+      env("BENCH_XCACHE") == "1" and "true" or "false", hit, miss, other,
       e.connect, e.read, e.write, e.status, e.timeout))
 end

@@ -19,6 +19,7 @@ use crate::{
     db::UploadRow,
     domain::{format_http_date, CmaError},
     imaging::{Derived, Output, ParamError, Source, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
+    ingest::SNIFF_LEN,
     media::sniff,
 };
 
@@ -71,17 +72,21 @@ pub(super) async fn serve_transformed(
             Derived::Fresh { bytes, content_type } => {
                 ("MISS", content_type.to_owned(), bytes.len() as u64, Body::from(bytes))
             }
-            Derived::Stored(read) => {
-                let (head, rest) = read.stream.into_future().await;
-                let head = match head {
-                    Some(Ok(bytes)) => bytes,
-                    Some(Err(error)) => return Err(error.into()),
-                    None => Bytes::new(),
-                };
-                let content_type = sniff(&head).mime_type;
-                let body = Body::from_stream(stream::once(async move { Ok(head) }).chain(rest));
-                ("HIT", content_type, read.total_size, body)
-            }
+            Derived::Stored(read) => match variant.content_type() {
+                Some(content_type) => ("HIT", content_type.to_owned(), read.total_size, Body::from_stream(read.stream)),
+                // The format depends on the source's alpha (HEIC, TIFF, SVG): read it off the bytes.
+                None => {
+                    let (head, rest) = read.stream.into_future().await;
+                    let head = match head {
+                        Some(Ok(bytes)) => bytes,
+                        Some(Err(error)) => return Err(error.into()),
+                        None => Bytes::new(),
+                    };
+                    let content_type = sniff(&head[..head.len().min(SNIFF_LEN)]).mime_type;
+                    let body = Body::from_stream(stream::once(async move { Ok(head) }).chain(rest));
+                    ("HIT", content_type, read.total_size, body)
+                }
+            },
         };
         let body = if *method == Method::HEAD { Body::empty() } else { body };
         let mut response = Response::new(body);

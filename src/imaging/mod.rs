@@ -12,6 +12,7 @@ pub mod params;
 pub mod pipeline;
 mod service;
 mod vips;
+mod webp;
 
 pub use params::{OutputFormat, ParamError, TransformParams};
 pub use pipeline::{Limits, TransformError};

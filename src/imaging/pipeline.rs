@@ -1,12 +1,13 @@
 //! Runs one transform: open the original, execute the [`Plan`], encode. Blocking and CPU-bound:
 //! call it from `spawn_blocking`, under the service's concurrency bound.
 
-use std::path::Path;
+use std::{path::Path, time::Instant};
 
 use super::{
     geometry::{self, Padding, Plan},
     params::{Color, OutputFormat, ParamError, TransformParams, COMPRESS_QUALITY, DEFAULT_QUALITY},
     vips::{Encoding, Image, LoadOptions, VipsError},
+    webp::{self, WebpError, WebpOptions},
 };
 
 /// Bounds on one transform.
@@ -56,22 +57,38 @@ pub struct Rendered {
     pub height: u32,
 }
 
-/// The output format when the URL does not choose one: the source's own format where browsers
-/// show it, otherwise JPEG (PNG when there is transparency).
-pub fn default_format(source_mime: &str, has_alpha: bool) -> OutputFormat {
+/// The output format when the URL does not choose one, for sources browsers show: their own.
+/// `None` for the others (HEIC, TIFF, SVG), which become JPEG, or PNG with transparency
+/// ([`default_format`], once the pixels are known).
+pub fn format_for_source(source_mime: &str) -> Option<OutputFormat> {
     match source_mime {
-        "image/jpeg" => OutputFormat::Jpeg,
-        "image/png" => OutputFormat::Png,
-        "image/gif" => OutputFormat::Gif,
-        "image/webp" => OutputFormat::Webp,
-        "image/avif" => OutputFormat::Avif,
-        _ if has_alpha => OutputFormat::Png,
-        _ => OutputFormat::Jpeg,
+        "image/jpeg" => Some(OutputFormat::Jpeg),
+        "image/png" => Some(OutputFormat::Png),
+        "image/gif" => Some(OutputFormat::Gif),
+        "image/webp" => Some(OutputFormat::Webp),
+        "image/avif" => Some(OutputFormat::Avif),
+        _ => None,
     }
 }
 
-/// Renders `recipe` from the original at `path` (of type `source_mime`).
-pub fn render(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) -> Result<Rendered, TransformError> {
+/// The output format when the URL does not choose one (see [`format_for_source`]).
+pub fn default_format(source_mime: &str, has_alpha: bool) -> OutputFormat {
+    match format_for_source(source_mime) {
+        Some(format) => format,
+        None if has_alpha => OutputFormat::Png,
+        None => OutputFormat::Jpeg,
+    }
+}
+
+/// Renders `recipe` from the original at `path` (of type `source_mime`); work still running at
+/// `deadline` is stopped with [`TransformError::Timeout`].
+pub fn render(
+    path: &Path,
+    source_mime: &str,
+    recipe: &Recipe,
+    limits: &Limits,
+    deadline: Instant,
+) -> Result<Rendered, TransformError> {
     let header = Image::open(path, LoadOptions::default()).map_err(decode_error)?;
     let pages = u64::from(header.pages());
     let pixels = u64::from(header.width()) * u64::from(header.page_height().max(1)) * pages.max(1);
@@ -113,69 +130,89 @@ pub fn render(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) 
         image = image.extract(left, top, w, h).map_err(internal)?;
     }
     let (rw, rh) = plan.resized;
+    // The pixels of `image`, when an in-memory resize left them at hand (saves reading them back).
+    let mut pixels: Option<(Vec<u8>, u32)> = None;
     if (rw, rh) != (image.width(), image.height()) {
-        image = image.resize(f64::from(rw) / f64::from(w), f64::from(rh) / f64::from(h)).map_err(internal)?;
-        image = exact_size(image, rw, rh)?;
+        let largest = (u64::from(w) * u64::from(h)).max(u64::from(rw) * u64::from(rh));
+        image = if largest <= IN_MEMORY_RESIZE_MAX_PIXELS {
+            let (bytes, bands) = resize_in_memory(image, rw, rh)?;
+            let resized = Image::from_bytes(&bytes, rw, rh, bands).map_err(internal)?;
+            pixels = Some((bytes, bands));
+            resized
+        } else {
+            let resized = image.resize(f64::from(rw) / f64::from(w), f64::from(rh) / f64::from(h)).map_err(internal)?;
+            exact_size(resized, rw, rh)?
+        };
     }
     if let Some(crop) = plan.smart_crop {
         image = image.smart_crop(crop.width, crop.height, crop.attention).map_err(internal)?;
+        pixels = None;
     }
 
     let format = recipe.format.unwrap_or_else(|| default_format(source_mime, image.has_alpha()));
     let params = &recipe.params;
-    image = pad(image, &plan, format, params.bg)?;
+    if plan.canvas.is_some_and(|c| (c.width, c.height) != (image.width(), image.height())) {
+        image = pad(image, &plan, format, params.bg)?;
+        pixels = None;
+    }
     if let Some(blur) = params.blur.filter(|b| *b > 0) {
         image = image.gaussian_blur(f64::from(blur) / 20.0).map_err(internal)?;
+        pixels = None;
     }
     if image.has_alpha() {
-        match (format.has_alpha(), params.bg) {
-            (false, bg) => image = image.flatten(bg.unwrap_or(Color::WHITE).rgb()).map_err(internal)?,
-            (true, Some(bg)) if bg.a == 255 => image = image.flatten(bg.rgb()).map_err(internal)?,
-            _ => {}
+        let flatten_on = match (format.has_alpha(), params.bg) {
+            (false, bg) => Some(bg.unwrap_or(Color::WHITE)),
+            (true, Some(bg)) if bg.a == 255 => Some(bg),
+            _ => None,
+        };
+        if let Some(bg) = flatten_on {
+            image = image.flatten(bg.rgb()).map_err(internal)?;
+            pixels = None;
         }
     }
-    let encoding = encoding(format, params);
     let (out_w, out_h) = (image.width(), image.height());
-    let bytes = image.prepared_for_save().and_then(|i| i.save(&encoding)).map_err(|e| {
-        if e.0.contains("killed") {
-            TransformError::Timeout
-        } else {
-            decode_error(e)
+    let prepared = image.prepared_for_save().map_err(internal)?;
+    let bytes = match encoding(format, params) {
+        Encoding::Webp { quality, lossless, effort } => {
+            // Computing the pixels is killable like any save; libwebp then checks the deadline itself.
+            let (pixels, bands) = match pixels {
+                Some(at_hand) => at_hand,
+                None => (prepared.to_bytes().map_err(save_error)?, prepared.bands()),
+            };
+            let options = WebpOptions { quality: quality as f32, lossless, method: effort as i32, deadline };
+            webp::encode(&pixels, out_w, out_h, bands, options).map_err(|error| match error {
+                WebpError::Timeout => TransformError::Timeout,
+                WebpError::Failed(message) => TransformError::Internal(message),
+            })?
         }
-    })?;
-    let bytes = if format == OutputFormat::Webp { strip_webp_metadata(bytes) } else { bytes };
+        other => prepared.save(&other).map_err(save_error)?,
+    };
     Ok(Rendered { bytes, format, width: out_w, height: out_h })
 }
 
-/// Removes the EXIF and XMP chunks of a WebP file (libvips 8.14's WebP saver writes an EXIF chunk
-/// even with `strip`), clearing their flags in the VP8X header. Anything unexpected: unchanged.
-pub fn strip_webp_metadata(webp: Vec<u8>) -> Vec<u8> {
-    if webp.len() < 12 || &webp[..4] != b"RIFF" || &webp[8..12] != b"WEBP" {
-        return webp;
-    }
-    let mut out = webp[..12].to_vec();
-    let mut at = 12;
-    while at + 8 <= webp.len() {
-        let fourcc = &webp[at..at + 4];
-        let size = u32::from_le_bytes([webp[at + 4], webp[at + 5], webp[at + 6], webp[at + 7]]) as usize;
-        let end = at + 8 + size + (size & 1);
-        if end > webp.len() {
-            return webp;
-        }
-        match fourcc {
-            b"EXIF" | b"XMP " => {}
-            b"VP8X" if size >= 1 => {
-                let flags_at = out.len() + 8;
-                out.extend_from_slice(&webp[at..end]);
-                out[flags_at] &= !(0x08 | 0x04);
-            }
-            _ => out.extend_from_slice(&webp[at..end]),
-        }
-        at = end;
-    }
-    let riff_size = u32::try_from(out.len() - 8).unwrap_or(u32::MAX);
-    out[4..8].copy_from_slice(&riff_size.to_le_bytes());
-    out
+/// Resizes whose source (after shrink-on-load) and result both have up to this many pixels are
+/// done in memory with fast_image_resize (Lanczos3, AVX2/SSE4.1): several times faster than
+/// libvips 8.14's scalar reducer. Larger ones stream through libvips' resize, so memory stays
+/// bounded (at most 2 × 64 MiB here per transform).
+const IN_MEMORY_RESIZE_MAX_PIXELS: u64 = 16_000_000;
+
+/// Decodes `image` into memory and resizes it to exactly `width` × `height` (Lanczos3, alpha
+/// premultiplied while resampling); returns the pixels and their band count.
+fn resize_in_memory(image: Image, width: u32, height: u32) -> Result<(Vec<u8>, u32), TransformError> {
+    use fast_image_resize::{images::Image as Pixels, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+    let (sw, sh, bands) = (image.width(), image.height(), image.bands());
+    let pixel_type = match bands {
+        3 => PixelType::U8x3,
+        4 => PixelType::U8x4,
+        other => return Err(TransformError::Internal(format!("unexpected {other}-band image"))),
+    };
+    let bytes = image.to_bytes().map_err(decode_error)?;
+    drop(image);
+    let source = Pixels::from_vec_u8(sw, sh, bytes, pixel_type).map_err(|e| TransformError::Internal(e.to_string()))?;
+    let mut resized = Pixels::new(width, height, pixel_type);
+    let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
+    Resizer::new().resize(&source, &mut resized, &options).map_err(|e| TransformError::Internal(e.to_string()))?;
+    Ok((resized.into_vec(), bands))
 }
 
 /// The JPEG/WebP shrink-on-load factor: the largest of 8, 4, 2 that the plan's reduction allows
@@ -241,9 +278,19 @@ fn encoding(format: OutputFormat, params: &TransformParams) -> Encoding {
             quality: params.q.unwrap_or(100),
             compression: 6,
         },
-        OutputFormat::Webp => Encoding::Webp { quality, lossless: params.lossless, effort: 4 },
+        // libwebp's method 3: the same rate-distortion level as its default 4, sizes within 1%, faster.
+        OutputFormat::Webp => Encoding::Webp { quality, lossless: params.lossless, effort: 3 },
         OutputFormat::Avif => Encoding::Avif { quality, lossless: params.lossless, effort: 3 },
         OutputFormat::Gif => Encoding::Gif,
+    }
+}
+
+/// A failed save: killed at the timeout, or the source did not decode (pixels are computed now).
+fn save_error(e: VipsError) -> TransformError {
+    if e.0.contains("killed") {
+        TransformError::Timeout
+    } else {
+        decode_error(e)
     }
 }
 
@@ -253,39 +300,4 @@ fn decode_error(e: VipsError) -> TransformError {
 
 fn internal(e: VipsError) -> TransformError {
     TransformError::Internal(e.0)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn chunk(fourcc: &[u8; 4], data: &[u8]) -> Vec<u8> {
-        let mut out = fourcc.to_vec();
-        out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_le_bytes());
-        out.extend_from_slice(data);
-        if data.len() % 2 == 1 {
-            out.push(0);
-        }
-        out
-    }
-
-    fn riff(chunks: &[Vec<u8>]) -> Vec<u8> {
-        let body: Vec<u8> = chunks.concat();
-        let mut out = b"RIFF".to_vec();
-        out.extend_from_slice(&u32::try_from(body.len() + 4).unwrap().to_le_bytes());
-        out.extend_from_slice(b"WEBP");
-        out.extend_from_slice(&body);
-        out
-    }
-
-    #[test]
-    fn webp_metadata_chunks_are_removed() {
-        let vp8x = chunk(b"VP8X", &[0x08 | 0x04 | 0x10, 0, 0, 0, 1, 0, 0, 1, 0, 0]);
-        let image = chunk(b"VP8 ", b"pixels!");
-        let input = riff(&[vp8x, image.clone(), chunk(b"EXIF", b"Exif\0\0gps"), chunk(b"XMP ", b"<x/>")]);
-        let output = strip_webp_metadata(input);
-        let expected = riff(&[chunk(b"VP8X", &[0x10, 0, 0, 0, 1, 0, 0, 1, 0, 0]), image]);
-        assert_eq!(output, expected);
-        assert_eq!(strip_webp_metadata(b"not webp".to_vec()), b"not webp");
-    }
 }

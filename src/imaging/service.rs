@@ -37,6 +37,8 @@ pub const MAX_SANITIZED_SVG_BYTES: i64 = 16 * 1024 * 1024;
 pub struct TransformerSettings {
     /// Transforms running at once (default: the number of cores).
     pub concurrency: usize,
+    /// libvips worker threads per transform.
+    pub threads: usize,
     /// Transforms waiting for a slot before new ones are refused with 503.
     pub max_waiting: usize,
     /// Longest a transform may compute.
@@ -101,6 +103,19 @@ pub struct Variant {
     pub negotiated: bool,
 }
 
+impl Variant {
+    /// The MIME type of this derived image when known before reading it: always, except for the
+    /// default format of sources whose output depends on their transparency (HEIC, TIFF, SVG).
+    pub fn content_type(&self) -> Option<&'static str> {
+        match &self.output {
+            Output::SafeSvg => Some("image/svg+xml"),
+            Output::Transform(recipe) | Output::PosterFrame { recipe, .. } => {
+                recipe.format.map(OutputFormat::mime_type)
+            }
+        }
+    }
+}
+
 /// A derived image, from the cache or just made.
 pub enum Derived {
     Stored(BlobRead),
@@ -119,7 +134,7 @@ pub struct Transformer {
 impl Transformer {
     /// Starts libvips (once per process) and the service.
     pub fn new(storage: Storage, settings: TransformerSettings) -> Result<Self, TransformError> {
-        vips::init(1, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
+        vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         Ok(Transformer {
@@ -142,6 +157,9 @@ impl Transformer {
     /// For a video, the variant is its poster frame (JPEG unless `fm` says otherwise).
     pub fn variant(&self, source: &Source, params: TransformParams, accept: Option<&str>) -> Variant {
         let (mut format, negotiated) = choose_format(&params, accept);
+        if format.is_none() {
+            format = pipeline::format_for_source(&source.mime_type);
+        }
         let focal_point = source.focal_point.unwrap_or((0.5, 0.5));
         let params = normalise(params, focal_point);
         let poster_at = source.is_video().then(|| source.poster_at());
@@ -231,12 +249,14 @@ impl Transformer {
     /// Makes a derived image under the concurrency bound; returns its bytes and type.
     async fn make(&self, source: &Source, output: &Output) -> Result<(Vec<u8>, &'static str), TransformError> {
         let permit = self.slot().await?;
+        let deadline = std::time::Instant::now() + self.settings.timeout;
         let original = self.local_original(source).await?;
         let made = match output {
             Output::Transform(recipe) => {
                 let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
-                let rendered =
-                    self.blocking(move || pipeline::render(original.path(), &mime, &recipe, &limits), permit).await?;
+                let rendered = self
+                    .blocking(move || pipeline::render(original.path(), &mime, &recipe, &limits, deadline), permit)
+                    .await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
             Output::PosterFrame { at, recipe } => {
@@ -250,8 +270,9 @@ impl Transformer {
                     })?;
                 drop(original);
                 let (recipe, limits) = (recipe.clone(), self.settings.limits);
-                let rendered =
-                    self.blocking(move || pipeline::render(&frame.0, "image/png", &recipe, &limits), permit).await?;
+                let rendered = self
+                    .blocking(move || pipeline::render(&frame.0, "image/png", &recipe, &limits, deadline), permit)
+                    .await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
             Output::SafeSvg => {

@@ -67,8 +67,17 @@ extern "C" {
     fn vips_image_new_from_file(name: *const c_char, ...) -> *mut VipsImage;
     fn vips_thumbnail(filename: *const c_char, out: *mut *mut VipsImage, width: c_int, ...) -> c_int;
     fn vips_image_write_to_memory(image: *mut VipsImage, size: *mut usize) -> *mut c_void;
+    fn vips_image_new_from_memory_copy(
+        data: *const c_void,
+        size: usize,
+        width: c_int,
+        height: c_int,
+        bands: c_int,
+        format: c_int,
+    ) -> *mut VipsImage;
     fn vips_image_get_width(image: *const VipsImage) -> c_int;
     fn vips_image_get_height(image: *const VipsImage) -> c_int;
+    fn vips_image_get_bands(image: *const VipsImage) -> c_int;
     fn vips_image_get_n_pages(image: *mut VipsImage) -> c_int;
     fn vips_image_get_page_height(image: *mut VipsImage) -> c_int;
     fn vips_image_get_orientation(image: *mut VipsImage) -> c_int;
@@ -116,7 +125,6 @@ extern "C" {
 
     fn vips_jpegsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
     fn vips_pngsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
-    fn vips_webpsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
     fn vips_heifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
     fn vips_gifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
 }
@@ -340,10 +348,16 @@ impl Image {
     pub(crate) fn to_rgba_bytes(&self) -> Result<Vec<u8>, VipsError> {
         let srgb = self.to_srgb()?;
         let rgba = if srgb.has_alpha() { srgb } else { srgb.add_alpha()? };
+        rgba.to_bytes()
+    }
+
+    /// Computes the image into memory: its 8-bit pixels, band after band, row by row. The image
+    /// must be 8-bit (see [`Image::to_srgb`]); this is where a lazy pipeline's decoding happens.
+    pub(crate) fn to_bytes(&self) -> Result<Vec<u8>, VipsError> {
         let mut size: usize = 0;
         // SAFETY: live image; libvips returns a g_malloc'd buffer of `size` bytes, copied and freed here.
         unsafe {
-            let buf = vips_image_write_to_memory(rgba.ptr(), &mut size);
+            let buf = vips_image_write_to_memory(self.ptr(), &mut size);
             if buf.is_null() {
                 return Err(VipsError::take());
             }
@@ -351,6 +365,37 @@ impl Image {
             g_free(buf);
             Ok(bytes)
         }
+    }
+
+    /// An 8-bit sRGB image (3 bands, or 4 with alpha) from pixels in memory (copied).
+    pub(crate) fn from_bytes(bytes: &[u8], width: u32, height: u32, bands: u32) -> Result<Image, VipsError> {
+        let expected = u64::from(width) * u64::from(height) * u64::from(bands);
+        if bytes.len() as u64 != expected || !(3..=4).contains(&bands) {
+            return Err(VipsError(format!("{} bytes are not a {width}x{height}x{bands} image", bytes.len())));
+        }
+        // SAFETY: the slice holds exactly width × height × bands bytes; libvips copies them.
+        let image = unsafe {
+            vips_image_new_from_memory_copy(
+                bytes.as_ptr().cast(),
+                bytes.len(),
+                c_int_of(width),
+                c_int_of(height),
+                c_int_of(bands),
+                FORMAT_UCHAR,
+            )
+        };
+        let image = owned(if image.is_null() { -1 } else { 0 }, image)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, documented types, null terminator.
+        let rc = unsafe {
+            vips_copy(image.ptr(), &mut out, c"interpretation".as_ptr(), INTERPRETATION_SRGB, ptr::null::<c_char>())
+        };
+        owned(rc, out)
+    }
+
+    pub(crate) fn bands(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_bands(self.ptr()) }).unwrap_or(0)
     }
 
     fn ptr(&self) -> *mut VipsImage {
@@ -620,7 +665,8 @@ impl Image {
         Ok(image)
     }
 
-    /// Encodes the image (computing its pixels) and returns the bytes.
+    /// Encodes the image (computing its pixels) and returns the bytes. WebP is not encoded here
+    /// but by [`super::webp`] (a newer libwebp).
     pub(crate) fn save(&self, encoding: &Encoding) -> Result<Vec<u8>, VipsError> {
         let mut buf: *mut c_void = ptr::null_mut();
         let mut len: usize = 0;
@@ -659,20 +705,6 @@ impl Image {
                     1 as c_int,
                     null,
                 ),
-                Encoding::Webp { quality, lossless, effort } => vips_webpsave_buffer(
-                    self.ptr(),
-                    &mut buf,
-                    &mut len,
-                    c"Q".as_ptr(),
-                    c_int_of(quality),
-                    c"lossless".as_ptr(),
-                    c_int::from(lossless),
-                    c"effort".as_ptr(),
-                    c_int_of(effort),
-                    strip,
-                    1 as c_int,
-                    null,
-                ),
                 Encoding::Avif { quality, lossless, effort } => vips_heifsave_buffer(
                     self.ptr(),
                     &mut buf,
@@ -689,6 +721,7 @@ impl Image {
                     1 as c_int,
                     null,
                 ),
+                Encoding::Webp { .. } => return Err(VipsError("WebP is encoded by imaging::webp".into())),
                 Encoding::Gif => vips_gifsave_buffer(self.ptr(), &mut buf, &mut len, strip, 1 as c_int, null),
             }
         };

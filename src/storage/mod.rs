@@ -177,6 +177,9 @@ impl Storage {
 
     /// Reads `key`, all of it or the byte range given.
     pub async fn get(&self, key: &StorageKey, range: Option<Range<u64>>) -> Result<BlobRead, StorageError> {
+        if let Some(path) = self.local_file(key) {
+            return read_local(path, range, key).await;
+        }
         let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
         let result = self.store.get_opts(&key.location(), options).await.map_err(|e| not_found(e, key))?;
         let total_size = result.meta.size;
@@ -202,6 +205,51 @@ impl Storage {
     pub fn local_file(&self, key: &StorageKey) -> Option<PathBuf> {
         self.local.as_ref().and_then(|local| local.path_to_filesystem(&key.location()).ok())
     }
+}
+
+/// Reads of at most this many bytes are answered in one piece, with one trip to the blocking pool.
+const SMALL_READ: u64 = 1024 * 1024;
+/// Larger reads stream in pieces of this size.
+const STREAM_PIECE: usize = 256 * 1024;
+
+/// What the blocking half of [`read_local`] found: the file's size, the range to send, and the
+/// bytes themselves (small reads) or the file positioned at the range's start.
+type LocalRead = (u64, Range<u64>, Result<Vec<u8>, std::fs::File>);
+
+/// A local file read without object_store's 8 KiB pieces (one blocking-pool trip each): small
+/// blobs (derived images, most originals) in one read, large ones in 256 KiB pieces.
+async fn read_local(path: PathBuf, range: Option<Range<u64>>, key: &StorageKey) -> Result<BlobRead, StorageError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let opened = tokio::task::spawn_blocking(move || -> std::io::Result<LocalRead> {
+        let mut file = std::fs::File::open(&path)?;
+        let total = file.metadata()?.len();
+        let range = range.map_or(0..total, |r| r.start.min(total)..r.end.min(total));
+        file.seek(SeekFrom::Start(range.start))?;
+        let len = range.end - range.start;
+        if len <= SMALL_READ {
+            let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+            file.take(len).read_to_end(&mut bytes)?;
+            return Ok((total, range, Ok(bytes)));
+        }
+        Ok((total, range, Err(file)))
+    })
+    .await
+    .map_err(|e| StorageError::Io(std::io::Error::other(e)))?;
+    let (total_size, range, content) = match opened {
+        Ok(opened) => opened,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            return Err(StorageError::NotFound(key.as_str().to_owned()))
+        }
+        Err(error) => return Err(error.into()),
+    };
+    let stream = match content {
+        Ok(bytes) => futures_util::stream::once(async move { Ok(Bytes::from(bytes)) }).boxed(),
+        Err(file) => {
+            let file = tokio::io::AsyncReadExt::take(tokio::fs::File::from_std(file), range.end - range.start);
+            tokio_util::io::ReaderStream::with_capacity(file, STREAM_PIECE).map_err(StorageError::Io).boxed()
+        }
+    };
+    Ok(BlobRead { total_size, stream })
 }
 
 fn not_found(error: object_store::Error, key: &StorageKey) -> StorageError {
@@ -240,6 +288,25 @@ mod tests {
         storage.delete(&key).await.unwrap();
         assert!(storage.size(&key).await.unwrap_err().is_not_found());
         storage.delete(&key).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn large_local_reads_stream_in_pieces() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::local(dir.path().to_path_buf()).unwrap();
+        let key = StorageKey::new_original();
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+        let body = futures_util::stream::iter(
+            data.chunks(100_000).map(|c| Ok::<_, std::io::Error>(Bytes::copy_from_slice(c))).collect::<Vec<_>>(),
+        );
+        storage.put_stream(&key, body, u64::MAX).await.unwrap();
+        let read = storage.get(&key, None).await.unwrap();
+        assert_eq!(read.total_size, 3_000_000);
+        let pieces: Vec<Bytes> = read.stream.try_collect().await.unwrap();
+        assert!(pieces.len() > 1 && pieces.iter().all(|p| p.len() <= STREAM_PIECE));
+        assert_eq!(pieces.concat(), data);
+        assert_eq!(read_all(&storage, &key, Some(1_000_000..2_500_000)).await, data[1_000_000..2_500_000]);
+        assert!(storage.get(&StorageKey::new_original(), None).await.err().unwrap().is_not_found());
     }
 
     #[tokio::test]

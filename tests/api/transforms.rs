@@ -612,3 +612,18 @@ async fn derived_images_carry_no_metadata() {
     let png = get_ok(&app, &upload(&app, "cat.png", &fixture("cat.png")).await, "w=20&fm=webp").await;
     assert!(!png.bytes.windows(4).any(|w| w == b"EXIF"));
 }
+
+#[tokio::test]
+async fn colour_profiles_are_converted_to_srgb() {
+    let app = TestApp::spawn().await;
+    // p3.png: orange (230,120,40) | blue (30,80,200) in sRGB, stored as Display P3 values with the P3 profile.
+    let raw = decode(&fixture("p3.png")).to_rgb8();
+    let orange = [230, 120, 40];
+    let blue = [30, 80, 200];
+    assert!(!close(raw.get_pixel(8, 24).0, orange), "the stored values are not sRGB: {:?}", raw.get_pixel(8, 24).0);
+    let asset = upload(&app, "p3.png", &fixture("p3.png")).await;
+    let out = decode(&get_ok(&app, &asset, "w=64&fm=png").await.bytes).to_rgb8();
+    let (left, right) = (out.get_pixel(8, 24).0, out.get_pixel(56, 24).0);
+    assert!(left.iter().zip(orange).all(|(a, b)| a.abs_diff(b) <= 4), "left {left:?}");
+    assert!(right.iter().zip(blue).all(|(a, b)| a.abs_diff(b) <= 4), "right {right:?}");
+}
