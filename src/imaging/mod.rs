@@ -2,7 +2,8 @@
 //! libvips and kept as derived images in blob storage.
 //!
 //! * [`params`] reads the URL parameters; [`geometry`] turns them and the source size into a
-//!   [`geometry::Plan`]; [`pipeline`] runs the plan with libvips ([`vips`], the only unsafe code);
+//!   [`geometry::Plan`]; [`pipeline`] runs the plan with libvips (`vips.rs`) and encodes WebP with
+//!   libwebp 1.6 (`webp.rs`): the only two modules with unsafe code;
 //! * [`Transformer`] is the service: it canonicalises a request into a cache key, serves derived
 //!   images from storage, renders each key once (concurrent requests wait for the first), bounds
 //!   how many transforms run at once and for how long, and purges an upload's derived images.
