@@ -18,7 +18,7 @@ use crate::{
     db::FileFacts,
     domain::CmaError,
     media::{self, MediaKind, Sniffed},
-    storage::{Storage, StorageError, StorageKey},
+    storage::{Storage, StorageError, StorageKey, TempFile},
 };
 
 /// Bytes read from the start of a file to sniff its type.
@@ -224,8 +224,8 @@ impl LocalCopy {
         key: &StorageKey,
     ) -> Result<LocalCopy, IngestError> {
         tokio::fs::create_dir_all(&settings.temp_dir).await?;
-        let temp = TempFile(settings.temp_dir.join(format!("ingest-{}", crate::domain::new_opaque_id())));
-        let mut file = tokio::fs::File::create(&temp.0).await?;
+        let temp = TempFile::new(settings.temp_dir.join(format!("ingest-{}", crate::domain::new_opaque_id())));
+        let mut file = tokio::fs::File::create(temp.path()).await?;
         let mut digest = StreamDigest::default();
         let mut stream = storage.get(key, None).await?.stream;
         while let Some(chunk) = stream.next().await {
@@ -234,7 +234,7 @@ impl LocalCopy {
             file.write_all(&chunk).await?;
         }
         file.flush().await?;
-        let path = temp.0.clone();
+        let path = temp.path().to_path_buf();
         Ok(digest.finish(path, Some(temp)))
     }
 }
@@ -259,17 +259,5 @@ impl StreamDigest {
     fn finish(self, path: PathBuf, temp: Option<TempFile>) -> LocalCopy {
         let md5 = self.md5.finalize().iter().map(|b| format!("{b:02x}")).collect();
         LocalCopy { path, md5, size: self.size, head: self.head, _temp: temp }
-    }
-}
-
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_file(&self.0) {
-            if error.kind() != std::io::ErrorKind::NotFound {
-                tracing::warn!(%error, path = %self.0.display(), "cannot remove a temporary file");
-            }
-        }
     }
 }

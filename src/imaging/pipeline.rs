@@ -90,31 +90,27 @@ pub fn render(
     deadline: Instant,
 ) -> Result<Rendered, TransformError> {
     let header = Image::open(path, LoadOptions::default()).map_err(decode_error)?;
-    let pages = u64::from(header.pages());
-    let pixels = u64::from(header.width()) * u64::from(header.page_height().max(1)) * pages.max(1);
-    let pixels = pixels.max(u64::from(header.width()) * u64::from(header.height()));
+    // One page is opened (the first frame), but every frame counts towards the limit.
+    let pixels = u64::from(header.width()) * u64::from(header.height()) * u64::from(header.pages());
     if pixels > limits.max_input_pixels {
         return Err(TransformError::TooLarge { pixels, limit: limits.max_input_pixels });
     }
     let orientation = header.orientation();
     let swapped = orientation >= 5;
     let (width, height) = if swapped { (header.height(), header.width()) } else { (header.width(), header.height()) };
-    let (width, height) = (width, if pages > 1 { header.page_height().min(height) } else { height });
     let plan = geometry::plan(width, height, &recipe.params, recipe.focal_point, limits.max_output_pixels)?;
     drop(header);
 
     let shrink = load_shrink(&plan);
+    let base = LoadOptions { random_access: orientation != 1, ..LoadOptions::default() };
     let options = match source_mime {
-        "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..LoadOptions::default() },
-        "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..Default::default() },
-        _ => LoadOptions::default(),
+        "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..base },
+        "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..base },
+        _ => base,
     };
     let mut image = Image::open(path, options).map_err(decode_error)?;
     if orientation != 1 {
         image = image.autorotate().map_err(internal)?;
-    }
-    if pages > 1 && image.height() > height {
-        image = image.extract(0, 0, image.width(), height.min(image.height())).map_err(internal)?;
     }
     image = image.to_srgb().map_err(decode_error)?;
 

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     media,
-    storage::{BlobRead, Storage, StorageError, StorageKey},
+    storage::{BlobRead, LocalBlob, Storage, StorageError, StorageKey, TempFile},
 };
 
 /// Bumped whenever the pipeline's output for the same parameters changes, so old derived images
@@ -260,8 +260,8 @@ impl Transformer {
                 (rendered.bytes, rendered.format.mime_type())
             }
             Output::PosterFrame { at, recipe } => {
-                let frame = TempFile(self.settings.tmp_dir.join(format!("poster-{}.png", uuid::Uuid::new_v4())));
-                media::extract_frame(&self.settings.ffmpeg, original.path(), *at, &frame.0, self.settings.timeout)
+                let frame = TempFile::new(self.settings.tmp_dir.join(format!("poster-{}.png", uuid::Uuid::new_v4())));
+                media::extract_frame(&self.settings.ffmpeg, original.path(), *at, frame.path(), self.settings.timeout)
                     .await
                     .map_err(|error| match error {
                         media::MediaError::Decode(message) => TransformError::Decode(message),
@@ -271,7 +271,7 @@ impl Transformer {
                 drop(original);
                 let (recipe, limits) = (recipe.clone(), self.settings.limits);
                 let rendered = self
-                    .blocking(move || pipeline::render(&frame.0, "image/png", &recipe, &limits, deadline), permit)
+                    .blocking(move || pipeline::render(frame.path(), "image/png", &recipe, &limits, deadline), permit)
                     .await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
@@ -311,14 +311,9 @@ impl Transformer {
     }
 
     /// The original as a local file: in place on local disk, else a temporary copy.
-    async fn local_original(&self, source: &Source) -> Result<LocalOriginal, TransformError> {
+    async fn local_original(&self, source: &Source) -> Result<LocalBlob, TransformError> {
         let key = StorageKey::from_stored(&source.blob_key);
-        if let Some(path) = self.storage.local_file(&key) {
-            return Ok(LocalOriginal::InPlace(path));
-        }
-        let temp = TempFile(self.settings.tmp_dir.join(format!("original-{}", uuid::Uuid::new_v4())));
-        self.storage.copy_to_file(&key, &temp.0).await.map_err(storage_error)?;
-        Ok(LocalOriginal::Copy(temp))
+        self.storage.local_blob(&key, &self.settings.tmp_dir).await.map_err(storage_error)
     }
 
     /// Runs CPU-bound work on the blocking pool, holding `permit` until it really ends.
@@ -338,30 +333,6 @@ impl Transformer {
             Ok(Err(join)) => Err(TransformError::Internal(join.to_string())),
             Ok(Ok(result)) => result,
         }
-    }
-}
-
-/// An original as a file the pipeline can open.
-enum LocalOriginal {
-    InPlace(PathBuf),
-    Copy(TempFile),
-}
-
-impl LocalOriginal {
-    fn path(&self) -> &std::path::Path {
-        match self {
-            LocalOriginal::InPlace(path) => path,
-            LocalOriginal::Copy(temp) => &temp.0,
-        }
-    }
-}
-
-/// A temporary copy of an original, removed when dropped.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }
 

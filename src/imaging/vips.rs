@@ -79,7 +79,6 @@ extern "C" {
     fn vips_image_get_height(image: *const VipsImage) -> c_int;
     fn vips_image_get_bands(image: *const VipsImage) -> c_int;
     fn vips_image_get_n_pages(image: *mut VipsImage) -> c_int;
-    fn vips_image_get_page_height(image: *mut VipsImage) -> c_int;
     fn vips_image_get_orientation(image: *mut VipsImage) -> c_int;
     fn vips_image_get_interpretation(image: *const VipsImage) -> c_int;
     fn vips_image_get_typeof(image: *const VipsImage, name: *const c_char) -> usize;
@@ -130,6 +129,7 @@ extern "C" {
 }
 
 // Enum values from the 8.14 headers.
+const ACCESS_RANDOM: c_int = 0;
 const ACCESS_SEQUENTIAL: c_int = 1;
 const FAIL_ON_TRUNCATED: c_int = 1;
 const INTERPRETATION_SRGB: c_int = 22;
@@ -214,15 +214,17 @@ pub(crate) fn version() -> String {
     unsafe { format!("{}.{}.{}", vips_version(0), vips_version(1), vips_version(2)) }
 }
 
-/// How to open a file: format-specific shrink-on-load factors and page selection.
+/// How to open a file: format-specific shrink-on-load factors and the access pattern. Multi-page
+/// files (animated GIF and WebP, HEIF collections, TIFF) open at their first page.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct LoadOptions {
     /// JPEG: decode at 1/2, 1/4 or 1/8 scale (libjpeg's DCT scaling).
     pub(crate) jpeg_shrink: Option<u32>,
     /// WebP: decode at this scale (0 < scale ≤ 1).
     pub(crate) webp_scale: Option<f64>,
-    /// Multi-page formats (GIF, WebP, HEIF, TIFF): load every page, stacked vertically.
-    pub(crate) all_pages: bool,
+    /// Random access instead of the default top-to-bottom streaming: needed by rotations (EXIF
+    /// orientation), which read the source out of order; libvips then decodes it whole.
+    pub(crate) random_access: bool,
 }
 
 /// An owned reference to a libvips image.
@@ -278,6 +280,7 @@ impl Image {
         let name = CString::new(path.as_os_str().as_encoded_bytes()).map_err(|_| VipsError("bad path".into()))?;
         let null = ptr::null::<c_char>();
         let access = c"access".as_ptr();
+        let access_mode = if options.random_access { ACCESS_RANDOM } else { ACCESS_SEQUENTIAL };
         let fail_on = c"fail_on".as_ptr();
         // SAFETY: name/value pairs of the documented types, terminated by null.
         let image = unsafe {
@@ -285,38 +288,24 @@ impl Image {
                 LoadOptions { jpeg_shrink: Some(shrink), .. } => vips_image_new_from_file(
                     name.as_ptr(),
                     access,
-                    ACCESS_SEQUENTIAL,
+                    access_mode,
                     fail_on,
                     FAIL_ON_TRUNCATED,
                     c"shrink".as_ptr(),
                     c_int_of(shrink),
                     null,
                 ),
-                LoadOptions { webp_scale: Some(scale), all_pages, .. } => vips_image_new_from_file(
+                LoadOptions { webp_scale: Some(scale), .. } => vips_image_new_from_file(
                     name.as_ptr(),
                     access,
-                    ACCESS_SEQUENTIAL,
+                    access_mode,
                     fail_on,
                     FAIL_ON_TRUNCATED,
                     c"scale".as_ptr(),
                     scale,
-                    c"n".as_ptr(),
-                    if all_pages { -1 } else { 1 },
                     null,
                 ),
-                LoadOptions { all_pages: true, .. } => vips_image_new_from_file(
-                    name.as_ptr(),
-                    access,
-                    ACCESS_SEQUENTIAL,
-                    fail_on,
-                    FAIL_ON_TRUNCATED,
-                    c"n".as_ptr(),
-                    -1 as c_int,
-                    null,
-                ),
-                _ => {
-                    vips_image_new_from_file(name.as_ptr(), access, ACCESS_SEQUENTIAL, fail_on, FAIL_ON_TRUNCATED, null)
-                }
+                _ => vips_image_new_from_file(name.as_ptr(), access, access_mode, fail_on, FAIL_ON_TRUNCATED, null),
             }
         };
         owned(if image.is_null() { -1 } else { 0 }, image)
@@ -416,12 +405,6 @@ impl Image {
     pub(crate) fn pages(&self) -> u32 {
         // SAFETY: live image.
         u32::try_from(unsafe { vips_image_get_n_pages(self.ptr()) }).unwrap_or(1).max(1)
-    }
-
-    /// Height of one page when several pages are stacked vertically.
-    pub(crate) fn page_height(&self) -> u32 {
-        // SAFETY: live image.
-        u32::try_from(unsafe { vips_image_get_page_height(self.ptr()) }).unwrap_or(0)
     }
 
     /// EXIF orientation, 1–8 (1 when absent).
@@ -547,41 +530,25 @@ impl Image {
         height: u32,
         background: Option<&[f64]>,
     ) -> Result<Image, VipsError> {
+        // With the edge-copying extend libvips ignores the background: one call serves both.
+        let extend = if background.is_some() { EXTEND_BACKGROUND } else { EXTEND_COPY };
+        let array = DoubleArray::new(background.unwrap_or(&[0.0]))?;
         let mut out = ptr::null_mut();
-        let rc = match background {
-            Some(values) => {
-                let array = DoubleArray::new(values)?;
-                // SAFETY: live input and array, documented types, null terminator.
-                unsafe {
-                    vips_embed(
-                        self.ptr(),
-                        &mut out,
-                        c_int_of(x),
-                        c_int_of(y),
-                        c_int_of(width),
-                        c_int_of(height),
-                        c"extend".as_ptr(),
-                        EXTEND_BACKGROUND,
-                        c"background".as_ptr(),
-                        array.0.as_ptr(),
-                        ptr::null::<c_char>(),
-                    )
-                }
-            }
-            // SAFETY: as above.
-            None => unsafe {
-                vips_embed(
-                    self.ptr(),
-                    &mut out,
-                    c_int_of(x),
-                    c_int_of(y),
-                    c_int_of(width),
-                    c_int_of(height),
-                    c"extend".as_ptr(),
-                    EXTEND_COPY,
-                    ptr::null::<c_char>(),
-                )
-            },
+        // SAFETY: live input and array, documented types, null terminator.
+        let rc = unsafe {
+            vips_embed(
+                self.ptr(),
+                &mut out,
+                c_int_of(x),
+                c_int_of(y),
+                c_int_of(width),
+                c_int_of(height),
+                c"extend".as_ptr(),
+                extend,
+                c"background".as_ptr(),
+                array.0.as_ptr(),
+                ptr::null::<c_char>(),
+            )
         };
         owned(rc, out)
     }

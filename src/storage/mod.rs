@@ -159,20 +159,20 @@ impl Storage {
         Ok(count)
     }
 
-    /// Copies `key` into the local file `to`, streaming (for tools that need a file path when the
-    /// backend is not local disk).
-    pub async fn copy_to_file(&self, key: &StorageKey, to: &std::path::Path) -> Result<u64, StorageError> {
-        let read = self.get(key, None).await?;
-        let mut file = tokio::fs::File::create(to).await?;
-        let mut stream = read.stream;
-        let mut written = 0;
+    /// The blob at `key` as a local file, for tools that need a path: the stored file itself on
+    /// local disk, otherwise a streamed copy under `tmp_dir`, removed when the result is dropped.
+    pub async fn local_blob(&self, key: &StorageKey, tmp_dir: &std::path::Path) -> Result<LocalBlob, StorageError> {
+        if let Some(path) = self.local_file(key) {
+            return Ok(LocalBlob { path, _copy: None });
+        }
+        let copy = TempFile::new(tmp_dir.join(format!("blob-{}", new_opaque_id())));
+        let mut file = tokio::fs::File::create(copy.path()).await?;
+        let mut stream = self.get(key, None).await?.stream;
         while let Some(chunk) = stream.next().await {
-            let chunk = chunk?;
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk).await?;
-            written += chunk.len() as u64;
+            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
         }
         tokio::io::AsyncWriteExt::flush(&mut file).await?;
-        Ok(written)
+        Ok(LocalBlob { path: copy.path().to_path_buf(), _copy: Some(copy) })
     }
 
     /// Reads `key`, all of it or the byte range given.
@@ -204,6 +204,41 @@ impl Storage {
     /// The file holding `key` when the backend is local disk (so probes can read it in place).
     pub fn local_file(&self, key: &StorageKey) -> Option<PathBuf> {
         self.local.as_ref().and_then(|local| local.path_to_filesystem(&key.location()).ok())
+    }
+}
+
+/// A blob as a local file (see [`Storage::local_blob`]).
+pub struct LocalBlob {
+    path: PathBuf,
+    _copy: Option<TempFile>,
+}
+
+impl LocalBlob {
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+/// A scratch file, removed when dropped.
+pub struct TempFile(PathBuf);
+
+impl TempFile {
+    pub fn new(path: PathBuf) -> Self {
+        TempFile(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Err(error) = std::fs::remove_file(&self.0) {
+            if error.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!(%error, path = %self.0.display(), "cannot remove a temporary file");
+            }
+        }
     }
 }
 

@@ -248,8 +248,12 @@ async fn transparency_is_kept_or_flattened_on_bg() {
 
 /// A JPEG whose EXIF says "rotate 90° clockwise to display" (orientation 6).
 fn rotated_jpeg() -> Vec<u8> {
-    // Stored 60×40: left half red, right half blue. Displayed: 40×60, red on top.
-    let image = RgbImage::from_fn(60, 40, |x, _| Rgb(if x < 30 { RED } else { BLUE }));
+    rotated_jpeg_of(60, 40)
+}
+
+/// Stored `width`×`height`: left half red, right half blue. Displayed: rotated, red on top.
+fn rotated_jpeg_of(width: u32, height: u32) -> Vec<u8> {
+    let image = RgbImage::from_fn(width, height, |x, _| Rgb(if x < width / 2 { RED } else { BLUE }));
     let jpeg = encode(&image, ImageFormat::Jpeg);
     let tiff: &[u8] = b"MM\0\x2a\0\0\0\x08\0\x01\x01\x12\0\x03\0\0\0\x01\0\x06\0\0\0\0\0\0";
     let mut app1 = vec![0xFF, 0xE1];
@@ -271,6 +275,16 @@ async fn exif_orientation_is_applied() {
     assert_eq!((image.width(), image.height()), (20, 30), "displayed upright: portrait");
     assert!(close(image.get_pixel(10, 3).0, RED), "top is the stored left half");
     assert!(close(image.get_pixel(10, 26).0, BLUE));
+
+    // A phone-sized photo: rotating needs the source out of order, which streaming cannot give.
+    let large = upload(&app, "large.jpg", &rotated_jpeg_of(1600, 1000)).await;
+    for query in ["w=200&fm=png", "w=800&fm=png"] {
+        let image = decode(&get_ok(&app, &large, query).await.bytes).to_rgb8();
+        let (w, h) = (image.width(), image.height());
+        assert_eq!(h, w * 8 / 5, "{query}: displayed upright, {w}x{h}");
+        assert!(close(image.get_pixel(w / 2, 5).0, RED), "{query}");
+        assert!(close(image.get_pixel(w / 2, h - 5).0, BLUE), "{query}");
+    }
 }
 
 #[tokio::test]
