@@ -42,6 +42,21 @@ pub struct Config {
     #[arg(long, env = "ASSETD_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
 
+    /// PostgreSQL instead of the embedded SQLite: `postgres://user@host:5432/db`. Several nodes
+    /// may share it.
+    #[arg(long, env = "ASSETD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// The PostgreSQL schema holding assetd's tables (created if missing).
+    #[arg(long, env = "ASSETD_DATABASE_SCHEMA", default_value = "public")]
+    pub database_schema: String,
+
+    /// S3-compatible object storage instead of the data directory:
+    /// `s3://bucket[/prefix]?endpoint=http://host:port&region=us-east-1` (credentials from the
+    /// usual `AWS_*` variables).
+    #[arg(long, env = "ASSETD_STORAGE_URL")]
+    pub storage_url: Option<String>,
+
     /// Absolute base of upload URLs and asset URLs (default: `http://<listen>`).
     #[arg(long, env = "ASSETD_PUBLIC_URL")]
     pub public_url: Option<String>,
@@ -126,6 +141,9 @@ impl Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             data_dir,
+            database_url: None,
+            database_schema: "public".into(),
+            storage_url: None,
             public_url: None,
             api_token: None,
             locales: vec![Locale::parse("en").expect("valid locale")],
