@@ -55,9 +55,14 @@ impl App {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let db = Db::open_sqlite(&config.data_dir.join("assetd.db"), &config.locales)
-            .await
-            .context("opening the database")?;
+        let db = match &config.database_url {
+            Some(url) => Db::open_postgres(url, &config.database_schema, &config.locales)
+                .await
+                .context("opening the PostgreSQL database")?,
+            None => Db::open_sqlite(&config.data_dir.join("assetd.db"), &config.locales)
+                .await
+                .context("opening the database")?,
+        };
         let signing_key = db.setting_or_insert("upload_url_signing_key", &random_secret()).await?;
         ensure_api_token(&db, &config).await?;
         let public_url = config

@@ -17,18 +17,20 @@ const SELECT_ALL: &str = "SELECT id, label, position, parent_id FROM upload_coll
 impl Db {
     /// Every collection (they are few: a Media Area's folders).
     pub async fn list_collections(&self) -> Result<Vec<CollectionRow>, DbError> {
-        Ok(sqlx::query_as(SELECT_ALL).fetch_all(&self.pool).await?)
+        Ok(on_read!(self, |pool| sqlx::query_as(SELECT_ALL).fetch_all(pool).await)?)
     }
 
     pub async fn list_collections_in(tx: &mut Tx) -> Result<Vec<CollectionRow>, DbError> {
-        Ok(sqlx::query_as(SELECT_ALL).fetch_all(&mut **tx).await?)
+        Ok(on_tx!(tx, |conn| sqlx::query_as(SELECT_ALL).fetch_all(conn).await)?)
     }
 
     pub async fn find_collection(&self, id: &str) -> Result<Option<CollectionRow>, DbError> {
-        let row = sqlx::query_as("SELECT id, label, position, parent_id FROM upload_collections WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = on_read!(self, |pool| sqlx::query_as(
+            "SELECT id, label, position, parent_id FROM upload_collections WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
         Ok(row)
     }
 
@@ -39,7 +41,7 @@ impl Db {
         parent_id: Option<&str>,
         now: i64,
     ) -> Result<(), DbError> {
-        sqlx::query(
+        on_tx!(tx, |conn| sqlx::query(
             r#"INSERT INTO upload_collections (id, label, position, parent_id, created_at, updated_at)
                VALUES ($1, $2, 0, $3, $4, $4)"#,
         )
@@ -47,18 +49,20 @@ impl Db {
         .bind(label)
         .bind(parent_id)
         .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn set_collection_label(tx: &mut Tx, id: &str, label: &str, now: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE upload_collections SET label = $1, updated_at = $2 WHERE id = $3")
+        on_tx!(tx, |conn| sqlx::query("UPDATE upload_collections SET label = $1, updated_at = $2 WHERE id = $3")
             .bind(label)
             .bind(now)
             .bind(id)
-            .execute(&mut **tx)
-            .await?;
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -74,15 +78,16 @@ impl Db {
                 .iter()
                 .any(|row| row.id == node.id && row.parent_id == node.parent && row.position == node.position);
             if !unchanged {
-                sqlx::query(
+                on_tx!(tx, |conn| sqlx::query(
                     "UPDATE upload_collections SET parent_id = $1, position = $2, updated_at = $3 WHERE id = $4",
                 )
                 .bind(&node.parent)
                 .bind(node.position)
                 .bind(now)
                 .bind(&node.id)
-                .execute(&mut **tx)
-                .await?;
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
             }
         }
         Ok(())
@@ -92,7 +97,11 @@ impl Db {
     pub async fn delete_collections(tx: &mut Tx, ids: &[String]) -> Result<(), DbError> {
         // Children first, so no row ever points at a deleted parent.
         for id in ids.iter().rev() {
-            sqlx::query("DELETE FROM upload_collections WHERE id = $1").bind(id).execute(&mut **tx).await?;
+            on_tx!(tx, |conn| sqlx::query("DELETE FROM upload_collections WHERE id = $1")
+                .bind(id)
+                .execute(conn)
+                .await
+                .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }

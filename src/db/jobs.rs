@@ -1,6 +1,6 @@
 //! `jobs`: the durable queue behind every 202 answer, and the results clients poll for.
 
-use super::{Db, DbError, Tx};
+use super::{Db, DbError, Dialect, Tx};
 
 /// A job this worker has leased.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -21,7 +21,7 @@ pub struct JobResultRow {
 impl Db {
     /// Queues a job inside the caller's transaction, so it exists exactly when what it follows does.
     pub async fn enqueue_job(tx: &mut Tx, id: &str, kind: &str, payload: &str, now: i64) -> Result<(), DbError> {
-        sqlx::query(
+        on_tx!(tx, |conn| sqlx::query(
             r#"INSERT INTO jobs (id, kind, payload, state, attempts, run_after, created_at)
                VALUES ($1, $2, $3, 'queued', 0, $4, $4)"#,
         )
@@ -29,42 +29,48 @@ impl Db {
         .bind(kind)
         .bind(payload)
         .bind(now)
-        .execute(&mut **tx)
-        .await?;
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Leases the oldest runnable job until `now + lease_ms`: a queued one, or a running one whose
     /// lease expired (its worker died). One statement, so two workers never take the same job.
     pub async fn claim_next_job(&self, now: i64, lease_ms: i64) -> Result<Option<ClaimedJob>, DbError> {
-        let job = sqlx::query_as(
+        // PostgreSQL: the row lock of the subquery keeps two nodes from taking the same job, and
+        // SKIP LOCKED lets each take the next free one instead of queueing behind the other.
+        let lock = if self.dialect() == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
             r#"UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1
                WHERE id = (
                    SELECT id FROM jobs
                    WHERE (state = 'queued' AND run_after <= $2) OR (state = 'running' AND locked_until < $2)
-                   ORDER BY run_after, created_at LIMIT 1)
-               RETURNING id, kind, payload, attempts"#,
-        )
+                   ORDER BY run_after, created_at LIMIT 1{lock})
+               RETURNING id, kind, payload, attempts"#
+        );
+        let job = on_write!(self, |pool| sqlx::query_as(&sql)
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.writer)
-        .await?;
+        .fetch_optional(pool)
+        .await)?;
         Ok(job)
     }
 
     /// Extends a running job's lease.
     pub async fn extend_job_lease(&self, id: &str, until: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
+        on_write!(self, |pool| sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
             .bind(until)
             .bind(id)
-            .execute(&self.writer)
-            .await?;
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Stores the job's result inside the transaction that did its work.
     pub async fn finish_job(tx: &mut Tx, id: &str, status: u16, payload: &str, now: i64) -> Result<(), DbError> {
-        sqlx::query(
+        on_tx!(tx, |conn| sqlx::query(
             r#"UPDATE jobs SET state = 'done', result_status = $1, result_payload = $2, finished_at = $3,
                    locked_until = NULL
                WHERE id = $4"#,
@@ -73,41 +79,50 @@ impl Db {
         .bind(payload)
         .bind(now)
         .bind(id)
-        .execute(&mut **tx)
-        .await?;
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Puts a job that failed for a passing reason back in the queue.
     pub async fn retry_job_later(&self, id: &str, run_after: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE jobs SET state = 'queued', run_after = $1, locked_until = NULL WHERE id = $2")
-            .bind(run_after)
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
+        on_write!(self, |pool| sqlx::query(
+            "UPDATE jobs SET state = 'queued', run_after = $1, locked_until = NULL WHERE id = $2"
+        )
+        .bind(run_after)
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// The result of a finished job; `None` while it is queued or running, or if it does not exist.
     pub async fn find_job_result(&self, id: &str) -> Result<Option<JobResultRow>, DbError> {
-        let row = sqlx::query_as("SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state = 'done'")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = on_read!(self, |pool| sqlx::query_as(
+            "SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state = 'done'"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await)?;
         Ok(row)
     }
 
     /// Jobs not yet done (tests use it to check the queue is drained).
     pub async fn count_pending_jobs(&self) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'").fetch_one(&self.pool).await?)
+        Ok(on_read!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+            .fetch_one(pool)
+            .await)?)
     }
 
     /// Forgets results finished before `cutoff`.
     pub async fn delete_finished_jobs_before(&self, cutoff: i64) -> Result<u64, DbError> {
-        let result = sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
+        let result = on_write!(self, |pool| sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
             .bind(cutoff)
-            .execute(&self.writer)
-            .await?;
-        Ok(result.rows_affected())
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(result)
     }
 }

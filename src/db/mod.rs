@@ -1,9 +1,62 @@
-//! All SQL lives here: one function per query, grouped by table. Queries use `$N` placeholders and
-//! portable SQL so that the PostgreSQL backend can share them.
+//! All SQL lives here: one function per query, grouped by table. Two backends share the code:
+//! SQLite (the embedded default) and PostgreSQL (several nodes). Queries use `$N` placeholders and
+//! portable SQL; the few that differ (full-text search, queue claiming, a handful of functions)
+//! ask [`Dialect`]. The `on_read!`, `on_write!` and `on_tx!` macros run one query body against
+//! whichever backend is open.
+
+/// Runs `$body` with `$conn` bound to the read pool of `$db` (a `&Db`).
+macro_rules! on_read {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match &$db.backend {
+            $crate::db::Backend::Sqlite { pool, .. } => {
+                let $conn = pool;
+                $body
+            }
+            $crate::db::Backend::Postgres { pool } => {
+                let $conn = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to what writes outside a transaction use.
+macro_rules! on_write {
+    ($db:expr, |$conn:ident| $body:expr) => {
+        match &$db.backend {
+            $crate::db::Backend::Sqlite { writer, .. } => {
+                let $conn = writer;
+                $body
+            }
+            $crate::db::Backend::Postgres { pool } => {
+                let $conn = pool;
+                $body
+            }
+        }
+    };
+}
+
+/// Runs `$body` with `$conn` bound to the connection of the transaction `$tx` (a `&mut Tx`).
+macro_rules! on_tx {
+    ($tx:expr, |$conn:ident| $body:expr) => {
+        match &mut *$tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn = &mut **tx;
+                $body
+            }
+        }
+    };
+}
 
 mod collections;
 mod jobs;
+mod open;
 mod search;
+mod sql;
 mod tags;
 mod tokens;
 mod upload_conditions;
@@ -12,10 +65,7 @@ mod upload_requests;
 mod uploads;
 mod uploads_list;
 
-use std::{path::Path, str::FromStr, time::Duration};
-
-use crate::domain::Locale;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{postgres::PgPool, sqlite::SqlitePool};
 
 pub use collections::{collection_tree, CollectionRow};
 pub use jobs::{ClaimedJob, JobResultRow};
@@ -30,8 +80,50 @@ pub use uploads_list::{
     RESOLUTION_LIMITS,
 };
 
-/// A transaction on the metadata database.
-pub type Tx = sqlx::Transaction<'static, sqlx::Sqlite>;
+/// Which SQL a backend speaks where the two differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The open connection pools.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// SQLite takes one writer at a time. Every write goes through `writer`, a pool of exactly
+    /// one connection, so writers queue fairly in the pool instead of sleeping in SQLite's busy
+    /// handler; reads use `pool` and, in WAL mode, never wait for the writer.
+    Sqlite {
+        pool: SqlitePool,
+        writer: SqlitePool,
+    },
+    Postgres {
+        pool: PgPool,
+    },
+}
+
+/// A write transaction on either backend. Dropping it without [`Tx::commit`] rolls back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<(), DbError> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
 
 /// Errors from the metadata database.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +132,8 @@ pub enum DbError {
     Sqlx(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database configuration: {0}")]
+    Config(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }
@@ -68,87 +162,55 @@ impl From<serde_json::Error> for DbError {
 }
 
 /// The metadata database. Cheap to clone.
-///
-/// SQLite takes one writer at a time. Every write goes through `writer`, a pool of exactly one
-/// connection, so writers queue fairly in the pool instead of sleeping in SQLite's busy handler;
-/// reads use `pool` and, in WAL mode, never wait for the writer.
 #[derive(Clone, Debug)]
 pub struct Db {
-    pool: SqlitePool,
-    writer: SqlitePool,
+    pub(crate) backend: Backend,
     /// The environment's locales: the search index holds a document per locale.
     search_locales: Vec<String>,
 }
 
 impl Db {
-    /// Opens (creating if needed) the SQLite database at `file` and applies pending migrations.
-    /// `locales` are the environment's (the search index is built for them).
-    pub async fn open_sqlite(file: &Path, locales: &[Locale]) -> Result<Db, DbError> {
-        let options = SqliteConnectOptions::from_str("sqlite://")?
-            .filename(file)
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10))
-            // 32 MiB of page cache per connection and memory-mapped reads: listings over a large
-            // library touch many pages, which then stay hot.
-            .pragma("cache_size", "-32768")
-            .pragma("mmap_size", "268435456")
-            .with_regexp();
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options.clone())
-            .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
-        let pool = SqlitePoolOptions::new()
-            .max_connections(8)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
-            .await?;
-        let db = Db { pool, writer, search_locales: locales.iter().map(|l| l.as_str().to_owned()).collect() };
-        db.rebuild_search_index_if_stale().await?;
-        // Refresh the planner's statistics where they are missing or stale (bounded work).
-        sqlx::query("PRAGMA analysis_limit = 1000").execute(&db.writer).await?;
-        sqlx::query("PRAGMA optimize").execute(&db.writer).await?;
-        Ok(db)
-    }
-
-    /// A write transaction. `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two
-    /// read-then-write transactions queue up instead of failing with SQLITE_BUSY half-way.
-    pub async fn begin_write(&self) -> Result<Tx, DbError> {
-        Ok(self.writer.begin_with("BEGIN IMMEDIATE").await?)
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite { .. } => Dialect::Sqlite,
+            Backend::Postgres { .. } => Dialect::Postgres,
+        }
     }
 
     /// Answers when the database takes queries (health check).
     pub async fn ping(&self) -> Result<(), DbError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        on_read!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(drop))?;
         Ok(())
     }
 
     pub async fn close(&self) {
-        self.pool.close().await;
-        self.writer.close().await;
+        match &self.backend {
+            Backend::Sqlite { pool, writer } => {
+                pool.close().await;
+                writer.close().await;
+            }
+            Backend::Postgres { pool } => pool.close().await,
+        }
     }
 
     /// A value from the `settings` table.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, DbError> {
-        let value = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?;
+        let value = on_read!(self, |pool| {
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1").bind(key).fetch_optional(pool).await?
+        });
         Ok(value)
     }
 
     /// Stores `value` under `key` unless a value is there already; returns the stored value.
     /// Several nodes starting at once all end up with the first writer's value.
     pub async fn setting_or_insert(&self, key: &str, value: &str) -> Result<String, DbError> {
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
-            .bind(key)
-            .bind(value)
-            .execute(&self.writer)
-            .await?;
+        on_write!(self, |pool| {
+            sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING")
+                .bind(key)
+                .bind(value)
+                .execute(pool)
+                .await?;
+        });
         self.setting(key).await?.ok_or_else(|| DbError::Corrupt(format!("setting {key} vanished")))
     }
 }

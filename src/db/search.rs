@@ -1,7 +1,7 @@
 //! The full-text index behind `filter[query]` (SQLite FTS5). One row per upload, keyed by the
 //! upload's `seq` and rewritten in the same transaction as every change to what it indexes.
 
-use super::{Db, DbError, Tx};
+use super::{Db, DbError, Dialect, Tx};
 use crate::domain::media_type;
 
 /// Bump when what is indexed (or how) changes: the index is rebuilt at the next start (so it is
@@ -20,6 +20,20 @@ pub fn search_words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '_')).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
 }
 
+/// The query for `words` (each already locale-prefixed): all of them, the last as a prefix.
+/// Words hold only letters, digits and `_` (see [`search_words`]), so quoting them is enough.
+pub(super) fn search_expression(dialect: Dialect, words: &[String]) -> String {
+    let last = words.len().saturating_sub(1);
+    let terms = words.iter().enumerate().map(|(i, word)| match (dialect, i == last) {
+        (Dialect::Sqlite, false) => format!("\"{word}\""),
+        (Dialect::Sqlite, true) => format!("\"{word}\"*"),
+        (Dialect::Postgres, false) => format!("'{word}'"),
+        (Dialect::Postgres, true) => format!("'{word}':*"),
+    });
+    let separator = if dialect == Dialect::Sqlite { " AND " } else { " & " };
+    terms.collect::<Vec<_>>().join(separator)
+}
+
 #[derive(sqlx::FromRow)]
 struct Indexed {
     rowid: i64,
@@ -35,22 +49,23 @@ impl Db {
     /// Rewrites the search row of `upload_id` from its current data.
     /// The locales come from the `search_locales` setting, written when the index was (re)built.
     pub async fn refresh_search_document(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
-        let locales: Option<String> = sqlx::query_scalar("SELECT value FROM settings WHERE key = 'search_locales'")
-            .fetch_optional(&mut **tx)
-            .await?;
+        let locales: Option<String> =
+            on_tx!(tx, |conn| sqlx::query_scalar("SELECT value FROM settings WHERE key = 'search_locales'")
+                .fetch_optional(conn)
+                .await)?;
         let locales: Vec<&str> = locales.as_deref().unwrap_or_default().split(',').filter(|l| !l.is_empty()).collect();
-        let row: Option<Indexed> = sqlx::query_as(
+        let row: Option<Indexed> = on_tx!(tx, |conn| sqlx::query_as(
             "SELECT seq AS rowid, basename, extension, notes, author, copyright, tags FROM uploads WHERE id = $1",
         )
         .bind(upload_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(conn)
+        .await)?;
         let Some(row) = row else { return Ok(()) };
         let metadata: Vec<(String, Option<String>, Option<String>)> =
-            sqlx::query_as("SELECT locale, alt, title FROM upload_metadata WHERE upload_id = $1")
+            on_tx!(tx, |conn| sqlx::query_as("SELECT locale, alt, title FROM upload_metadata WHERE upload_id = $1")
                 .bind(upload_id)
-                .fetch_all(&mut **tx)
-                .await?;
+                .fetch_all(conn)
+                .await)?;
         let tags: Vec<String> = serde_json::from_str(&row.tags).unwrap_or_default();
         let filename = match &row.extension {
             Some(ext) => format!("{}.{ext}", row.basename),
@@ -69,21 +84,42 @@ impl Db {
             let own_words = own.flatten().flat_map(|text| search_words(text));
             words.extend(shared.iter().cloned().chain(own_words).map(|word| format!("{prefix}{word}")));
         }
-        sqlx::query("DELETE FROM uploads_fts WHERE rowid = $1").bind(row.rowid).execute(&mut **tx).await?;
-        sqlx::query("INSERT INTO uploads_fts (rowid, words) VALUES ($1, $2)")
+        let (delete, insert) = match tx.dialect() {
+            Dialect::Sqlite => (
+                "DELETE FROM uploads_fts WHERE rowid = $1",
+                "INSERT INTO uploads_fts (rowid, words) VALUES ($1, $2)",
+            ),
+            // Literal lexemes: no parsing, no stemming, exactly the words SQLite indexes.
+            Dialect::Postgres => (
+                "DELETE FROM uploads_search WHERE seq = $1",
+                "INSERT INTO uploads_search (seq, words) VALUES ($1, array_to_tsvector(string_to_array($2, ' ')))",
+            ),
+        };
+        on_tx!(tx, |conn| sqlx::query(delete)
+            .bind(row.rowid)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        on_tx!(tx, |conn| sqlx::query(insert)
             .bind(row.rowid)
             .bind(words.join(" "))
-            .execute(&mut **tx)
-            .await?;
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Removes the search row of an upload about to be deleted.
     pub async fn delete_search_document(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM uploads_fts WHERE rowid = (SELECT seq FROM uploads WHERE id = $1)")
-            .bind(upload_id)
-            .execute(&mut **tx)
-            .await?;
+        let delete = match tx.dialect() {
+            Dialect::Sqlite => "DELETE FROM uploads_fts WHERE rowid = (SELECT seq FROM uploads WHERE id = $1)",
+            Dialect::Postgres => "DELETE FROM uploads_search WHERE seq = (SELECT seq FROM uploads WHERE id = $1)",
+        };
+        on_tx!(tx, |conn| sqlx::query(delete)
+        .bind(upload_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -96,25 +132,36 @@ impl Db {
         }
         let set =
             "INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
-        sqlx::query(set).bind("search_locales").bind(self.search_locales.join(",")).execute(&self.writer).await?;
+        on_write!(self, |pool| sqlx::query(set)
+            .bind("search_locales")
+            .bind(self.search_locales.join(","))
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         let ids: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT id, mime_type, colors FROM uploads").fetch_all(&self.pool).await?;
+            on_read!(self, |pool| sqlx::query_as("SELECT id, mime_type, colors FROM uploads").fetch_all(pool).await)?;
         tracing::info!(uploads = ids.len(), "rebuilding the search index");
         for batch in ids.chunks(1000) {
             let mut tx = self.begin_write().await?;
             for (id, mime_type, colors) in batch {
-                sqlx::query("UPDATE uploads SET media_type = $1 WHERE id = $2")
+                on_tx!(&mut tx, |conn| sqlx::query("UPDATE uploads SET media_type = $1 WHERE id = $2")
                     .bind(media_type(mime_type))
                     .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                    .execute(conn)
+                    .await
+                    .map(|r| r.rows_affected()))?;
                 Self::refresh_search_document(&mut tx, id).await?;
                 let colors = serde_json::from_str(colors).unwrap_or_default();
                 Self::write_color_buckets(&mut tx, id, &colors).await?;
             }
             tx.commit().await?;
         }
-        sqlx::query(set).bind("search_index_version").bind(version).execute(&self.writer).await?;
+        on_write!(self, |pool| sqlx::query(set)
+            .bind("search_index_version")
+            .bind(version)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }
@@ -127,5 +174,12 @@ mod tests {
     fn words_and_prefixes() {
         assert_eq!(search_words("Digital-cats, été!"), vec!["digital", "cats", "été"]);
         assert_eq!(locale_prefix("pt-BR"), "ptbr_");
+    }
+
+    #[test]
+    fn search_expressions_per_dialect() {
+        let words = vec!["en_cat".to_owned(), "en_do".to_owned()];
+        assert_eq!(search_expression(Dialect::Sqlite, &words), "\"en_cat\" AND \"en_do\"*");
+        assert_eq!(search_expression(Dialect::Postgres, &words), "'en_cat' & 'en_do':*");
     }
 }

@@ -14,27 +14,32 @@ impl Db {
         let pattern = query.map(|q| format!("%{}%", escape_like(&q.to_lowercase())));
         let all_tags = r#"SELECT name FROM upload_tags UNION SELECT tag FROM upload_tag_links"#;
         let filter = "WHERE $1 IS NULL OR LOWER(name) LIKE $1 ESCAPE '\\'";
-        let total: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({all_tags}) t {filter}"))
-            .bind(&pattern)
-            .fetch_one(&self.pool)
-            .await?;
-        let names =
-            sqlx::query_scalar(&format!("SELECT name FROM ({all_tags}) t {filter} ORDER BY name LIMIT $2 OFFSET $3"))
+        let total: i64 =
+            on_read!(self, |pool| sqlx::query_scalar(&format!("SELECT COUNT(*) FROM ({all_tags}) t {filter}"))
                 .bind(&pattern)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
+                .fetch_one(pool)
+                .await)?;
+        let names = on_read!(self, |pool| sqlx::query_scalar(&format!(
+            "SELECT name FROM ({all_tags}) t {filter} ORDER BY name LIMIT $2 OFFSET $3"
+        ))
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await)?;
         Ok(TagPage { names, total_count: total })
     }
 
     /// Creates a tag; creating an existing one is not an error.
     pub async fn insert_tag(&self, name: &str, now: i64) -> Result<(), DbError> {
-        sqlx::query("INSERT INTO upload_tags (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
-            .bind(now)
-            .execute(&self.writer)
-            .await?;
+        on_write!(self, |pool| sqlx::query(
+            "INSERT INTO upload_tags (name, created_at) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING"
+        )
+        .bind(name)
+        .bind(now)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

@@ -10,20 +10,20 @@ pub struct TokenRow {
 
 impl Db {
     pub async fn find_token_by_hash(&self, secret_sha256: &str) -> Result<Option<TokenRow>, DbError> {
-        let row = sqlx::query_as("SELECT id, name FROM access_tokens WHERE secret_sha256 = $1")
+        let row = on_read!(self, |pool| sqlx::query_as("SELECT id, name FROM access_tokens WHERE secret_sha256 = $1")
             .bind(secret_sha256)
-            .fetch_optional(&self.pool)
-            .await?;
+            .fetch_optional(pool)
+            .await)?;
         Ok(row)
     }
 
     pub async fn count_tokens(&self) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens").fetch_one(&self.pool).await?)
+        Ok(on_read!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM access_tokens").fetch_one(pool).await)?)
     }
 
     /// Creates the token `name`, or gives it the new secret if it exists (rotation through config).
     pub async fn upsert_token(&self, id: &str, name: &str, secret_sha256: &str, now: i64) -> Result<(), DbError> {
-        sqlx::query(
+        on_write!(self, |pool| sqlx::query(
             r#"INSERT INTO access_tokens (id, name, secret_sha256, created_at) VALUES ($1, $2, $3, $4)
                ON CONFLICT (name) DO UPDATE SET secret_sha256 = excluded.secret_sha256"#,
         )
@@ -31,14 +31,18 @@ impl Db {
         .bind(name)
         .bind(secret_sha256)
         .bind(now)
-        .execute(&self.writer)
-        .await?;
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     pub async fn token_exists(&self, id: &str) -> Result<bool, DbError> {
         let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM access_tokens WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+            on_read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM access_tokens WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
         Ok(found.is_some())
     }
 }

@@ -1,13 +1,24 @@
 //! SQL for the conditions of an upload listing: each typed condition becomes a bound WHERE
 //! clause. Only fixed column expressions are spliced into the SQL; every value is bound.
 
-use sqlx::{QueryBuilder, Sqlite};
-
-use super::uploads_list::{
-    Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition, RESOLUTION_LIMITS,
+use super::{
+    search::search_expression,
+    sql::SqlBuilder,
+    uploads_list::{
+        Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition, RESOLUTION_LIMITS,
+    },
+    Dialect,
 };
 
-pub(super) fn string_expression(field: &StringField) -> String {
+/// `MAX(a, b)` of two columns (`GREATEST` in PostgreSQL).
+pub(super) fn greatest(dialect: Dialect, a: &str, b: &str) -> String {
+    match dialect {
+        Dialect::Sqlite => format!("MAX({a}, {b})"),
+        Dialect::Postgres => format!("GREATEST({a}, {b})"),
+    }
+}
+
+pub(super) fn string_expression(dialect: Dialect, field: &StringField) -> String {
     match field {
         StringField::Id => "uploads.id".into(),
         StringField::MediaType => "uploads.media_type".into(),
@@ -22,8 +33,9 @@ pub(super) fn string_expression(field: &StringField) -> String {
         StringField::Filename => "(uploads.basename || COALESCE('.' || uploads.extension, ''))".into(),
         StringField::Resolution => {
             let mut case = String::from("(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL");
+            let longer_side = greatest(dialect, "uploads.width", "uploads.height");
             for (name, limit) in RESOLUTION_LIMITS {
-                case.push_str(&format!(" WHEN MAX(uploads.width, uploads.height) <= {limit} THEN '{name}'"));
+                case.push_str(&format!(" WHEN {longer_side} <= {limit} THEN '{name}'"));
             }
             case.push_str(" ELSE 'large' END)");
             case
@@ -42,8 +54,8 @@ pub(super) fn string_expression(field: &StringField) -> String {
 }
 
 /// Pushes the value expression of `field` (binding the locale of alt/title).
-fn push_string_value(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField) {
-    query.push(string_expression(field));
+fn push_string_value(query: &mut SqlBuilder, field: &StringField) {
+    query.push(string_expression(query.dialect, field));
     if let StringField::Alt(locale) | StringField::Title(locale) = field {
         query.push_bind(locale.clone()).push(")");
     }
@@ -51,21 +63,23 @@ fn push_string_value(query: &mut QueryBuilder<'static, Sqlite>, field: &StringFi
 
 /// With `scan_in_order`, membership tests and comparisons are written `+column …`: the unary plus
 /// keeps SQLite from driving the query by them, so it walks the order's index instead (equality on
-/// the asset kind still may, through the (media_type, created_at) index).
+/// the asset kind still may, through the (media_type, created_at) index). PostgreSQL plans by
+/// its statistics and gets no hint.
 pub(super) fn push_conditions(
-    query: &mut QueryBuilder<'static, Sqlite>,
+    query: &mut SqlBuilder,
     conditions: &[UploadCondition],
     scan_in_order: bool,
 ) {
     for (i, condition) in conditions.iter().enumerate() {
         query.push(if i == 0 { " WHERE " } else { " AND " });
         query.push("(");
-        push_condition(query, condition, if scan_in_order { "+" } else { "" });
+        let hint = scan_in_order && query.dialect == Dialect::Sqlite;
+        push_condition(query, condition, if hint { "+" } else { "" });
         query.push(")");
     }
 }
 
-fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadCondition, membership: &str) {
+fn push_condition(query: &mut SqlBuilder, condition: &UploadCondition, membership: &str) {
     match condition {
         UploadCondition::String { field, op } => push_string_condition(query, field, op),
         UploadCondition::Number { field, comparison, value } => {
@@ -95,11 +109,20 @@ fn push_condition(query: &mut QueryBuilder<'static, Sqlite>, condition: &UploadC
             query.push(format_args!("{membership}uploads.seq IN (SELECT value FROM json_each("));
             query.push_bind(seqs_json.clone()).push("))");
         }
-        UploadCondition::Search(expression) => {
-            query.push(format_args!(
-                "{membership}uploads.rowid IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH "
-            ));
-            query.push_bind(expression.clone()).push(")");
+        UploadCondition::Search(words) => {
+            let expression = search_expression(query.dialect, words);
+            match query.dialect {
+                Dialect::Sqlite => {
+                    query.push(format_args!(
+                        "{membership}uploads.seq IN (SELECT rowid FROM uploads_fts WHERE uploads_fts MATCH "
+                    ));
+                    query.push_bind(expression).push(")");
+                }
+                Dialect::Postgres => {
+                    query.push("uploads.seq IN (SELECT seq FROM uploads_search WHERE words @@ CAST(");
+                    query.push_bind(expression).push(" AS tsquery))");
+                }
+            }
         }
         UploadCondition::Always(value) => {
             query.push(if *value { "1 = 1" } else { "1 = 0" });
@@ -117,7 +140,7 @@ fn number_column(field: NumberField) -> &'static str {
     }
 }
 
-fn push_string_condition(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, op: &StringOp) {
+fn push_string_condition(query: &mut SqlBuilder, field: &StringField, op: &StringOp) {
     match op {
         StringOp::In(values) => {
             push_string_value(query, field);
@@ -152,7 +175,7 @@ fn push_string_condition(query: &mut QueryBuilder<'static, Sqlite>, field: &Stri
     }
 }
 
-fn push_in_list(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, values: &[String]) {
+fn push_in_list(query: &mut SqlBuilder, field: &StringField, values: &[String]) {
     query.push(" IN ");
     if *field == StringField::Path {
         push_list(query, &values.iter().map(|v| v.to_lowercase()).collect::<Vec<_>>());
@@ -161,13 +184,21 @@ fn push_in_list(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, 
     }
 }
 
-fn push_match(query: &mut QueryBuilder<'static, Sqlite>, field: &StringField, pattern: &Pattern) {
+fn push_match(query: &mut SqlBuilder, field: &StringField, pattern: &Pattern) {
     if pattern.regexp {
         push_string_value(query, field);
-        let regex = if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
-        query.push(" REGEXP ").push_bind(regex);
+        match query.dialect {
+            Dialect::Sqlite => {
+                let regex =
+                    if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
+                query.push(" REGEXP ").push_bind(regex);
+            }
+            Dialect::Postgres => {
+                query.push(if pattern.case_sensitive { " ~ " } else { " ~* " }).push_bind(pattern.text.clone());
+            }
+        }
     } else if pattern.case_sensitive {
-        query.push("instr(");
+        query.push(if query.dialect == Dialect::Sqlite { "instr(" } else { "strpos(" });
         push_string_value(query, field);
         query.push(", ").push_bind(pattern.text.clone()).push(") > 0");
     } else {
@@ -182,21 +213,13 @@ fn escape_like(value: &str) -> String {
     value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
-pub(super) fn push_list(query: &mut QueryBuilder<'static, Sqlite>, values: &[String]) {
-    query.push("(");
-    if values.is_empty() {
-        query.push("NULL");
-    }
-    let mut separated = query.separated(", ");
-    for value in values {
-        separated.push_bind(value.clone());
-    }
-    query.push(")");
+pub(super) fn push_list(query: &mut SqlBuilder, values: &[String]) {
+    query.push_list(values);
 }
 
 /// Set operators over a `(upload_seq, value)` table: tags, or colour buckets.
 fn push_set_condition(
-    query: &mut QueryBuilder<'static, Sqlite>,
+    query: &mut SqlBuilder,
     op: &TagOp,
     membership: &str,
     (table, column): (&'static str, &'static str),

@@ -12,7 +12,7 @@ pub struct UploadFilterRow {
 
 impl Db {
     pub async fn insert_upload_filter(&self, row: &UploadFilterRow, now: i64) -> Result<(), DbError> {
-        sqlx::query(
+        on_write!(self, |pool| sqlx::query(
             r#"INSERT INTO upload_filters (id, name, filter, shared, created_at, updated_at)
                VALUES ($1, $2, $3, $4, $5, $5)"#,
         )
@@ -21,8 +21,9 @@ impl Db {
         .bind(&row.filter)
         .bind(row.shared)
         .bind(now)
-        .execute(&self.writer)
-        .await?;
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
@@ -35,7 +36,7 @@ impl Db {
         shared: Option<bool>,
         now: i64,
     ) -> Result<bool, DbError> {
-        let result = sqlx::query(
+        let result = on_write!(self, |pool| sqlx::query(
             r#"UPDATE upload_filters SET name = $1, filter = $2, shared = COALESCE($3, shared), updated_at = $4
                WHERE id = $5"#,
         )
@@ -44,29 +45,37 @@ impl Db {
         .bind(shared)
         .bind(now)
         .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(result.rows_affected() == 1)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(result == 1)
     }
 
     pub async fn find_upload_filter(&self, id: &str) -> Result<Option<UploadFilterRow>, DbError> {
-        let row = sqlx::query_as("SELECT id, name, filter, shared FROM upload_filters WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            on_read!(self, |pool| sqlx::query_as("SELECT id, name, filter, shared FROM upload_filters WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
         Ok(row)
     }
 
     /// Every saved filter, oldest first.
     pub async fn list_upload_filters(&self) -> Result<Vec<UploadFilterRow>, DbError> {
-        let rows = sqlx::query_as("SELECT id, name, filter, shared FROM upload_filters ORDER BY created_at, id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = on_read!(self, |pool| sqlx::query_as(
+            "SELECT id, name, filter, shared FROM upload_filters ORDER BY created_at, id"
+        )
+        .fetch_all(pool)
+        .await)?;
         Ok(rows)
     }
 
     pub async fn delete_upload_filter(&self, id: &str) -> Result<bool, DbError> {
-        let result = sqlx::query("DELETE FROM upload_filters WHERE id = $1").bind(id).execute(&self.writer).await?;
-        Ok(result.rows_affected() == 1)
+        let result = on_write!(self, |pool| sqlx::query("DELETE FROM upload_filters WHERE id = $1")
+            .bind(id)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(result == 1)
     }
 }

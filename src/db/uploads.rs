@@ -1,9 +1,11 @@
 //! `uploads` with their per-locale metadata, tag links and old-path aliases.
 
 use serde_json::Value;
-use sqlx::{QueryBuilder, Sqlite};
 
-use super::{Db, DbError, Tx};
+use super::{
+    sql::{read_built, tx_built, SqlBuilder},
+    Db, DbError, Tx,
+};
 use crate::domain::{color_bucket, media_type, Change, Creator, MetadataPatch, UploadPatch};
 
 /// Columns of `uploads`, as stored.
@@ -118,49 +120,55 @@ pub(super) const UPLOAD_COLUMNS: &str =
 impl Db {
     pub async fn find_upload(&self, id: &str) -> Result<Option<UploadRow>, DbError> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?)
+        Ok(on_read!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await)?)
     }
 
     pub async fn find_upload_in(tx: &mut Tx, id: &str) -> Result<Option<UploadRow>, DbError> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE id = $1");
-        Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut **tx).await?)
+        Ok(on_tx!(tx, |conn| sqlx::query_as(&sql).bind(id).fetch_optional(conn).await)?)
     }
 
     pub async fn find_upload_by_path(&self, path: &str) -> Result<Option<UploadRow>, DbError> {
         let sql = format!("SELECT {UPLOAD_COLUMNS} FROM uploads WHERE path = $1");
-        Ok(sqlx::query_as(&sql).bind(path).fetch_optional(&self.pool).await?)
+        Ok(on_read!(self, |pool| sqlx::query_as(&sql).bind(path).fetch_optional(pool).await)?)
     }
 
     /// The current path of the upload that used to live at `old_path`.
     pub async fn find_current_path_for_alias(&self, old_path: &str) -> Result<Option<String>, DbError> {
-        let path = sqlx::query_scalar(
+        let path = on_read!(self, |pool| sqlx::query_scalar(
             r#"SELECT u.path FROM upload_path_aliases a JOIN uploads u ON u.id = a.upload_id WHERE a.path = $1"#,
         )
         .bind(old_path)
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(pool)
+        .await)?;
         Ok(path)
     }
 
     pub async fn upload_exists(&self, id: &str) -> Result<bool, DbError> {
-        let found: Option<i64> =
-            sqlx::query_scalar("SELECT 1 FROM uploads WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        let found: Option<i64> = on_read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM uploads WHERE id = $1")
+            .bind(id)
+            .fetch_optional(pool)
+            .await)?;
         Ok(found.is_some())
     }
 
     pub async fn list_metadata(&self, upload_id: &str) -> Result<Vec<MetadataRow>, DbError> {
-        let rows = sqlx::query_as("SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1")
-            .bind(upload_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = on_read!(self, |pool| sqlx::query_as(
+            "SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1"
+        )
+        .bind(upload_id)
+        .fetch_all(pool)
+        .await)?;
         Ok(rows)
     }
 
     pub async fn list_metadata_in(tx: &mut Tx, upload_id: &str) -> Result<Vec<MetadataRow>, DbError> {
-        let rows = sqlx::query_as("SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1")
-            .bind(upload_id)
-            .fetch_all(&mut **tx)
-            .await?;
+        let rows = on_tx!(tx, |conn| sqlx::query_as(
+            "SELECT locale, alt, title, custom_data FROM upload_metadata WHERE upload_id = $1"
+        )
+        .bind(upload_id)
+        .fetch_all(conn)
+        .await)?;
         Ok(rows)
     }
 
@@ -169,15 +177,12 @@ impl Db {
         if upload_ids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT upload_id, locale, alt, title, custom_data FROM upload_metadata WHERE upload_id IN (",
+        let mut query = SqlBuilder::new(
+            self.dialect(),
+            "SELECT upload_id, locale, alt, title, custom_data FROM upload_metadata WHERE upload_id IN ",
         );
-        let mut separated = query.separated(", ");
-        for id in upload_ids {
-            separated.push_bind(id);
-        }
-        query.push(")");
-        let rows: Vec<ListedMetadataRow> = query.build_query_as().fetch_all(&self.pool).await?;
+        query.push_list(upload_ids);
+        let rows: Vec<ListedMetadataRow> = read_built!(self, rows query, fetch_all);
         Ok(rows
             .into_iter()
             .map(|r| {
@@ -195,13 +200,13 @@ impl Db {
         };
         let poster_time = new.metadata.poster_time.as_set().copied().flatten().map(|t| t.seconds());
         let format = new.extension.map(str::to_owned).or_else(|| facts.sniffed_format.clone());
-        sqlx::query(
+        on_tx!(tx, |conn| sqlx::query(
             r#"INSERT INTO uploads (id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image,
                    width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright,
                    notes, tags, focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type,
                    creator_id, url_replaced, file_updated_at, created_at, updated_at, media_type)
                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20,
-                   $21, $22, $23, $24, $25, $26, $27, $28, 0, $29, $29, $29, $30)"#,
+                   $21, $22, $23, $24, $25, $26, $27, $28, FALSE, $29, $29, $29, $30)"#,
         )
         .bind(new.id)
         .bind(new.path)
@@ -233,8 +238,9 @@ impl Db {
         .bind(&new.creator.id)
         .bind(new.now)
         .bind(media_type(&facts.mime_type))
-        .execute(&mut **tx)
-        .await?;
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         Self::write_tag_links(tx, new.id, new.tags).await?;
         Self::write_color_buckets(tx, new.id, &facts.colors).await?;
         Self::write_locale_metadata(tx, new.id, new.metadata).await?;
@@ -245,7 +251,7 @@ impl Db {
     /// Applies the regular attributes of `patch` (not the file, not the basename). Only the columns
     /// and locale cells the patch names are written, so concurrent patches of other parts survive.
     pub async fn apply_upload_patch(tx: &mut Tx, id: &str, patch: &UploadPatch, now: i64) -> Result<(), DbError> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE uploads SET updated_at = ");
+        let mut query = SqlBuilder::new(tx.dialect(), "UPDATE uploads SET updated_at = ");
         query.push_bind(now);
         let text_columns = [("author", &patch.author), ("copyright", &patch.copyright), ("notes", &patch.notes)];
         for (column, change) in text_columns {
@@ -271,7 +277,7 @@ impl Db {
             query.push(", creator_id = ").push_bind(creator.id.clone());
         }
         query.push(" WHERE id = ").push_bind(id);
-        query.build().execute(&mut **tx).await?;
+        tx_built!(tx, exec query, execute);
         if let Change::Set(tags) = &patch.tags {
             Self::write_tag_links(tx, id, tags).await?;
         }
@@ -289,7 +295,7 @@ impl Db {
         new_path: Option<(&str, &str, Option<&str>)>,
         now: i64,
     ) -> Result<(), DbError> {
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new("UPDATE uploads SET blob_key = ");
+        let mut query = SqlBuilder::new(tx.dialect(), "UPDATE uploads SET blob_key = ");
         query.push_bind(&facts.blob_key);
         query.push(", size = ").push_bind(facts.size);
         query.push(", md5 = ").push_bind(&facts.md5);
@@ -313,10 +319,10 @@ impl Db {
                 query.push(", basename = ").push_bind(basename);
                 query.push(", extension = ").push_bind(extension);
                 query.push(", format = ").push_bind(format);
-                query.push(", url_replaced = 0");
+                query.push(", url_replaced = FALSE");
             }
             None => {
-                query.push(", url_replaced = 1");
+                query.push(", url_replaced = TRUE");
             }
         }
         // A new file may not be an image or a video any more: drop what no longer applies.
@@ -327,7 +333,7 @@ impl Db {
             query.push(", poster_time = NULL");
         }
         query.push(" WHERE id = ").push_bind(id);
-        query.build().execute(&mut **tx).await?;
+        tx_built!(tx, exec query, execute);
         Self::write_color_buckets(tx, id, &facts.colors).await?;
         Self::refresh_search_document(tx, id).await?;
         Ok(())
@@ -343,71 +349,102 @@ impl Db {
         now: i64,
     ) -> Result<(), DbError> {
         // The new URL never served other bytes, so it may be cached as immutable again.
-        sqlx::query("UPDATE uploads SET path = $1, basename = $2, updated_at = $3, url_replaced = 0 WHERE id = $4")
-            .bind(new_path)
-            .bind(basename)
-            .bind(now)
-            .bind(id)
-            .execute(&mut **tx)
-            .await?;
+        on_tx!(tx, |conn| sqlx::query(
+            "UPDATE uploads SET path = $1, basename = $2, updated_at = $3, url_replaced = FALSE WHERE id = $4"
+        )
+        .bind(new_path)
+        .bind(basename)
+        .bind(now)
+        .bind(id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
         // The new path may have been an alias of this same upload (renamed back): it is current again.
-        sqlx::query("DELETE FROM upload_path_aliases WHERE path = $1").bind(new_path).execute(&mut **tx).await?;
-        sqlx::query("INSERT INTO upload_path_aliases (path, upload_id) VALUES ($1, $2)")
+        on_tx!(tx, |conn| sqlx::query("DELETE FROM upload_path_aliases WHERE path = $1")
+            .bind(new_path)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        on_tx!(tx, |conn| sqlx::query("INSERT INTO upload_path_aliases (path, upload_id) VALUES ($1, $2)")
             .bind(old_path)
             .bind(id)
-            .execute(&mut **tx)
-            .await?;
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
     /// True if `path` is free for a rename of `upload_id` (its own old aliases do not count).
     pub async fn path_is_free_for(tx: &mut Tx, path: &str, upload_id: &str) -> Result<bool, DbError> {
-        let taken: Option<i64> = sqlx::query_scalar(
-            r#"SELECT 1 FROM upload_requests WHERE path = $1 AND (consumed_by IS NULL OR consumed_by <> $2)
-               UNION ALL SELECT 1 FROM uploads WHERE path = $1
-               UNION ALL SELECT 1 FROM upload_path_aliases WHERE path = $1 AND upload_id <> $2
+        let taken: Option<i64> = on_tx!(tx, |conn| sqlx::query_scalar(
+            r#"SELECT CAST(1 AS BIGINT) FROM upload_requests WHERE path = $1 AND (consumed_by IS NULL OR consumed_by <> $2)
+               UNION ALL SELECT CAST(1 AS BIGINT) FROM uploads WHERE path = $1
+               UNION ALL SELECT CAST(1 AS BIGINT) FROM upload_path_aliases WHERE path = $1 AND upload_id <> $2
                LIMIT 1"#,
         )
         .bind(path)
         .bind(upload_id)
-        .fetch_optional(&mut **tx)
-        .await?;
+        .fetch_optional(conn)
+        .await)?;
         Ok(taken.is_none())
     }
 
     /// Removes old aliases when an upload's URL changes for a new file (create_new_url).
     pub async fn delete_path_aliases(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM upload_path_aliases WHERE upload_id = $1").bind(upload_id).execute(&mut **tx).await?;
+        on_tx!(tx, |conn| sqlx::query("DELETE FROM upload_path_aliases WHERE upload_id = $1")
+            .bind(upload_id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 
     /// Deletes the upload (metadata, tag links and aliases cascade).
     pub async fn delete_upload(tx: &mut Tx, id: &str) -> Result<bool, DbError> {
         Self::delete_search_document(tx, id).await?;
-        let result = sqlx::query("DELETE FROM uploads WHERE id = $1").bind(id).execute(&mut **tx).await?;
-        Ok(result.rows_affected() == 1)
+        let result = on_tx!(tx, |conn| sqlx::query("DELETE FROM uploads WHERE id = $1")
+            .bind(id)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
+        Ok(result == 1)
     }
 
     async fn write_tag_links(tx: &mut Tx, upload_id: &str, tags: &[String]) -> Result<(), DbError> {
-        let seq: i64 =
-            sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1").bind(upload_id).fetch_one(&mut **tx).await?;
-        sqlx::query("DELETE FROM upload_tag_links WHERE upload_seq = $1").bind(seq).execute(&mut **tx).await?;
+        let seq: i64 = on_tx!(tx, |conn| sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(conn)
+            .await)?;
+        on_tx!(tx, |conn| sqlx::query("DELETE FROM upload_tag_links WHERE upload_seq = $1")
+            .bind(seq)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         for tag in tags {
-            sqlx::query("INSERT INTO upload_tag_links (upload_seq, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(seq)
-                .bind(tag)
-                .execute(&mut **tx)
-                .await?;
+            on_tx!(tx, |conn| sqlx::query(
+                "INSERT INTO upload_tag_links (upload_seq, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            )
+            .bind(seq)
+            .bind(tag)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
 
     /// Replaces the colour buckets of an upload with those of `colors` (`[{red, green, blue, alpha}]`).
     pub(super) async fn write_color_buckets(tx: &mut Tx, upload_id: &str, colors: &Value) -> Result<(), DbError> {
-        let seq: i64 =
-            sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1").bind(upload_id).fetch_one(&mut **tx).await?;
-        sqlx::query("DELETE FROM upload_color_buckets WHERE upload_seq = $1").bind(seq).execute(&mut **tx).await?;
+        let seq: i64 = on_tx!(tx, |conn| sqlx::query_scalar("SELECT seq FROM uploads WHERE id = $1")
+            .bind(upload_id)
+            .fetch_one(conn)
+            .await)?;
+        on_tx!(tx, |conn| sqlx::query("DELETE FROM upload_color_buckets WHERE upload_seq = $1")
+            .bind(seq)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         let channel = |c: &Value, name: &str| c.get(name).and_then(Value::as_u64).map(|v| v.min(255) as u8);
         for colour in colors.as_array().map(Vec::as_slice).unwrap_or_default() {
             let (Some(r), Some(g), Some(b)) =
@@ -415,11 +452,14 @@ impl Db {
             else {
                 continue;
             };
-            sqlx::query("INSERT INTO upload_color_buckets (upload_seq, bucket) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(seq)
-                .bind(color_bucket(r, g, b))
-                .execute(&mut **tx)
-                .await?;
+            on_tx!(tx, |conn| sqlx::query(
+                "INSERT INTO upload_color_buckets (upload_seq, bucket) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+            )
+            .bind(seq)
+            .bind(color_bucket(r, g, b))
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         }
         Ok(())
     }
@@ -451,7 +491,13 @@ impl Db {
             "INSERT INTO upload_metadata (upload_id, locale, {column}) VALUES ($1, $2, $3) \
              ON CONFLICT (upload_id, locale) DO UPDATE SET {column} = excluded.{column}"
         );
-        sqlx::query(&sql).bind(upload_id).bind(locale).bind(value).execute(&mut **tx).await?;
+        on_tx!(tx, |conn| sqlx::query(&sql)
+            .bind(upload_id)
+            .bind(locale)
+            .bind(value)
+            .execute(conn)
+            .await
+            .map(|r| r.rows_affected()))?;
         Ok(())
     }
 }

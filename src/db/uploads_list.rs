@@ -1,12 +1,12 @@
 //! Listing uploads (spec §3.3): typed conditions turned into SQL, ordering, offset paging and the
 //! total count. Every value is bound; only fixed column expressions are spliced into the SQL.
 
-use sqlx::{QueryBuilder, Sqlite};
-
 use super::{
-    upload_conditions::{push_conditions, push_list, string_expression},
+    search::search_expression,
+    sql::{read_built, SqlBuilder},
+    upload_conditions::{greatest, push_conditions, push_list, string_expression},
     uploads::UploadRow,
-    Db, DbError,
+    Backend, Db, DbError, Dialect,
 };
 
 /// Longer side at or below which an image is an `icon`, `small` or `medium` (above: `large`).
@@ -107,9 +107,11 @@ pub enum UploadCondition {
     Tags(TagOp),
     /// Colour buckets of the dominant colours, with the same operators as tags.
     Colors(TagOp),
-    /// Full-text match (an FTS5 expression built by the caller).
-    Search(String),
-    /// Uploads whose `seq` is in this JSON array of `count` numbers (a search already evaluated).
+    /// Full-text match: every word (already carrying its locale prefix, see
+    /// [`super::locale_prefix`]) is in the upload's document, the last one as a prefix.
+    Search(Vec<String>),
+    /// Uploads whose `seq` is in this JSON array of `count` numbers (a search already evaluated;
+    /// SQLite only).
     Matched {
         seqs_json: String,
         count: i64,
@@ -147,8 +149,8 @@ impl Db {
     pub async fn list_uploads(&self, query: &UploadQuery) -> Result<(Vec<UploadRow>, i64), DbError> {
         let plan = self.plan_page(query).await?;
         let Some(page) = &plan.page else { return Ok((Vec::new(), plan.total)) };
-        let mut rows: Vec<UploadRow> =
-            page_query(page, "", plan.scan_in_order).build_query_as().fetch_all(&self.pool).await?;
+        let page = page_query(self.dialect(), page, "", plan.scan_in_order);
+        let mut rows: Vec<UploadRow> = read_built!(self, rows page, fetch_all);
         if plan.reversed {
             rows.reverse();
         }
@@ -169,21 +171,23 @@ impl Db {
         Ok(PagePlan { query, total, scan_in_order, reversed, page: Some(page) })
     }
 
-    /// Runs a full-text search once and keeps its matches (unless ordering by relevance, which
-    /// needs the search inside the page query).
+    /// On SQLite, runs a full-text search once and keeps its matches (unless ordering by
+    /// relevance, which needs the search inside the page query). PostgreSQL plans the search
+    /// inside the count and page queries well by itself.
     async fn evaluate_search(&self, query: &UploadQuery) -> Result<UploadQuery, DbError> {
         let mut query = query.clone();
+        let Backend::Sqlite { pool, .. } = &self.backend else { return Ok(query) };
         if rank_search(&query).is_some() {
             return Ok(query);
         }
         for condition in &mut query.conditions {
-            if let UploadCondition::Search(expression) = condition {
+            if let UploadCondition::Search(words) = condition {
                 // One row: aggregating in SQLite is far cheaper than streaming thousands of rows out.
                 let (count, seqs_json): (i64, String) = sqlx::query_as(
                     "SELECT COUNT(*), json_group_array(rowid) FROM uploads_fts WHERE uploads_fts MATCH $1",
                 )
-                .bind(expression.as_str())
-                .fetch_one(&self.pool)
+                .bind(search_expression(Dialect::Sqlite, words))
+                .fetch_one(pool)
                 .await?;
                 *condition = UploadCondition::Matched { seqs_json, count };
             }
@@ -196,12 +200,17 @@ impl Db {
         match query.conditions.as_slice() {
             [UploadCondition::Matched { count, .. }] => Ok(*count),
             [UploadCondition::Tags(TagOp::AnyIn(tags))] => {
-                let mut count: QueryBuilder<Sqlite> =
-                    QueryBuilder::new("SELECT COUNT(DISTINCT upload_seq) FROM upload_tag_links WHERE tag IN ");
+                let mut count = SqlBuilder::new(
+                    self.dialect(),
+                    "SELECT COUNT(DISTINCT upload_seq) FROM upload_tag_links WHERE tag IN ",
+                );
                 push_list(&mut count, tags);
-                Ok(count.build_query_scalar().fetch_one(&self.pool).await?)
+                Ok(read_built!(self, scalar count, fetch_one))
             }
-            _ => Ok(count_query(query, "").build_query_scalar().fetch_one(&self.pool).await?),
+            _ => {
+                let count = count_query(self.dialect(), query, "");
+                Ok(read_built!(self, scalar count, fetch_one))
+            }
         }
     }
 
@@ -212,28 +221,41 @@ impl Db {
         if query.conditions.is_empty() || rank_search(query).is_some() {
             return Ok(false);
         }
-        let rows: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM uploads").fetch_one(&self.pool).await?;
+        let rows: i64 = on_read!(self, |pool| sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM uploads")
+            .fetch_one(pool)
+            .await)?;
         let wanted = (query.offset + query.limit) as f64;
         // Rows walked ≈ wanted × rows / total; rows sorted ≈ total (a sort costs a few walks per row).
         Ok((total as f64) * (total as f64) * 4.0 > wanted * rows as f64)
     }
 
-    /// SQLite's plan for the count and the page of `query` (for benchmarks and operators).
+    /// The database's plan for the count and the page of `query` (for benchmarks and operators).
     pub async fn explain_list_uploads(&self, query: &UploadQuery) -> Result<Vec<String>, DbError> {
+        let dialect = self.dialect();
+        let explain = match dialect {
+            Dialect::Sqlite => "EXPLAIN QUERY PLAN ",
+            Dialect::Postgres => "EXPLAIN ",
+        };
         let PagePlan { query, total, scan_in_order, reversed, page } = self.plan_page(query).await?;
         let mut plan = vec![format!("total: {total}, scan in order: {scan_in_order}, from the other end: {reversed}")];
         let page = page.unwrap_or_else(|| query.clone());
-        let mut builders = vec![("page", page_query(&page, "EXPLAIN QUERY PLAN ", scan_in_order))];
+        let mut builders = vec![("page", page_query(dialect, &page, explain, scan_in_order))];
         match query.conditions.as_slice() {
             [UploadCondition::Matched { .. }] => plan.push("count: from the search itself".into()),
             [UploadCondition::Tags(TagOp::AnyIn(_))] => {
                 plan.push("count: COUNT(DISTINCT upload_seq) of the tag links".into())
             }
-            _ => builders.insert(0, ("count", count_query(&query, "EXPLAIN QUERY PLAN "))),
+            _ => builders.insert(0, ("count", count_query(dialect, &query, explain))),
         }
-        for (label, mut builder) in builders {
-            let rows: Vec<(i64, i64, i64, String)> = builder.build_query_as().fetch_all(&self.pool).await?;
-            plan.extend(rows.into_iter().map(|(_, _, _, detail)| format!("{label}: {detail}")));
+        for (label, builder) in builders {
+            let details: Vec<String> = match dialect {
+                Dialect::Sqlite => {
+                    let rows: Vec<(i64, i64, i64, String)> = read_built!(self, rows builder, fetch_all);
+                    rows.into_iter().map(|(_, _, _, detail)| detail).collect()
+                }
+                Dialect::Postgres => read_built!(self, scalar builder, fetch_all),
+            };
+            plan.extend(details.into_iter().map(|detail| format!("{label}: {detail}")));
         }
         Ok(plan)
     }
@@ -261,71 +283,84 @@ fn reversed_page(query: &UploadQuery, total: i64) -> UploadQuery {
     }
 }
 
-fn count_query(query: &UploadQuery, prefix: &str) -> QueryBuilder<'static, Sqlite> {
-    let mut count: QueryBuilder<Sqlite> = QueryBuilder::new(format!("{prefix}SELECT COUNT(*) FROM uploads"));
+fn count_query(dialect: Dialect, query: &UploadQuery, prefix: &str) -> SqlBuilder {
+    let mut count = SqlBuilder::new(dialect, format!("{prefix}SELECT COUNT(*) FROM uploads"));
     push_conditions(&mut count, &query.conditions, false);
     count
 }
 
 /// Pages through the ids first (an index can answer that), then reads the full rows.
-fn page_query(query: &UploadQuery, prefix: &str, scan_in_order: bool) -> QueryBuilder<'static, Sqlite> {
+fn page_query(dialect: Dialect, query: &UploadQuery, prefix: &str, scan_in_order: bool) -> SqlBuilder {
     let columns = super::uploads::UPLOAD_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
-    let mut page: QueryBuilder<Sqlite> = QueryBuilder::new(format!(
-        "{prefix}SELECT {columns} FROM uploads u JOIN (SELECT uploads.rowid AS page_rowid, "
-    ));
-    page.push(order_keys(&query.order));
+    let mut page =
+        SqlBuilder::new(dialect, format!("{prefix}SELECT {columns} FROM uploads u JOIN (SELECT uploads.seq AS page_seq, "));
+    page.push(order_keys(dialect, &query.order));
     page.push(" FROM uploads");
-    if let Some(search) = rank_search(query) {
-        page.push(
-            " JOIN (SELECT rowid AS fts_rowid, bm25(uploads_fts) AS rank FROM uploads_fts WHERE uploads_fts MATCH ",
-        );
-        page.push_bind(search.to_owned());
-        page.push(") fts ON fts.fts_rowid = uploads.rowid");
+    if let Some(words) = rank_search(query) {
+        // Lower ranks are better matches on both backends (bm25 is negative, ts_rank is negated).
+        let expression = search_expression(dialect, words);
+        match dialect {
+            Dialect::Sqlite => {
+                page.push(
+                    " JOIN (SELECT rowid AS fts_seq, bm25(uploads_fts) AS rank FROM uploads_fts \
+                     WHERE uploads_fts MATCH ",
+                );
+                page.push_bind(expression);
+            }
+            Dialect::Postgres => {
+                page.push(" JOIN (SELECT seq AS fts_seq, -ts_rank(words, CAST(");
+                page.push_bind(expression.clone());
+                page.push(" AS tsquery)) AS rank FROM uploads_search WHERE words @@ CAST(");
+                page.push_bind(expression).push(" AS tsquery)");
+            }
+        }
+        page.push(") fts ON fts.fts_seq = uploads.seq");
     }
     push_conditions(&mut page, &query.conditions, scan_in_order);
     page.push(" ORDER BY ").push(order_clause(&query.order, ""));
     page.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(query.offset);
-    page.push(") p ON p.page_rowid = u.rowid ORDER BY ").push(order_clause(&query.order, "p."));
+    page.push(") p ON p.page_seq = u.seq ORDER BY ").push(order_clause(&query.order, "p."));
     page
 }
 
-/// The search expression when ordering by relevance.
-fn rank_search(query: &UploadQuery) -> Option<&str> {
+/// The search words when ordering by relevance.
+fn rank_search(query: &UploadQuery) -> Option<&[String]> {
     if !query.order.iter().any(|(field, _)| *field == OrderField::Rank) {
         return None;
     }
     query.conditions.iter().find_map(|c| match c {
-        UploadCondition::Search(expression) => Some(expression.as_str()),
+        UploadCondition::Search(words) => Some(words.as_slice()),
         _ => None,
     })
 }
 
-fn order_expression(field: OrderField) -> String {
+fn order_expression(dialect: Dialect, field: OrderField) -> String {
     match field {
         OrderField::CreatedAt => "uploads.created_at".into(),
         OrderField::UpdatedAt => "uploads.updated_at".into(),
         OrderField::Basename => "uploads.basename".into(),
-        OrderField::Filename => string_expression(&StringField::Filename),
+        OrderField::Filename => string_expression(dialect, &StringField::Filename),
         OrderField::Format => "uploads.format".into(),
         OrderField::Id => "uploads.id".into(),
         OrderField::MimeType => "uploads.mime_type".into(),
-        OrderField::Resolution => "(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL \
-                                   ELSE MAX(uploads.width, uploads.height) END)"
-            .into(),
+        OrderField::Resolution => format!(
+            "(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL ELSE {} END)",
+            greatest(dialect, "uploads.width", "uploads.height")
+        ),
         OrderField::Size => "uploads.size".into(),
         OrderField::Rank => "fts.rank".into(),
     }
 }
 
-/// `expr AS k0, expr AS k1, …, uploads.rowid AS k_id` for the inner page query. The rowid makes
-/// the order total and is in every index, so ordered scans stay index-only.
-fn order_keys(order: &[(OrderField, bool)]) -> String {
+/// `expr AS k0, expr AS k1, …, uploads.seq AS k_id` for the inner page query. The seq (SQLite's
+/// rowid) makes the order total and is in every index, so ordered scans stay index-only.
+fn order_keys(dialect: Dialect, order: &[(OrderField, bool)]) -> String {
     let mut keys: Vec<String> = effective_order(order)
         .iter()
         .enumerate()
-        .map(|(i, (f, _))| format!("{} AS k{i}", order_expression(*f)))
+        .map(|(i, (f, _))| format!("{} AS k{i}", order_expression(dialect, *f)))
         .collect();
-    keys.push("uploads.rowid AS k_id".into());
+    keys.push("uploads.seq AS k_id".into());
     keys.join(", ")
 }
 

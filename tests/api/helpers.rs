@@ -74,6 +74,15 @@ impl TestResponse {
     }
 }
 
+/// With `ASSETD_TEST_DATABASE_URL` set (scripts/test does), every test app gets a fresh schema
+/// of that PostgreSQL database; otherwise SQLite in its temp dir.
+fn use_test_database(config: &mut Config) {
+    if let Ok(url) = std::env::var("ASSETD_TEST_DATABASE_URL") {
+        config.database_url = Some(url);
+        config.database_schema = format!("assetd_test_{}", uuid::Uuid::new_v4().simple());
+    }
+}
+
 impl TestApp {
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
@@ -87,6 +96,7 @@ impl TestApp {
         config.locales = vec![Locale::parse("en").unwrap(), Locale::parse("it").unwrap()];
         config.workers = 0;
         config.ffprobe = "ffprobe".into();
+        use_test_database(&mut config);
         configure(&mut config);
         let app = App::build_with_storage(config, Storage::in_memory()).await.expect("app builds");
         let router = api::router(app.clone());

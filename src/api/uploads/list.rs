@@ -108,13 +108,13 @@ fn filter_conditions(filter: &Map<String, Value>, locale: &Locale) -> ApiResult<
 /// Every word must match a word of the upload's document in `locale`: the last one as a prefix
 /// (so results follow typing), the others whole. `None` when the text has no words (an empty
 /// search filters nothing).
-fn search_expression(text: &str, locale: &Locale) -> Option<String> {
+fn search_expression(text: &str, locale: &Locale) -> Option<Vec<String>> {
     let prefix = locale_prefix(locale.as_str());
     let words = search_words(text);
     let (last, rest) = words.split_last()?;
-    let mut terms: Vec<String> = rest.iter().take(15).map(|w| format!("\"{prefix}{w}\"")).collect();
-    terms.push(format!("\"{prefix}{last}\"*"));
-    Some(terms.join(" AND "))
+    let mut terms: Vec<String> = rest.iter().take(15).map(|w| format!("{prefix}{w}")).collect();
+    terms.push(format!("{prefix}{last}"));
+    Some(terms)
 }
 
 /// `order_by=_created_at_DESC,size_ASC`.
