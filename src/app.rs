@@ -46,7 +46,7 @@ pub struct App {
 impl App {
     /// The embedded default: SQLite and files under the data directory.
     pub async fn build(config: Config) -> anyhow::Result<Arc<App>> {
-        let storage = Storage::local(config.data_dir.join("files")).context("opening the file store")?;
+        let storage = Storage::from_config(&config).context("opening the file store")?;
         Self::build_with_storage(config, storage).await
     }
 

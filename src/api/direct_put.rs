@@ -1,5 +1,6 @@
 //! The direct PUT of an upload's bytes (spec §4.2): no token, but a valid unexpired signature for
-//! exactly that path. The body streams to storage in constant memory.
+//! exactly that path. The body streams to storage in constant memory. With S3 storage clients PUT
+//! to presigned bucket URLs instead and this endpoint refuses every request.
 
 use std::sync::Arc;
 
@@ -25,6 +26,13 @@ pub(super) async fn put_file(
     headers: HeaderMap,
     body: Body,
 ) -> ApiResult<Response> {
+    if app.storage.takes_direct_uploads() {
+        return Err(CmaError::new(
+            404,
+            "INVALID_ENDPOINT",
+            json!({ "message": "files go straight to object storage: PUT them to the url POST /upload-requests answers" }),
+        ));
+    }
     let path = format!("/{project}/{file}");
     let expires = query.get("expires").and_then(Value::as_str).and_then(|e| e.parse::<i64>().ok());
     let (Some(expires), Some(sig)) = (expires, query.get("sig").and_then(Value::as_str)) else {

@@ -1,6 +1,7 @@
-//! `POST /upload-requests` (spec §4.1): hands out a path and a signed URL to PUT the bytes to.
+//! `POST /upload-requests` (spec §4.1): hands out a path and a signed URL to PUT the bytes to:
+//! a presigned URL straight into the bucket with S3 storage, else assetd's own direct PUT.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{extract::State, Json};
 use serde_json::{json, Value};
@@ -34,9 +35,15 @@ pub(super) async fn create_upload_request(
     let expires_at = now + i64::try_from(app.config.upload_url_ttl_secs * 1000).unwrap_or(i64::MAX / 2);
     let blob_key = StorageKey::new_original();
     let path = reserve_path(&app, &sanitized, now, expires_at, &blob_key, &caller).await?;
-    let expires_secs = expires_at / 1000;
-    let url =
-        format!("{}/put{}?expires={}&sig={}", app.public_url, path, expires_secs, app.signer.sign(&path, expires_secs));
+    let ttl = Duration::from_secs(app.config.upload_url_ttl_secs);
+    let url = match app.storage.presigned_put_url(&blob_key, ttl).await? {
+        Some(url) => url,
+        None => {
+            let expires_secs = expires_at / 1000;
+            let sig = app.signer.sign(&path, expires_secs);
+            format!("{}/put{}?expires={}&sig={}", app.public_url, path, expires_secs, sig)
+        }
+    };
     Ok(Json(json!({
         "data": {
             "type": "upload_request",

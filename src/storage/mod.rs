@@ -1,7 +1,15 @@
-//! Blob storage behind one small interface (object_store: local disk now, S3 next, memory in tests).
-//! Only this module builds storage keys; none derives from client input.
+//! Blob storage behind one small interface (object_store: local disk, an S3-compatible bucket,
+//! memory in tests). Only this module builds storage keys; none derives from client input.
+//!
+//! With S3, clients PUT files straight to the bucket through presigned URLs. Such a URL targets a
+//! staging key ([`StorageKey::incoming`]); [`Storage::take_presigned_upload`] moves the file into
+//! place, so nothing a client PUTs later can change a file that already belongs to an upload.
 
-use std::{ops::Range, path::PathBuf, sync::Arc};
+mod s3;
+#[cfg(test)]
+mod s3_tests;
+
+use std::{ops::Range, path::PathBuf, sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use futures_util::{stream::BoxStream, Stream, StreamExt, TryStreamExt};
@@ -10,7 +18,7 @@ use object_store::{
     WriteMultipart,
 };
 
-use crate::domain::new_opaque_id;
+use crate::{config::Config, domain::new_opaque_id};
 
 /// Size of the parts a streamed write is cut into; at most a few are in memory at once.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -48,6 +56,11 @@ impl StorageKey {
         &self.0
     }
 
+    /// Where a client's presigned PUT for this key lands until it is taken into place.
+    fn incoming(&self) -> StorageKey {
+        StorageKey(format!("incoming/{}", self.0))
+    }
+
     fn location(&self) -> ObjectPath {
         ObjectPath::from(self.0.as_str())
     }
@@ -65,6 +78,8 @@ pub enum StorageError {
     Backend(#[from] object_store::Error),
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
+    #[error("storage configuration: {0}")]
+    Config(String),
 }
 
 impl StorageError {
@@ -85,20 +100,90 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// Set for the local-disk backend, whose files can be read in place.
     local: Option<Arc<LocalFileSystem>>,
+    /// Set for S3: signs the URLs clients PUT files to.
+    presigner: Option<s3::Presigner>,
 }
 
 impl Storage {
+    /// The backend the configuration names: the S3 bucket of `storage_url` when set, else files
+    /// under `data_dir/files`.
+    pub fn from_config(config: &Config) -> Result<Self, StorageError> {
+        match &config.storage_url {
+            Some(url) => Self::s3(url),
+            None => Self::local(config.data_dir.join("files")),
+        }
+    }
+
+    /// An S3-compatible bucket: `s3://bucket[/prefix]?endpoint=http://host:port&region=us-east-1`.
+    /// Credentials come from the usual `AWS_*` variables; requests are path-style.
+    pub fn s3(url: &str) -> Result<Self, StorageError> {
+        let s3::S3Store { store, presigner } = s3::connect(url)?;
+        Ok(Storage { store, local: None, presigner: Some(presigner) })
+    }
+
     /// Files under `root` on local disk. Writes go to a temporary file renamed into place when
     /// complete, so a half-written blob is never visible.
     pub fn local(root: PathBuf) -> Result<Self, StorageError> {
         std::fs::create_dir_all(&root)?;
         let local = Arc::new(LocalFileSystem::new_with_prefix(root)?);
-        Ok(Storage { store: local.clone(), local: Some(local) })
+        Ok(Storage { store: local.clone(), local: Some(local), presigner: None })
     }
 
     /// Blobs in memory (tests).
     pub fn in_memory() -> Self {
-        Storage { store: Arc::new(InMemory::new()), local: None }
+        Storage { store: Arc::new(InMemory::new()), local: None, presigner: None }
+    }
+
+    /// True when clients upload straight to the backend (S3) rather than through assetd.
+    pub fn takes_direct_uploads(&self) -> bool {
+        self.presigner.is_some()
+    }
+
+    /// A URL a client can PUT the file for `key` to without credentials, valid for `expires_in`:
+    /// `Some` for S3, `None` when files have to go through assetd. Once PUT, the file becomes the
+    /// blob at `key` only through [`Storage::take_presigned_upload`].
+    pub async fn presigned_put_url(
+        &self,
+        key: &StorageKey,
+        expires_in: Duration,
+    ) -> Result<Option<String>, StorageError> {
+        match &self.presigner {
+            Some(presigner) => Ok(Some(presigner.put_url(&key.incoming().location(), expires_in).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves what a client PUT to the presigned URL of `key` into `key` and returns its size.
+    /// `NotFound` when nothing was PUT; `TooLarge` (and both copies deleted, so the client may
+    /// PUT a smaller file) past `max_size`. The size is checked on the copy, which no client can
+    /// write, so a PUT racing with this call cannot slip a larger file past the limit. The move is
+    /// a server-side copy (S3 copies at most 5 GiB in one request).
+    pub async fn take_presigned_upload(&self, key: &StorageKey, max_size: u64) -> Result<u64, StorageError> {
+        let incoming = key.incoming();
+        match self.store.head(&incoming.location()).await {
+            Ok(meta) if meta.size > max_size => {
+                self.delete(&incoming).await?;
+                return Err(StorageError::TooLarge { limit: max_size });
+            }
+            Ok(_) => match self.store.copy(&incoming.location(), &key.location()).await {
+                // Not found: a concurrent call took it first, so the file is in place (or gone).
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            },
+            Err(object_store::Error::NotFound { .. }) => {}
+            Err(error) => return Err(error.into()),
+        }
+        let size = self.size(key).await?;
+        if size > max_size {
+            self.delete(key).await?;
+            self.delete(&incoming).await?;
+            return Err(StorageError::TooLarge { limit: max_size });
+        }
+        if let Err(error) = self.delete(&incoming).await {
+            // The file is in place; the staging copy is only wasted space.
+            tracing::warn!(%error, key = incoming.as_str(), "could not delete a taken upload's staging copy");
+        }
+        Ok(size)
     }
 
     /// Streams `body` into `key`, failing with `TooLarge` past `max_size` bytes. Returns the size.

@@ -1,6 +1,9 @@
 //! A fresh, isolated assetd per test: SQLite in a temp dir, blobs in memory, no background worker
 //! unless asked (jobs run step by step with `run_pending_jobs`). Requests go through the router
 //! in process; helpers speak the public API only.
+//!
+//! With `ASSETD_TEST_STORAGE_URL` set (see `scripts/s3-server`) blobs go to that S3 bucket
+//! instead, under a fresh key prefix per app, and uploads are PUT to the bucket over HTTP.
 
 use std::{path::PathBuf, sync::Arc};
 
@@ -98,7 +101,15 @@ impl TestApp {
         config.ffprobe = "ffprobe".into();
         use_test_database(&mut config);
         configure(&mut config);
-        let app = App::build_with_storage(config, Storage::in_memory()).await.expect("app builds");
+        let storage = match std::env::var("ASSETD_TEST_STORAGE_URL") {
+            Ok(url) => {
+                let url = with_prefix_segment(&url, &format!("api-{}", uuid::Uuid::new_v4().simple()));
+                config.storage_url = Some(url.clone());
+                Storage::s3(&url).unwrap_or_else(|e| panic!("ASSETD_TEST_STORAGE_URL: {e}"))
+            }
+            Err(_) => Storage::in_memory(),
+        };
+        let app = App::build_with_storage(config, storage).await.expect("app builds");
         let router = api::router(app.clone());
         TestApp { app, router, _dir: dir }
     }
@@ -151,9 +162,17 @@ impl TestApp {
         body["data"]["id"].as_str().unwrap().to_owned()
     }
 
-    /// PUTs raw bytes to an absolute upload URL handed out by the API.
+    /// True when files go to an S3 bucket (clients PUT them there, not to assetd).
+    pub fn uses_s3(&self) -> bool {
+        self.app.storage.takes_direct_uploads()
+    }
+
+    /// PUTs raw bytes to an absolute upload URL handed out by the API: in process when it is
+    /// assetd's own, over HTTP when it is a presigned bucket URL.
     pub async fn put_to_url(&self, url: &str, bytes: Vec<u8>) -> TestResponse {
-        let path = url.strip_prefix(PUBLIC_URL).expect("upload URLs are absolute on the public URL");
+        let Some(path) = url.strip_prefix(PUBLIC_URL) else {
+            return put_over_http(url, bytes).await;
+        };
         let request = Request::builder()
             .method(Method::PUT)
             .uri(path)
@@ -243,4 +262,26 @@ impl TestApp {
     pub async fn pending_jobs(&self) -> i64 {
         self.app.db.count_pending_jobs().await.unwrap()
     }
+}
+
+/// A PUT over the network, the way the official client sends it.
+async fn put_over_http(url: &str, bytes: Vec<u8>) -> TestResponse {
+    let response = reqwest::Client::new()
+        .put(url)
+        .header(header::CONTENT_TYPE, "application/octet-stream")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {url}: {e}"));
+    // reqwest and axum share the `http` crate: statuses and headers carry over as they are.
+    let (status, headers) = (response.status(), response.headers().clone());
+    let bytes = response.bytes().await.expect("response body").to_vec();
+    TestResponse { status, headers, bytes }
+}
+
+/// Appends `segment` to the key prefix of a storage URL (`s3://bucket[/prefix][?query]`).
+fn with_prefix_segment(url: &str, segment: &str) -> String {
+    let (location, query) = url.split_once('?').map_or((url, None), |(l, q)| (l, Some(q)));
+    let location = format!("{}/{segment}", location.trim_end_matches('/'));
+    query.map_or(location.clone(), |q| format!("{location}?{q}"))
 }

@@ -23,8 +23,8 @@ use super::{error::ApiResult, extract::NestedQuery, query::only_params};
 use crate::{
     app::App,
     db::{Db, UploadRequestRow},
-    domain::CmaError,
-    storage::StorageKey,
+    domain::{now_millis, CmaError},
+    storage::{StorageError, StorageKey},
     views::{document, upload_resource},
 };
 
@@ -85,11 +85,14 @@ async fn sniff_request_file(app: &App, request: &UploadRequestRow) -> ApiResult<
 
 /// The upload request behind `path`, if its file is uploaded and free for `upload_id`.
 async fn completed_upload_request(app: &App, path: &str, upload_id: &str) -> ApiResult<UploadRequestRow> {
-    let request = app.db.find_upload_request(path).await?.ok_or_else(|| {
+    let mut request = app.db.find_upload_request(path).await?.ok_or_else(|| {
         CmaError::invalid_field("path", "NOT_FOUND", "path must be the id of an upload request (POST /upload-requests)")
     })?;
     if request.completed_at.is_none() {
-        return Err(CmaError::invalid_field("path", "FILE_NOT_UPLOADED", "the file was not PUT to the upload URL yet"));
+        if !app.storage.takes_direct_uploads() {
+            return Err(file_not_uploaded());
+        }
+        request = take_direct_upload(app, request).await?;
     }
     match &request.consumed_by {
         Some(owner) if owner != upload_id => {
@@ -97,4 +100,29 @@ async fn completed_upload_request(app: &App, path: &str, upload_id: &str) -> Api
         }
         _ => Ok(request),
     }
+}
+
+/// A file PUT straight to the bucket (S3) is noticed here, on first use of its path: moved into
+/// place, checked against the size limit and recorded as uploaded.
+async fn take_direct_upload(app: &App, mut request: UploadRequestRow) -> ApiResult<UploadRequestRow> {
+    let limit = app.config.max_upload_size;
+    match app.storage.take_presigned_upload(&StorageKey::from_stored(&request.blob_key), limit).await {
+        Ok(size) => {
+            let (size, now) = (i64::try_from(size).unwrap_or(i64::MAX), now_millis());
+            app.db.complete_upload_request(&request.path, size, now).await?;
+            (request.completed_at, request.size) = (Some(now), Some(size));
+            Ok(request)
+        }
+        Err(error) if error.is_not_found() => Err(file_not_uploaded()),
+        Err(StorageError::TooLarge { limit }) => Err(CmaError::invalid_field(
+            "path",
+            "FILE_TOO_LARGE",
+            format!("the uploaded file is larger than the limit of {limit} bytes and was deleted; PUT a smaller one"),
+        )),
+        Err(error) => Err(error.into()),
+    }
+}
+
+fn file_not_uploaded() -> CmaError {
+    CmaError::invalid_field("path", "FILE_NOT_UPLOADED", "the file was not PUT to the upload URL yet")
 }
