@@ -163,13 +163,13 @@ fn cases() -> Vec<Case> {
         Case {
             name: "full text, one common word",
             query: "filter[query]=owl",
-            plan: page(vec![UploadCondition::Search("\"en_owl\"*".into())], vec![], 0, PAGE),
+            plan: page(vec![UploadCondition::Search(vec!["en_owl".into()])], vec![], 0, PAGE),
         },
         Case {
             name: "full text, three words",
             query: "filter[query]=teal%20owl%20harbour",
             plan: page(
-                vec![UploadCondition::Search("\"en_teal\" AND \"en_owl\" AND \"en_harbour\"*".into())],
+                vec![UploadCondition::Search(vec!["en_teal".into(), "en_owl".into(), "en_harbour".into()])],
                 vec![],
                 0,
                 PAGE,

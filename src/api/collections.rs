@@ -17,7 +17,7 @@ use super::{
 };
 use crate::{
     app::App,
-    db::{collection_tree, CollectionRow, Db, DbError},
+    db::{collection_tree, CollectionRow, Db},
     domain::{is_valid_entity_id, new_entity_id, now_millis, CmaError, CollectionMove, CollectionTree},
     jobs::{self, ReorderCollections},
     views::{collection_resource, document},
@@ -80,7 +80,7 @@ pub(super) async fn create_collection(State(app): State<Arc<App>>, CmaJson(body)
     Db::insert_collection(&mut tx, &id, &label, parent.as_deref(), now).await?;
     Db::write_collection_tree(&mut tx, &before, &tree, now).await?;
     let after = Db::list_collections_in(&mut tx).await?;
-    tx.commit().await.map_err(DbError::from)?;
+    tx.commit().await?;
     render(&after, &id).map(Json)
 }
 
@@ -114,7 +114,7 @@ pub(super) async fn update_collection(
     }
     Db::write_collection_tree(&mut tx, &before, &tree, now).await?;
     let after = Db::list_collections_in(&mut tx).await?;
-    tx.commit().await.map_err(DbError::from)?;
+    tx.commit().await?;
     render(&after, &id).map(Json)
 }
 
@@ -127,7 +127,7 @@ pub(super) async fn destroy_collection(State(app): State<Arc<App>>, Path(id): Pa
     let removed = tree.remove(&id)?;
     Db::delete_collections(&mut tx, &removed).await?;
     Db::write_collection_tree(&mut tx, &before, &tree, now).await?;
-    tx.commit().await.map_err(DbError::from)?;
+    tx.commit().await?;
     Ok(Json(deleted))
 }
 

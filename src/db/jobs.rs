@@ -11,6 +11,25 @@ pub struct ClaimedJob {
     pub attempts: i64,
 }
 
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEnd {
+    /// Its work is done, or it was refused with a client error: the result is final.
+    Done,
+    /// It kept failing for reasons that should have passed and was given up after the last
+    /// attempt; its result is a 500. Operators find these by `state = 'dead'`.
+    Dead,
+}
+
+impl JobEnd {
+    fn state(self) -> &'static str {
+        match self {
+            JobEnd::Done => "done",
+            JobEnd::Dead => "dead",
+        }
+    }
+}
+
 /// A finished job's answer.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobResultRow {
@@ -49,49 +68,63 @@ impl Db {
                    ORDER BY run_after, created_at LIMIT 1{lock})
                RETURNING id, kind, payload, attempts"#
         );
-        let job = on_write!(self, |pool| sqlx::query_as(&sql)
-        .bind(now + lease_ms)
-        .bind(now)
-        .fetch_optional(pool)
-        .await)?;
+        let job =
+            on_write!(self, |pool| sqlx::query_as(&sql).bind(now + lease_ms).bind(now).fetch_optional(pool).await)?;
         Ok(job)
     }
 
-    /// Extends a running job's lease.
-    pub async fn extend_job_lease(&self, id: &str, until: i64) -> Result<(), DbError> {
-        on_write!(self, |pool| sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running'")
-            .bind(until)
-            .bind(id)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
-        Ok(())
+    /// Extends the lease of a job this worker still holds; false if another worker took it over.
+    /// Every write about a claimed job names the attempt it was claimed as (`attempts` at claim
+    /// time): it fences off a worker whose lease expired.
+    pub async fn extend_job_lease(&self, job: &ClaimedJob, until: i64) -> Result<bool, DbError> {
+        let updated = on_write!(self, |pool| sqlx::query(
+            "UPDATE jobs SET locked_until = $1 WHERE id = $2 AND state = 'running' AND attempts = $3"
+        )
+        .bind(until)
+        .bind(&job.id)
+        .bind(job.attempts)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(updated == 1)
     }
 
-    /// Stores the job's result inside the transaction that did its work.
-    pub async fn finish_job(tx: &mut Tx, id: &str, status: u16, payload: &str, now: i64) -> Result<(), DbError> {
-        on_tx!(tx, |conn| sqlx::query(
-            r#"UPDATE jobs SET state = 'done', result_status = $1, result_payload = $2, finished_at = $3,
+    /// Stores the job's result inside the transaction that did its work; false (and nothing
+    /// stored) if this worker no longer holds the job, in which case the caller rolls back.
+    pub async fn finish_job(
+        tx: &mut Tx,
+        job: &ClaimedJob,
+        end: JobEnd,
+        status: u16,
+        payload: &str,
+        now: i64,
+    ) -> Result<bool, DbError> {
+        let updated = on_tx!(tx, |conn| sqlx::query(
+            r#"UPDATE jobs SET state = $1, result_status = $2, result_payload = $3, finished_at = $4,
                    locked_until = NULL
-               WHERE id = $4"#,
+               WHERE id = $5 AND state = 'running' AND attempts = $6"#,
         )
+        .bind(end.state())
         .bind(i64::from(status))
         .bind(payload)
         .bind(now)
-        .bind(id)
+        .bind(&job.id)
+        .bind(job.attempts)
         .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        Ok(updated == 1)
     }
 
-    /// Puts a job that failed for a passing reason back in the queue.
-    pub async fn retry_job_later(&self, id: &str, run_after: i64) -> Result<(), DbError> {
+    /// Puts a job that failed for a passing reason back in the queue (if this worker holds it).
+    pub async fn retry_job_later(&self, job: &ClaimedJob, run_after: i64) -> Result<(), DbError> {
         on_write!(self, |pool| sqlx::query(
-            "UPDATE jobs SET state = 'queued', run_after = $1, locked_until = NULL WHERE id = $2"
+            r#"UPDATE jobs SET state = 'queued', run_after = $1, locked_until = NULL
+               WHERE id = $2 AND state = 'running' AND attempts = $3"#
         )
         .bind(run_after)
-        .bind(id)
+        .bind(&job.id)
+        .bind(job.attempts)
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;
@@ -101,7 +134,7 @@ impl Db {
     /// The result of a finished job; `None` while it is queued or running, or if it does not exist.
     pub async fn find_job_result(&self, id: &str) -> Result<Option<JobResultRow>, DbError> {
         let row = on_read!(self, |pool| sqlx::query_as(
-            "SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state = 'done'"
+            "SELECT result_status, result_payload FROM jobs WHERE id = $1 AND state IN ('done', 'dead')"
         )
         .bind(id)
         .fetch_optional(pool)
@@ -111,18 +144,20 @@ impl Db {
 
     /// Jobs not yet done (tests use it to check the queue is drained).
     pub async fn count_pending_jobs(&self) -> Result<i64, DbError> {
-        Ok(on_read!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state <> 'done'")
+        Ok(on_read!(self, |pool| sqlx::query_scalar("SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')")
             .fetch_one(pool)
             .await)?)
     }
 
     /// Forgets results finished before `cutoff`.
     pub async fn delete_finished_jobs_before(&self, cutoff: i64) -> Result<u64, DbError> {
-        let result = on_write!(self, |pool| sqlx::query("DELETE FROM jobs WHERE state = 'done' AND finished_at < $1")
-            .bind(cutoff)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()))?;
+        let result = on_write!(self, |pool| sqlx::query(
+            "DELETE FROM jobs WHERE state IN ('done', 'dead') AND finished_at < $1"
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
         Ok(result)
     }
 }

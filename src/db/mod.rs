@@ -68,7 +68,7 @@ mod uploads_list;
 use sqlx::{postgres::PgPool, sqlite::SqlitePool};
 
 pub use collections::{collection_tree, CollectionRow};
-pub use jobs::{ClaimedJob, JobResultRow};
+pub use jobs::{ClaimedJob, JobEnd, JobResultRow};
 pub use search::{locale_prefix, search_words};
 pub use tags::TagPage;
 pub use tokens::TokenRow;

@@ -85,21 +85,16 @@ impl Db {
             words.extend(shared.iter().cloned().chain(own_words).map(|word| format!("{prefix}{word}")));
         }
         let (delete, insert) = match tx.dialect() {
-            Dialect::Sqlite => (
-                "DELETE FROM uploads_fts WHERE rowid = $1",
-                "INSERT INTO uploads_fts (rowid, words) VALUES ($1, $2)",
-            ),
+            Dialect::Sqlite => {
+                ("DELETE FROM uploads_fts WHERE rowid = $1", "INSERT INTO uploads_fts (rowid, words) VALUES ($1, $2)")
+            }
             // Literal lexemes: no parsing, no stemming, exactly the words SQLite indexes.
             Dialect::Postgres => (
                 "DELETE FROM uploads_search WHERE seq = $1",
                 "INSERT INTO uploads_search (seq, words) VALUES ($1, array_to_tsvector(string_to_array($2, ' ')))",
             ),
         };
-        on_tx!(tx, |conn| sqlx::query(delete)
-            .bind(row.rowid)
-            .execute(conn)
-            .await
-            .map(|r| r.rows_affected()))?;
+        on_tx!(tx, |conn| sqlx::query(delete).bind(row.rowid).execute(conn).await.map(|r| r.rows_affected()))?;
         on_tx!(tx, |conn| sqlx::query(insert)
             .bind(row.rowid)
             .bind(words.join(" "))
@@ -115,11 +110,7 @@ impl Db {
             Dialect::Sqlite => "DELETE FROM uploads_fts WHERE rowid = (SELECT seq FROM uploads WHERE id = $1)",
             Dialect::Postgres => "DELETE FROM uploads_search WHERE seq = (SELECT seq FROM uploads WHERE id = $1)",
         };
-        on_tx!(tx, |conn| sqlx::query(delete)
-        .bind(upload_id)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
+        on_tx!(tx, |conn| sqlx::query(delete).bind(upload_id).execute(conn).await.map(|r| r.rows_affected()))?;
         Ok(())
     }
 

@@ -65,11 +65,7 @@ fn push_string_value(query: &mut SqlBuilder, field: &StringField) {
 /// keeps SQLite from driving the query by them, so it walks the order's index instead (equality on
 /// the asset kind still may, through the (media_type, created_at) index). PostgreSQL plans by
 /// its statistics and gets no hint.
-pub(super) fn push_conditions(
-    query: &mut SqlBuilder,
-    conditions: &[UploadCondition],
-    scan_in_order: bool,
-) {
+pub(super) fn push_conditions(query: &mut SqlBuilder, conditions: &[UploadCondition], scan_in_order: bool) {
     for (i, condition) in conditions.iter().enumerate() {
         query.push(if i == 0 { " WHERE " } else { " AND " });
         query.push("(");
@@ -189,8 +185,7 @@ fn push_match(query: &mut SqlBuilder, field: &StringField, pattern: &Pattern) {
         push_string_value(query, field);
         match query.dialect {
             Dialect::Sqlite => {
-                let regex =
-                    if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
+                let regex = if pattern.case_sensitive { pattern.text.clone() } else { format!("(?i){}", pattern.text) };
                 query.push(" REGEXP ").push_bind(regex);
             }
             Dialect::Postgres => {

@@ -145,10 +145,11 @@ impl Db {
     }
 
     pub async fn upload_exists(&self, id: &str) -> Result<bool, DbError> {
-        let found: Option<i64> = on_read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM uploads WHERE id = $1")
-            .bind(id)
-            .fetch_optional(pool)
-            .await)?;
+        let found: Option<i64> =
+            on_read!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM uploads WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await)?;
         Ok(found.is_some())
     }
 
@@ -377,7 +378,8 @@ impl Db {
 
     /// True if `path` is free for a rename of `upload_id` (its own old aliases do not count).
     pub async fn path_is_free_for(tx: &mut Tx, path: &str, upload_id: &str) -> Result<bool, DbError> {
-        let taken: Option<i64> = on_tx!(tx, |conn| sqlx::query_scalar(
+        let taken: Option<i64> = on_tx!(tx, |conn| {
+            sqlx::query_scalar(
             r#"SELECT CAST(1 AS BIGINT) FROM upload_requests WHERE path = $1 AND (consumed_by IS NULL OR consumed_by <> $2)
                UNION ALL SELECT CAST(1 AS BIGINT) FROM uploads WHERE path = $1
                UNION ALL SELECT CAST(1 AS BIGINT) FROM upload_path_aliases WHERE path = $1 AND upload_id <> $2
@@ -386,7 +388,8 @@ impl Db {
         .bind(path)
         .bind(upload_id)
         .fetch_optional(conn)
-        .await)?;
+        .await
+        })?;
         Ok(taken.is_none())
     }
 

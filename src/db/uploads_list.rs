@@ -292,8 +292,10 @@ fn count_query(dialect: Dialect, query: &UploadQuery, prefix: &str) -> SqlBuilde
 /// Pages through the ids first (an index can answer that), then reads the full rows.
 fn page_query(dialect: Dialect, query: &UploadQuery, prefix: &str, scan_in_order: bool) -> SqlBuilder {
     let columns = super::uploads::UPLOAD_COLUMNS.split(", ").map(|c| format!("u.{c}")).collect::<Vec<_>>().join(", ");
-    let mut page =
-        SqlBuilder::new(dialect, format!("{prefix}SELECT {columns} FROM uploads u JOIN (SELECT uploads.seq AS page_seq, "));
+    let mut page = SqlBuilder::new(
+        dialect,
+        format!("{prefix}SELECT {columns} FROM uploads u JOIN (SELECT uploads.seq AS page_seq, "),
+    );
     page.push(order_keys(dialect, &query.order));
     page.push(" FROM uploads");
     if let Some(words) = rank_search(query) {
@@ -317,9 +319,9 @@ fn page_query(dialect: Dialect, query: &UploadQuery, prefix: &str, scan_in_order
         page.push(") fts ON fts.fts_seq = uploads.seq");
     }
     push_conditions(&mut page, &query.conditions, scan_in_order);
-    page.push(" ORDER BY ").push(order_clause(&query.order, ""));
+    page.push(" ORDER BY ").push(order_clause(dialect, &query.order, ""));
     page.push(" LIMIT ").push_bind(query.limit).push(" OFFSET ").push_bind(query.offset);
-    page.push(") p ON p.page_seq = u.seq ORDER BY ").push(order_clause(&query.order, "p."));
+    page.push(") p ON p.page_seq = u.seq ORDER BY ").push(order_clause(dialect, &query.order, "p."));
     page
 }
 
@@ -365,7 +367,9 @@ fn order_keys(dialect: Dialect, order: &[(OrderField, bool)]) -> String {
 }
 
 /// `k0 DESC, …, k_id DESC`, prefixed for the outer query; the id makes the order total.
-fn order_clause(order: &[(OrderField, bool)], prefix: &str) -> String {
+/// PostgreSQL sorts NULLs as larger than any value, SQLite as smaller: the nullable keys say
+/// where their NULLs go, so both backends answer the same order.
+fn order_clause(dialect: Dialect, order: &[(OrderField, bool)], prefix: &str) -> String {
     let order = effective_order(order);
     let mut parts: Vec<String> = order
         .iter()
@@ -373,7 +377,13 @@ fn order_clause(order: &[(OrderField, bool)], prefix: &str) -> String {
         .map(|(i, (field, descending))| {
             // bm25 is lower for better matches: "_rank_DESC" (most relevant first) sorts it ascending.
             let descending = if *field == OrderField::Rank { !descending } else { *descending };
-            format!("{prefix}k{i} {}", if descending { "DESC" } else { "ASC" })
+            let nullable = matches!(field, OrderField::Resolution | OrderField::Format);
+            let nulls = match (dialect, nullable, descending) {
+                (Dialect::Postgres, true, false) => " NULLS FIRST",
+                (Dialect::Postgres, true, true) => " NULLS LAST",
+                _ => "",
+            };
+            format!("{prefix}k{i} {}{nulls}", if descending { "DESC" } else { "ASC" })
         })
         .collect();
     let last_descending = order.last().is_none_or(|(_, d)| *d);

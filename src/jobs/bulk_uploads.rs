@@ -7,6 +7,7 @@ use serde_json::json;
 use super::{finish, BackgroundJob, JobError};
 use crate::{
     app::App,
+    db::ClaimedJob,
     db::Db,
     domain::{normalize_tags, now_millis, Change, UploadPatch},
     storage::StorageKey,
@@ -30,7 +31,7 @@ pub struct BulkUploads {
 impl BackgroundJob for BulkUploads {
     const JOB_NAME: &'static str = "bulk_uploads";
 
-    async fn run(self, app: &App, job_id: &str) -> Result<(), JobError> {
+    async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let now = now_millis();
         let mut tx = app.db.begin_write().await?;
         let (mut successful, mut failed) = (0u64, 0u64);
@@ -65,7 +66,7 @@ impl BackgroundJob for BulkUploads {
             }
             successful += 1;
         }
-        finish(tx, job_id, &json!({ "data": [], "meta": { "successful": successful, "failed": failed } })).await?;
+        finish(tx, job, &json!({ "data": [], "meta": { "successful": successful, "failed": failed } })).await?;
         for (id, key) in removed_blobs {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&key)).await {
                 tracing::warn!(%error, "could not delete the file of a destroyed upload");

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{constraint_error, finish, upload_document_in, BackgroundJob, JobError};
 use crate::{
     app::App,
+    db::ClaimedJob,
     db::{Db, NewUpload},
     domain::{now_millis, CmaError, Creator, MetadataPatch, UploadPathParts},
     ingest::inspect_blob,
@@ -30,7 +31,7 @@ pub struct CreateUpload {
 impl BackgroundJob for CreateUpload {
     const JOB_NAME: &'static str = "create_upload";
 
-    async fn run(self, app: &App, job_id: &str) -> Result<(), JobError> {
+    async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let facts = inspect_blob(&app.storage, &app.ingest, &StorageKey::from_stored(&self.blob_key)).await?;
         self.metadata.check_fits(facts.is_image, facts.mime_type.starts_with("video/"))?;
         let parts = UploadPathParts::parse(&self.path)
@@ -67,6 +68,6 @@ impl BackgroundJob for CreateUpload {
             )
         })?;
         let payload = upload_document_in(&mut tx, app, &self.upload_id).await?;
-        finish(tx, job_id, &payload).await
+        finish(tx, job, &payload).await
     }
 }

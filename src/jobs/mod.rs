@@ -20,7 +20,7 @@ pub use worker::{RunOutcome, Worker};
 
 use crate::{
     app::App,
-    db::{Db, DbError, Tx},
+    db::{ClaimedJob, Db, DbError, JobEnd, Tx},
     domain::{new_opaque_id, now_millis, CmaError},
     ingest::IngestError,
     storage::StorageError,
@@ -34,7 +34,7 @@ pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// Does the work. On success the job must have stored its result with [`Db::finish_job`]
     /// in the transaction that did the work. It may run more than once (after a crash), so it
     /// must be safe to repeat.
-    fn run(self, app: &App, job_id: &str) -> impl Future<Output = Result<(), JobError>> + Send;
+    fn run(self, app: &App, job: &ClaimedJob) -> impl Future<Output = Result<(), JobError>> + Send;
 }
 
 /// Why a job did not finish.
@@ -46,6 +46,10 @@ pub enum JobError {
     /// Passing: the job is retried later, and fails with a 500 result after the last attempt.
     #[error(transparent)]
     Transient(#[from] anyhow::Error),
+    /// Another worker took the job over (this one's lease expired): its work was rolled back and
+    /// the other run's result stands.
+    #[error("the job's lease was lost to another worker")]
+    LeaseLost,
 }
 
 impl From<CmaError> for JobError {
@@ -103,9 +107,13 @@ async fn upload_document_in(tx: &mut Tx, app: &App, upload_id: &str) -> Result<V
 }
 
 /// Stores a successful result and commits the job's transaction.
-async fn finish(mut tx: Tx, job_id: &str, payload: &Value) -> Result<(), JobError> {
-    Db::finish_job(&mut tx, job_id, 200, &payload.to_string(), now_millis()).await?;
-    tx.commit().await.map_err(DbError::from)?;
+/// The job's work and its result commit together, and only while this worker holds the job:
+/// a run whose lease was taken over rolls back, so each job takes effect exactly once.
+async fn finish(mut tx: Tx, job: &ClaimedJob, payload: &Value) -> Result<(), JobError> {
+    if !Db::finish_job(&mut tx, job, JobEnd::Done, 200, &payload.to_string(), now_millis()).await? {
+        return Err(JobError::LeaseLost);
+    }
+    tx.commit().await?;
     Ok(())
 }
 

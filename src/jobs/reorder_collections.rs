@@ -6,6 +6,7 @@ use serde_json::{json, Value};
 use super::{finish, BackgroundJob, JobError};
 use crate::{
     app::App,
+    db::ClaimedJob,
     db::{collection_tree, Db},
     domain::{now_millis, CollectionMove},
     views::collection_resource,
@@ -33,7 +34,7 @@ impl From<CollectionMove> for StoredMove {
 impl BackgroundJob for ReorderCollections {
     const JOB_NAME: &'static str = "reorder_collections";
 
-    async fn run(self, app: &App, job_id: &str) -> Result<(), JobError> {
+    async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let moves: Vec<CollectionMove> = self
             .moves
             .into_iter()
@@ -49,6 +50,6 @@ impl BackgroundJob for ReorderCollections {
         let tree = collection_tree(&after);
         let data: Vec<Value> =
             after.iter().map(|row| collection_resource(row, &tree.children_of(Some(&row.id)))).collect();
-        finish(tx, job_id, &json!({ "data": data })).await
+        finish(tx, job, &json!({ "data": data })).await
     }
 }

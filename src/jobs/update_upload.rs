@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::{constraint_error, finish, upload_document_in, BackgroundJob, JobError};
 use crate::{
     app::App,
+    db::ClaimedJob,
     db::{Db, FileFacts, Tx, UploadRow},
     domain::{now_millis, Change, CmaError, UploadPatch, UploadPathParts},
     ingest::inspect_blob,
@@ -24,7 +25,7 @@ pub struct UpdateUpload {
 impl BackgroundJob for UpdateUpload {
     const JOB_NAME: &'static str = "update_upload";
 
-    async fn run(self, app: &App, job_id: &str) -> Result<(), JobError> {
+    async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let facts = match &self.new_blob_key {
             Some(key) => Some(inspect_blob(&app.storage, &app.ingest, &StorageKey::from_stored(key)).await?),
             None => None,
@@ -51,7 +52,7 @@ impl BackgroundJob for UpdateUpload {
             )
         })?;
         let payload = upload_document_in(&mut tx, app, &self.upload_id).await?;
-        finish(tx, job_id, &payload).await?;
+        finish(tx, job, &payload).await?;
         if let Some(old) = replaced_blob {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&old)).await {
                 tracing::warn!(%error, upload = %self.upload_id, "could not delete the replaced file");

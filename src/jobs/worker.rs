@@ -9,7 +9,7 @@ use tracing::Instrument;
 use super::{BackgroundJob, BulkUploads, CreateUpload, JobError, ReorderCollections, UpdateUpload};
 use crate::{
     app::App,
-    db::{ClaimedJob, Db, DbError},
+    db::{ClaimedJob, Db, DbError, JobEnd},
     domain::{now_millis, CmaError},
 };
 
@@ -93,27 +93,35 @@ impl Worker {
     }
 
     async fn execute_in_span(&self, job: ClaimedJob) {
+        if job.attempts > MAX_ATTEMPTS {
+            // Claimed again and again without finishing: its runs die with their node (a crash, an
+            // out-of-memory kill). Give up instead of taking the next node down too.
+            tracing::error!("job claimed {} times without finishing; giving up", job.attempts);
+            self.store_failure(&job, JobEnd::Dead, &CmaError::internal()).await;
+            return;
+        }
         let started = std::time::Instant::now();
         let outcome = tokio::select! {
             outcome = self.dispatch(&job) => outcome,
-            () = self.heartbeat(&job.id) => unreachable!("the heartbeat never ends"),
+            () = self.heartbeat(&job) => Err(JobError::LeaseLost),
         };
         match outcome {
             Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "job done"),
             Err(JobError::Rejected(error)) => {
                 tracing::info!(code = error.code, "job rejected");
-                self.store_failure(&job.id, &error).await;
+                self.store_failure(&job, JobEnd::Done, &error).await;
             }
+            Err(JobError::LeaseLost) => tracing::warn!("lost the job to another worker; its run stands"),
             Err(JobError::Transient(error)) if job.attempts < MAX_ATTEMPTS => {
                 let delay_ms = 1000 * (1 << job.attempts.min(6));
                 tracing::warn!(error = format!("{error:#}"), delay_ms, "job failed; retrying later");
-                if let Err(error) = self.app.db.retry_job_later(&job.id, now_millis() + delay_ms).await {
+                if let Err(error) = self.app.db.retry_job_later(&job, now_millis() + delay_ms).await {
                     tracing::error!(%error, "cannot requeue job");
                 }
             }
             Err(JobError::Transient(error)) => {
                 tracing::error!(error = format!("{error:#}"), "job failed for good");
-                self.store_failure(&job.id, &CmaError::internal()).await;
+                self.store_failure(&job, JobEnd::Dead, &CmaError::internal()).await;
             }
         }
     }
@@ -132,22 +140,27 @@ impl Worker {
         }
     }
 
-    async fn heartbeat(&self, job_id: &str) {
+    /// Keeps the job's lease alive; ends only when another worker took the job over.
+    async fn heartbeat(&self, job: &ClaimedJob) {
         let mut ticks = tokio::time::interval(HEARTBEAT);
         ticks.tick().await;
         loop {
             ticks.tick().await;
-            if let Err(error) = self.app.db.extend_job_lease(job_id, now_millis() + LEASE_MS).await {
-                tracing::warn!(%error, "cannot extend job lease");
+            match self.app.db.extend_job_lease(job, now_millis() + LEASE_MS).await {
+                Ok(true) => {}
+                Ok(false) => return,
+                Err(error) => tracing::warn!(%error, "cannot extend job lease"),
             }
         }
     }
 
-    async fn store_failure(&self, job_id: &str, error: &CmaError) {
+    async fn store_failure(&self, job: &ClaimedJob, end: JobEnd, error: &CmaError) {
         let result = async {
             let mut tx = self.app.db.begin_write().await?;
-            Db::finish_job(&mut tx, job_id, error.status, &error.to_document().to_string(), now_millis()).await?;
-            tx.commit().await?;
+            let document = error.to_document().to_string();
+            if Db::finish_job(&mut tx, job, end, error.status, &document, now_millis()).await? {
+                tx.commit().await?;
+            }
             Ok::<(), DbError>(())
         };
         if let Err(error) = result.await {
@@ -167,5 +180,5 @@ impl Worker {
 async fn run<J: BackgroundJob>(app: &App, job: &ClaimedJob) -> Result<(), JobError> {
     let payload: J = serde_json::from_str(&job.payload)
         .map_err(|error| JobError::Transient(anyhow::anyhow!("job payload does not parse: {error}")))?;
-    payload.run(app, &job.id).await
+    payload.run(app, job).await
 }

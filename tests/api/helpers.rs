@@ -114,6 +114,28 @@ impl TestApp {
         TestApp { app, router, _dir: dir }
     }
 
+    /// Rows of text columns, read straight from the database (SQLite file or PostgreSQL schema)
+    /// behind the API, for tests that check what is stored.
+    pub async fn raw_text_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        use sqlx::Row;
+        let config = &self.app.config;
+        match &config.database_url {
+            Some(url) => {
+                let options: sqlx::postgres::PgConnectOptions = url.parse().unwrap();
+                let options = options.options([("search_path", config.database_schema.as_str())]);
+                let pool = sqlx::PgPool::connect_with(options).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+                rows.iter().map(|row| (0..row.len()).map(|i| row.get::<String, _>(i)).collect()).collect()
+            }
+            None => {
+                let file = config.data_dir.join("assetd.db");
+                let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+                let rows = sqlx::query(sql).fetch_all(&pool).await.unwrap();
+                rows.iter().map(|row| (0..row.len()).map(|i| row.get::<String, _>(i)).collect()).collect()
+            }
+        }
+    }
+
     /// Sends a raw request.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let response = self.router.clone().oneshot(request).await.expect("router never fails");

@@ -63,7 +63,7 @@ pub(super) async fn destroy_upload(State(app): State<Arc<App>>, Path(id): Path<S
     let row = Db::find_upload_in(&mut tx, &id).await?.ok_or_else(CmaError::not_found)?;
     let metadata = Db::list_metadata_in(&mut tx, &id).await?;
     Db::delete_upload(&mut tx, &id).await?;
-    tx.commit().await.map_err(crate::db::DbError::from)?;
+    tx.commit().await?;
     if let Err(error) = app.storage.delete(&StorageKey::from_stored(&row.blob_key)).await {
         // The row is gone, so the URL already 404s; the orphaned blob is only wasted space.
         tracing::warn!(%error, upload = %id, "could not delete the file of a destroyed upload");
