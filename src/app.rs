@@ -78,7 +78,7 @@ impl App {
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
             tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
-            transformer: Transformer::new(storage.clone(), config.transformer_settings())
+            transformer: Transformer::new(storage.clone(), config.transformer_settings(), shared_render_leases(&db))
                 .context("starting the image pipeline (libvips)")?,
             public_url,
             db,
@@ -127,6 +127,11 @@ impl App {
         self.db.close().await;
         served
     }
+}
+
+/// Several nodes share a PostgreSQL database: they take turns rendering each derived image.
+fn shared_render_leases(db: &Db) -> Option<Db> {
+    (db.dialect() == crate::db::Dialect::Postgres).then(|| db.clone())
 }
 
 /// Makes sure a token exists: the configured one (created or rotated to the configured secret),

@@ -72,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
     let project = &app.config.project_id;
     let public = Router::new()
         .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
         .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
         .layer(DefaultBodyLimit::disable());

@@ -53,6 +53,7 @@ macro_rules! on_tx {
 }
 
 mod collections;
+mod derived_images;
 mod jobs;
 mod open;
 mod search;

@@ -21,6 +21,7 @@ use super::{
     vips,
 };
 use crate::{
+    db::Db,
     media,
     storage::{BlobRead, LocalBlob, Storage, StorageError, StorageKey, TempFile},
 };
@@ -28,6 +29,10 @@ use crate::{
 /// Bumped whenever the pipeline's output for the same parameters changes, so old derived images
 /// are never served for new code.
 const PIPELINE_VERSION: &str = "1";
+/// A render lease outlives the transform timeout by this much before another node may take over.
+const LEASE_MARGIN_MS: i64 = 10_000;
+/// How often a node waiting for another node's render looks for the blob.
+const LEASE_POLL: Duration = Duration::from_millis(50);
 
 /// SVGs larger than this are not sanitised in memory: they are served as downloads instead.
 pub const MAX_SANITIZED_SVG_BYTES: i64 = 16 * 1024 * 1024;
@@ -129,11 +134,23 @@ pub struct Transformer {
     waiting: AtomicUsize,
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     rendered: AtomicU64,
+    /// Render leases shared by every node (PostgreSQL); `None` on a single node, where the
+    /// in-process single flight is enough.
+    leases: Option<Db>,
+}
+
+/// What a render lease tells a node that missed the cache.
+enum Turn {
+    /// This node renders the image.
+    Render { leased: bool },
+    /// Another node stored it meanwhile.
+    Stored(BlobRead),
 }
 
 impl Transformer {
     /// Starts libvips (once per process) and the service.
-    pub fn new(storage: Storage, settings: TransformerSettings) -> Result<Self, TransformError> {
+    /// With `leases`, nodes sharing that database render each image once between them.
+    pub fn new(storage: Storage, settings: TransformerSettings, leases: Option<Db>) -> Result<Self, TransformError> {
         vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
@@ -144,6 +161,7 @@ impl Transformer {
             waiting: AtomicUsize::new(0),
             in_flight: Mutex::new(HashMap::new()),
             rendered: AtomicU64::new(0),
+            leases,
         })
     }
 
@@ -202,11 +220,25 @@ impl Transformer {
             if let Some(stored) = self.stored(&variant.key).await? {
                 return Ok(Derived::Stored(stored));
             }
-            let (bytes, content_type) = self.make(source, &variant.output).await?;
-            let bytes = Bytes::from(bytes);
-            if let Err(error) = self.storage.put_bytes(&variant.key, bytes.clone()).await {
-                tracing::warn!(%error, key = variant.key.as_str(), "could not store a derived image");
+            let leased = match self.cross_node_turn(&variant.key).await? {
+                Turn::Stored(stored) => return Ok(Derived::Stored(stored)),
+                Turn::Render { leased } => leased,
+            };
+            let made = self.make(source, &variant.output).await.map(|(bytes, kind)| (Bytes::from(bytes), kind));
+            let stored = match &made {
+                Ok((bytes, _)) => match self.storage.put_bytes(&variant.key, bytes.clone()).await {
+                    Ok(()) => true,
+                    Err(error) => {
+                        tracing::warn!(%error, key = variant.key.as_str(), "could not store a derived image");
+                        false
+                    }
+                },
+                Err(_) => false,
+            };
+            if leased {
+                self.end_lease(&variant.key, stored).await;
             }
+            let (bytes, content_type) = made?;
             Ok(Derived::Fresh { bytes, content_type })
         }
         .await;
@@ -217,10 +249,59 @@ impl Transformer {
     /// Deletes every derived image of an upload (after a new version, a keep_url replacement or
     /// deletion). Failures are logged: stale images are unreachable anyway, their keys hold the md5.
     pub async fn purge(&self, upload_id: &str) {
-        match self.storage.delete_prefix(&StorageKey::derived_prefix(upload_id)).await {
+        let prefix = StorageKey::derived_prefix(upload_id);
+        match self.storage.delete_prefix(&prefix).await {
             Ok(count) if count > 0 => tracing::debug!(upload = upload_id, count, "purged derived images"),
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, upload = upload_id, "could not purge derived images"),
+        }
+        if let Some(db) = &self.leases {
+            if let Err(error) = db.forget_derived_images(&prefix).await {
+                tracing::warn!(%error, upload = upload_id, "could not forget purged derived images");
+            }
+        }
+    }
+
+    /// Across nodes: takes the render lease of `key`, or waits while another node renders it and
+    /// answers its stored blob. The wait is bounded by the lease: a node that died mid-render
+    /// leaves a lease that expires, and then this node renders. Should the database fail, this
+    /// node renders anyway (a duplicate render beats an error).
+    async fn cross_node_turn(&self, key: &StorageKey) -> Result<Turn, TransformError> {
+        let Some(db) = &self.leases else { return Ok(Turn::Render { leased: false }) };
+        let lease = i64::try_from(self.settings.timeout.as_millis()).unwrap_or(i64::MAX / 4) + LEASE_MARGIN_MS;
+        loop {
+            let now = crate::domain::now_millis();
+            match db.claim_derived_render(key.as_str(), now, now + lease).await {
+                Ok(true) => {
+                    // Stored by another node between our miss and the claim: nothing to render.
+                    if let Some(stored) = self.stored(key).await? {
+                        self.end_lease(key, true).await;
+                        return Ok(Turn::Stored(stored));
+                    }
+                    if let Err(error) = db.count_derived_render(key.as_str()).await {
+                        tracing::warn!(%error, "could not count a render");
+                    }
+                    return Ok(Turn::Render { leased: true });
+                }
+                Ok(false) => {
+                    tokio::time::sleep(LEASE_POLL).await;
+                    if let Some(stored) = self.stored(key).await? {
+                        return Ok(Turn::Stored(stored));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, key = key.as_str(), "render lease unavailable; rendering anyway");
+                    return Ok(Turn::Render { leased: false });
+                }
+            }
+        }
+    }
+
+    async fn end_lease(&self, key: &StorageKey, stored: bool) {
+        if let Some(db) = &self.leases {
+            if let Err(error) = db.end_derived_render(key.as_str(), stored, crate::domain::now_millis()).await {
+                tracing::warn!(%error, key = key.as_str(), "could not end a render lease");
+            }
         }
     }
 

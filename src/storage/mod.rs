@@ -223,6 +223,14 @@ impl Storage {
         Ok(size)
     }
 
+    /// Answers when the store does (readiness): a missing probe object is an answer too.
+    pub async fn probe(&self) -> Result<(), StorageError> {
+        match self.store.head(&ObjectPath::from("readiness-probe")).await {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Stores a small blob written in one piece (a derived image), replacing any previous one.
     pub async fn put_bytes(&self, key: &StorageKey, bytes: Bytes) -> Result<(), StorageError> {
         self.store.put(&key.location(), bytes.into()).await?;

@@ -114,6 +114,15 @@ impl TestApp {
         TestApp { app, router, _dir: dir }
     }
 
+    /// Another node of the same deployment: its own process state (caches, single flight), the
+    /// same database and blob store.
+    pub async fn sibling(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let app = App::build_with_storage(self.app.config.clone(), self.app.storage.clone()).await.expect("app builds");
+        let router = api::router(app.clone());
+        TestApp { app, router, _dir: dir }
+    }
+
     /// Rows of text columns, read straight from the database (SQLite file or PostgreSQL schema)
     /// behind the API, for tests that check what is stored.
     pub async fn raw_text_rows(&self, sql: &str) -> Vec<Vec<String>> {

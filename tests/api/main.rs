@@ -10,6 +10,7 @@ mod crash;
 mod delivery;
 mod helpers;
 mod image_facts;
+mod jobs;
 mod listing;
 mod listing_filters;
 mod transforms;

@@ -641,3 +641,34 @@ async fn colour_profiles_are_converted_to_srgb() {
     assert!(left.iter().zip(orange).all(|(a, b)| a.abs_diff(b) <= 4), "left {left:?}");
     assert!(right.iter().zip(blue).all(|(a, b)| a.abs_diff(b) <= 4), "right {right:?}");
 }
+
+/// Nodes sharing PostgreSQL and a store render each derived image once between them (render
+/// leases). Only a PostgreSQL deployment has several nodes: with SQLite (one node, one process)
+/// the in-process single flight above is the whole story, so this test needs
+/// `ASSETD_TEST_DATABASE_URL`, which scripts/test sets for its second pass.
+#[tokio::test]
+async fn nodes_sharing_postgres_render_each_image_once_if_configured() {
+    if std::env::var("ASSETD_TEST_DATABASE_URL").is_err() {
+        return;
+    }
+    let first = TestApp::spawn().await;
+    let second = first.sibling().await;
+    let asset = upload(&first, "cat.jpg", &fixture("cat.jpg")).await;
+    for query in ["w=31&fm=webp", "w=32&fm=png", "w=33&fm=jpg&q=50"] {
+        let url = format!("{}?{query}", asset.url);
+        let requests =
+            (0..6).map(|i| if i % 2 == 0 { first.fetch_asset(&url, &[]) } else { second.fetch_asset(&url, &[]) });
+        let responses = futures_util::future::join_all(requests).await;
+        assert!(responses.iter().all(|r| r.status == StatusCode::OK && r.bytes == responses[0].bytes), "{query}");
+    }
+    let renders = first.app.transformer.rendered_count() + second.app.transformer.rendered_count();
+    assert_eq!(renders, 3, "three images, each rendered once across both nodes");
+    let rows = first.raw_text_rows("SELECT state, CAST(renders AS TEXT) FROM derived_images").await;
+    assert_eq!(rows, vec![vec!["stored".to_owned(), "1".to_owned()]; 3]);
+
+    // A new version purges the derived images and their leases on every node.
+    let (status, _) =
+        first.update_upload(&asset.id, json!({"path": first.put_file("dog.jpg", &fixture("dog.jpg")).await})).await;
+    assert_eq!(status, 200);
+    assert!(first.raw_text_rows("SELECT key FROM derived_images").await.is_empty());
+}

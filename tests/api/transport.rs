@@ -250,11 +250,23 @@ async fn tokens_are_stored_hashed() {
 }
 
 #[tokio::test]
-async fn healthz_answers_without_a_token() {
+async fn liveness_and_readiness_answer_without_a_token() {
     let app = TestApp::spawn().await;
-    let response = app.send(Request::get("/healthz").body(Body::empty()).unwrap()).await;
+    let get = |uri: &'static str| Request::get(uri).body(Body::empty()).unwrap();
+    let response = app.send(get("/healthz")).await;
     assert_eq!(response.status, StatusCode::OK);
     assert_eq!(response.json()["status"], "ok");
+    let response = app.send(get("/readyz")).await;
+    assert_eq!(response.status, StatusCode::OK);
+    assert_eq!(response.json()["checks"], json!({"database": "ok", "storage": "ok"}));
+
+    // Without its database the process is alive but not ready.
+    app.app.db.close().await;
+    assert_eq!(app.send(get("/healthz")).await.status, StatusCode::OK);
+    let response = app.send(get("/readyz")).await;
+    assert_eq!(response.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.json()["status"], "unavailable");
+    assert_eq!(response.json()["checks"], json!({"database": "unavailable", "storage": "ok"}));
 }
 
 #[tokio::test]
