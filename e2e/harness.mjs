@@ -54,6 +54,25 @@ function readLog(logPath) {
 }
 
 /**
+ * The scale-out backends for one server, when the suite runs against them (scripts/test's second
+ * pass sets ASSETD_TEST_DATABASE_URL and ASSETD_TEST_STORAGE_URL): a fresh PostgreSQL schema and a
+ * fresh key prefix in the bucket, so servers never see each other's data.
+ */
+export function scaleOutEnv() {
+  const env = {};
+  const id = randomBytes(8).toString('hex');
+  if (process.env.ASSETD_TEST_DATABASE_URL) {
+    env.ASSETD_DATABASE_URL = process.env.ASSETD_TEST_DATABASE_URL;
+    env.ASSETD_DATABASE_SCHEMA = `${process.env.ASSETD_TEST_SCHEMA_PREFIX ?? 'assetd_test_'}e2e_${id}`;
+  }
+  if (process.env.ASSETD_TEST_STORAGE_URL) {
+    const [location, query] = process.env.ASSETD_TEST_STORAGE_URL.split('?');
+    env.ASSETD_STORAGE_URL = `${location.replace(/\/+$/, '')}/e2e-${id}${query ? `?${query}` : ''}`;
+  }
+  return env;
+}
+
+/**
  * Spawn `assetd serve` and wait until it is healthy.
  * opts.env: extra environment variables; opts.healthTimeoutMs (default 20000).
  */
@@ -74,6 +93,7 @@ export async function startServer(opts = {}) {
 
   const env = {
     ...process.env,
+    ...scaleOutEnv(),
     ASSETD_LISTEN: `127.0.0.1:${port}`,
     ASSETD_DATA_DIR: dataDir,
     ASSETD_PUBLIC_URL: baseUrl,

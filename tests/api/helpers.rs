@@ -78,11 +78,13 @@ impl TestResponse {
 }
 
 /// With `ASSETD_TEST_DATABASE_URL` set (scripts/test does), every test app gets a fresh schema
-/// of that PostgreSQL database; otherwise SQLite in its temp dir.
+/// of that PostgreSQL database (named `$ASSETD_TEST_SCHEMA_PREFIX<uuid>`, so that a run can drop
+/// its own); otherwise SQLite in its temp dir.
 fn use_test_database(config: &mut Config) {
     if let Ok(url) = std::env::var("ASSETD_TEST_DATABASE_URL") {
         config.database_url = Some(url);
-        config.database_schema = format!("assetd_test_{}", uuid::Uuid::new_v4().simple());
+        let prefix = std::env::var("ASSETD_TEST_SCHEMA_PREFIX").unwrap_or_else(|_| "assetd_test_".into());
+        config.database_schema = format!("{prefix}{}", uuid::Uuid::new_v4().simple());
     }
 }
 
