@@ -22,8 +22,12 @@ impl Db {
     }
 
     /// Creates the token `name`, or gives it the new secret if it exists (rotation through config).
+    /// Creates the token `name`, or gives it this secret. In a write transaction: on PostgreSQL,
+    /// nodes starting at once with the same configured token would otherwise race past the
+    /// `name` conflict into the `secret_sha256` unique index.
     pub async fn upsert_token(&self, id: &str, name: &str, secret_sha256: &str, now: i64) -> Result<(), DbError> {
-        on_write!(self, |pool| sqlx::query(
+        let mut tx = self.begin_write().await?;
+        on_tx!(&mut tx, |conn| sqlx::query(
             r#"INSERT INTO access_tokens (id, name, secret_sha256, created_at) VALUES ($1, $2, $3, $4)
                ON CONFLICT (name) DO UPDATE SET secret_sha256 = excluded.secret_sha256"#,
         )
@@ -31,10 +35,10 @@ impl Db {
         .bind(name)
         .bind(secret_sha256)
         .bind(now)
-        .execute(pool)
+        .execute(conn)
         .await
         .map(|r| r.rows_affected()))?;
-        Ok(())
+        tx.commit().await
     }
 
     pub async fn token_exists(&self, id: &str) -> Result<bool, DbError> {
