@@ -14,6 +14,9 @@
 #      also GET /readyz (no guard, one `SELECT 1` plus a metadata lookup of a missing file on the local disk,
 #      the same on both: about one database round trip) and GET /job-results/{id} (guard + one query), sqlite
 #      then postgres each.
+# After the rounds (BENCH_PG_SAMPLE=1), one more seed update on postgres, not counted, during which one psql session
+# samples pg_stat_activity every 20 ms (the client backends of the database that are active: what they wait on and
+# the statement): where the PostgreSQL update time goes.
 # CPU is accounted per phase: assetd's own CPU per operation, PostgreSQL's (every process of the OS user running
 # the postgres server, so other clients of that server count too: the sqlite rows show that background) and the
 # rest of the machine (wrk or bench_update, other sessions) in % of all cores.
@@ -24,7 +27,8 @@
 # Knobs (environment): BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/test), BENCH_CLIENTS (8),
 # BENCH_UPDATE_SECS (20), BENCH_UPDATE_WARMUP (2), BENCH_UPDATE_MAX (200000), BENCH_POLL_MS (2),
 # BENCH_WRK_THREADS (1), BENCH_WRK_CONNS (16), BENCH_WRK_SECS (10), BENCH_ROUNDS (2), BENCH_BREAKDOWN (1),
-# BENCH_SUMMARY (a file to also write the markdown summary to). ~4.5 min with the defaults.
+# BENCH_PG_SAMPLE (1), BENCH_SUMMARY (a file to also write the markdown summary to). ~4.5 min with the defaults
+# (plus the build when src/ changed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -39,6 +43,8 @@ WRK_CONNS="${BENCH_WRK_CONNS:-16}"
 WRK_SECS="${BENCH_WRK_SECS:-10}"
 ROUNDS="${BENCH_ROUNDS:-2}"
 BREAKDOWN="${BENCH_BREAKDOWN:-1}"
+PG_SAMPLE="${BENCH_PG_SAMPLE:-1}"
+PG_SAMPLE_SECS=10
 FIXTURE=tests/fixtures/cat.jpg
 BACKENDS=(sqlite postgres)
 SCHEMA="assetd_tbench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
@@ -81,6 +87,7 @@ cargo build --release --locked --bin assetd --example bench_update
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/assetd-bench-backends.XXXXXX")"
 declare -A PID=() PORT=() BASE=()
 SCHEMA_USED=0
+SAMPLER_PID=""
 
 stop_server() { # pid: SIGTERM, wait up to 25 s (assetd drains jobs up to 20 s), then SIGKILL
     local pid="$1"
@@ -97,6 +104,7 @@ stop_server() { # pid: SIGTERM, wait up to 25 s (assetd drains jobs up to 20 s),
 cleanup() {
     local status=$? b
     trap - EXIT INT TERM
+    [ -z "$SAMPLER_PID" ] || kill "$SAMPLER_PID" 2>/dev/null || true
     for b in "${BACKENDS[@]}"; do stop_server "${PID[$b]:-}"; done
     if [ "$status" -ne 0 ]; then
         for b in "${BACKENDS[@]}"; do
@@ -316,6 +324,32 @@ for round in $(seq 1 "$ROUNDS"); do
     done
 done
 LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+# ---- where the postgres update waits (not counted) ----------------------------------------------
+: >"$WORK/pg-samples.txt"
+if [ "$PG_SAMPLE" = 1 ]; then
+    log "an extra seed update on postgres (${UPDATE_WARMUP} s + ${PG_SAMPLE_SECS} s, not counted), pg_stat_activity sampled every 20 ms"
+    # One psql session re-running the query (\watch); a 'tick' row per sample counts the samples.
+    (
+        sleep "$UPDATE_WARMUP"
+        timeout "$PG_SAMPLE_SECS" psql "$DB_URL" -At -v ON_ERROR_STOP=1 <<'SQL' >"$WORK/pg-samples.txt" 2>"$WORK/pg-samples.err" || true
+SELECT 'tick' UNION ALL
+SELECT coalesce(wait_event_type || ':' || wait_event, 'running (no wait event)') || ' | '
+       || left(regexp_replace(query, '\s+', ' ', 'g'), 72)
+  FROM pg_stat_activity
+ WHERE datname = current_database() AND backend_type = 'client backend' AND state = 'active' AND pid <> pg_backend_pid()
+\watch 0.02
+SQL
+    ) &
+    SAMPLER_PID=$!
+    "$BIN/examples/bench_update" --base-url "${BASE[postgres]}" --ids "${IDS[postgres]}" --clients "$CLIENTS" \
+        --duration-secs "$PG_SAMPLE_SECS" --warmup-secs "$UPDATE_WARMUP" --max-updates "$UPDATE_MAX" --poll-ms "$POLL_MS" \
+        >"$WORK/sample-update.txt" 2>&1 || die "bench_update failed on postgres (sampled run): $(tail -n 5 "$WORK/sample-update.txt")"
+    wait "$SAMPLER_PID" || true
+    SAMPLER_PID=""
+    TICKS="$(grep -cx tick "$WORK/pg-samples.txt" || true)"
+    [ "${TICKS:-0}" -gt 0 ] || warn "pg_stat_activity sampling got no samples: $(head -c 300 "$WORK/pg-samples.err")"
+fi
 : >"$WORK/rss.jsonl"
 for b in "${BACKENDS[@]}"; do
     kill -0 "${PID[$b]}" 2>/dev/null || die "the $b server died during the run"
@@ -382,10 +416,24 @@ summary() {
           + ([$targets | split(" ")[] as $t | pair($g | map(select(.round == $r and .target == $t)); "requests_per_s")] | join(" | "))
           + " |"'
     echo
-    echo "Peak RSS over the rounds (VmHWM, reset after the uploads):" \
+    echo "Peak RSS over the rounds$([ "$PG_SAMPLE" = 1 ] && echo " and the sampled run") (VmHWM, reset after the uploads):" \
         "$(jq -rs 'map("\(.backend) \(.max_rss_kb / 1024 | round) MiB") | join(", ")' "$WORK/rss.jsonl")." \
         "WARN/ERROR lines in the server logs (sqlite/postgres): $LOG_ISSUES."
     echo
+    if [ "$PG_SAMPLE" = 1 ] && [ "${TICKS:-0}" -gt 0 ]; then
+        echo "Where the postgres seed update waits: pg_stat_activity sampled every 20 ms during an extra ${PG_SAMPLE_SECS} s" \
+            "update run on postgres (not in the tables above: $(sed -n 's/^BENCH_JSON //p' "$WORK/sample-update.txt" |
+                jq -r '"\(.updates_per_s) updates/s, p50 \(.p50_ms) ms"')); $TICKS samples, on average" \
+            "$(awk -v t="$TICKS" '$0 != "tick" && NF { n++ } END { printf "%.2f", n / t }' "$WORK/pg-samples.txt")" \
+            "client backends of the database active in each (other clients of the database would show up too):"
+        echo
+        echo "| share of samples | wait event | statement |"
+        echo "|---:|---|---|"
+        grep -vx -e tick -e '' "$WORK/pg-samples.txt" | sort | uniq -c | sort -rn | head -n 10 |
+            awk -v t="$TICKS" '{ n = $1; sub(/^ *[0-9]+ /, ""); split($0, f, / \| /);
+                gsub(/\|/, "\\|", f[2]); printf "| %.1f %% | %s | `%s` |\n", 100 * n / t, f[1], f[2] }'
+        echo
+    fi
     echo "Commands (per backend, per round):"
     echo
     echo '```'

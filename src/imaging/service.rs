@@ -131,6 +131,8 @@ pub struct Transformer {
     storage: Storage,
     settings: TransformerSettings,
     permits: Arc<Semaphore>,
+    /// Sources being fetched from the store at once (temporary copies of remote originals).
+    fetches: Semaphore,
     waiting: AtomicUsize,
     in_flight: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     rendered: AtomicU64,
@@ -154,10 +156,12 @@ impl Transformer {
         vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let fetches = Semaphore::new(settings.concurrency.max(1) * 2);
         Ok(Transformer {
             storage,
             settings,
             permits,
+            fetches,
             waiting: AtomicUsize::new(0),
             in_flight: Mutex::new(HashMap::new()),
             rendered: AtomicU64::new(0),
@@ -329,9 +333,14 @@ impl Transformer {
 
     /// Makes a derived image under the concurrency bound; returns its bytes and type.
     async fn make(&self, source: &Source, output: &Output) -> Result<(Vec<u8>, &'static str), TransformError> {
+        // The source is fetched before taking a CPU slot: from a remote store that takes a while,
+        // and the slot's core should compute meanwhile. Fetches are bounded on their own.
+        let original = {
+            let _fetch = self.fetches.acquire().await.map_err(|_| TransformError::Internal("stopped".into()))?;
+            self.local_original(source).await?
+        };
         let permit = self.slot().await?;
         let deadline = std::time::Instant::now() + self.settings.timeout;
-        let original = self.local_original(source).await?;
         let made = match output {
             Output::Transform(recipe) => {
                 let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
