@@ -267,6 +267,13 @@ function crc32(buf) {
 
 /** Bytes of a solid-colour 8-bit RGB PNG of `width` x `height` (for distinct test images). */
 export function pngBytes(width, height, [r, g, b] = [0, 0, 0]) {
+  const pixels = Buffer.alloc(width * height * 3);
+  for (let i = 0; i < width * height; i++) pixels.set([r, g, b], i * 3);
+  return pngFromPixels(width, height, pixels);
+}
+
+/** Bytes of an 8-bit RGB PNG of `width` x `height` from `pixels` (row-major RGB triplets). */
+export function pngFromPixels(width, height, pixels) {
   const chunk = (type, data) => {
     const len = Buffer.alloc(4);
     len.writeUInt32BE(data.length);
@@ -280,9 +287,9 @@ export function pngBytes(width, height, [r, g, b] = [0, 0, 0]) {
   ihdr.writeUInt32BE(height, 4);
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type RGB
-  const row = Buffer.alloc(1 + width * 3);
-  for (let x = 0; x < width; x++) row.set([r, g, b], 1 + x * 3);
-  const raw = Buffer.concat(Array.from({ length: height }, () => row));
+  const stride = 1 + width * 3;
+  const raw = Buffer.alloc(stride * height); // filter byte 0 on every row
+  for (let y = 0; y < height; y++) pixels.copy(raw, y * stride + 1, y * width * 3, (y + 1) * width * 3);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),

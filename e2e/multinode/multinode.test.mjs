@@ -20,11 +20,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 
 import pg from 'pg';
 import { buildClient } from '@datocms/cma-client-node';
-import { startServer, fixture, fileBytes, writeFileIn, getBytes, sleep } from '../harness.mjs';
+import { startServer, fixture, fileBytes, writeFileIn, getBytes, sleep, pngFromPixels } from '../harness.mjs';
 
 const VERBOSE = !!process.env.E2E_VERBOSE;
 const KEEP = !!process.env.E2E_KEEP_DATA;
@@ -222,47 +221,9 @@ async function transformGate() {
 
 // --- generated files
 
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-function crc32(buf) {
-  let c = 0xffffffff;
-  for (let i = 0; i < buf.length; i++) c = CRC_TABLE[(c ^ buf[i]) & 0xff] ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 /** An 8-bit RGB PNG of random pixels: every file, and every derived image of it, differs. */
 function noisePng(width, height) {
-  const chunk = (type, data) => {
-    const out = Buffer.alloc(12 + data.length);
-    out.writeUInt32BE(data.length, 0);
-    out.write(type, 4, 'ascii');
-    data.copy(out, 8);
-    out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-    return out;
-  };
-  const stride = 1 + width * 3;
-  const raw = Buffer.alloc(stride * height); // filter byte 0 on every row
-  const pixels = randomBytes(width * height * 3);
-  for (let y = 0; y < height; y++) pixels.copy(raw, y * stride + 1, y * width * 3, (y + 1) * width * 3);
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8; // bit depth
-  ihdr[9] = 2; // RGB
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', ihdr),
-    chunk('IDAT', zlib.deflateSync(raw)),
-    chunk('IEND', Buffer.alloc(0)),
-  ]);
+  return pngFromPixels(width, height, randomBytes(width * height * 3));
 }
 
 /** Width and height of a WebP (VP8, VP8L, VP8X), or null. */

@@ -1,7 +1,7 @@
 //! `derived_images` (PostgreSQL only): leases that make several nodes render each derived image
 //! once. One node claims a key, the others wait for its blob to appear in the shared store.
 
-use super::{Db, DbError};
+use super::{sql::escape_like, Db, DbError};
 
 impl Db {
     /// Takes the render lease of `key` until `until`: free when nobody holds it, when its holder's
@@ -47,7 +47,7 @@ impl Db {
 
     /// Forgets the derived images under `prefix` (their blobs were purged).
     pub async fn forget_derived_images(&self, prefix: &str) -> Result<(), DbError> {
-        let pattern = format!("{}%", prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        let pattern = format!("{}%", escape_like(prefix));
         on_write!(self, |pool| sqlx::query("DELETE FROM derived_images WHERE key LIKE $1 ESCAPE '\\'")
             .bind(pattern)
             .execute(pool)

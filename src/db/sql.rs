@@ -14,60 +14,34 @@ pub(super) enum SqlValue {
     Bool(bool),
 }
 
-impl From<String> for SqlValue {
-    fn from(value: String) -> Self {
-        SqlValue::Text(Some(value))
-    }
+/// `impl From<$type> for SqlValue` as `$variant($convert(value))`.
+macro_rules! sql_value_from {
+    ($($type:ty => $variant:ident($convert:expr)),* $(,)?) => {
+        $(impl From<$type> for SqlValue {
+            fn from(value: $type) -> Self {
+                SqlValue::$variant($convert(value))
+            }
+        })*
+    };
 }
-impl From<&str> for SqlValue {
-    fn from(value: &str) -> Self {
-        SqlValue::Text(Some(value.to_owned()))
-    }
+
+sql_value_from! {
+    String => Text(Some),
+    &str => Text(|v: &str| Some(v.to_owned())),
+    &String => Text(|v: &String| Some(v.clone())),
+    Option<String> => Text(std::convert::identity),
+    Option<&str> => Text(|v: Option<&str>| v.map(str::to_owned)),
+    &Option<String> => Text(Clone::clone),
+    i64 => Int(Some),
+    Option<i64> => Int(std::convert::identity),
+    f64 => Real(Some),
+    Option<f64> => Real(std::convert::identity),
+    bool => Bool(std::convert::identity),
 }
-impl From<&String> for SqlValue {
-    fn from(value: &String) -> Self {
-        SqlValue::Text(Some(value.clone()))
-    }
-}
-impl From<Option<String>> for SqlValue {
-    fn from(value: Option<String>) -> Self {
-        SqlValue::Text(value)
-    }
-}
-impl From<Option<&str>> for SqlValue {
-    fn from(value: Option<&str>) -> Self {
-        SqlValue::Text(value.map(str::to_owned))
-    }
-}
-impl From<&Option<String>> for SqlValue {
-    fn from(value: &Option<String>) -> Self {
-        SqlValue::Text(value.clone())
-    }
-}
-impl From<i64> for SqlValue {
-    fn from(value: i64) -> Self {
-        SqlValue::Int(Some(value))
-    }
-}
-impl From<Option<i64>> for SqlValue {
-    fn from(value: Option<i64>) -> Self {
-        SqlValue::Int(value)
-    }
-}
-impl From<f64> for SqlValue {
-    fn from(value: f64) -> Self {
-        SqlValue::Real(Some(value))
-    }
-}
-impl From<Option<f64>> for SqlValue {
-    fn from(value: Option<f64>) -> Self {
-        SqlValue::Real(value)
-    }
-}
-impl From<bool> for SqlValue {
-    fn from(value: bool) -> Self {
-        SqlValue::Bool(value)
-    }
+
+/// Escapes `\`, `%` and `_` for a `LIKE … ESCAPE '\'` pattern.
+pub(super) fn escape_like(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }
 
 /// SQL text and its bound values, for one dialect.
@@ -117,21 +91,22 @@ impl SqlBuilder {
     }
 
     pub(super) fn sqlite_arguments(&self) -> Result<SqliteArguments<'static>, DbError> {
-        let mut arguments = SqliteArguments::default();
-        for value in &self.values {
-            let added = match value.clone() {
-                SqlValue::Text(v) => arguments.add(v),
-                SqlValue::Int(v) => arguments.add(v),
-                SqlValue::Real(v) => arguments.add(v),
-                SqlValue::Bool(v) => arguments.add(v),
-            };
-            added.map_err(sqlx::Error::Encode)?;
-        }
-        Ok(arguments)
+        self.arguments(SqliteArguments::default())
     }
 
     pub(super) fn postgres_arguments(&self) -> Result<PgArguments, DbError> {
-        let mut arguments = PgArguments::default();
+        self.arguments(PgArguments::default())
+    }
+
+    /// Adds every bound value to `arguments` (each backend encodes all four kinds).
+    fn arguments<'q, A>(&self, mut arguments: A) -> Result<A, DbError>
+    where
+        A: Arguments<'q>,
+        Option<String>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+        Option<i64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+        Option<f64>: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+        bool: sqlx::Encode<'q, A::Database> + sqlx::Type<A::Database>,
+    {
         for value in &self.values {
             let added = match value.clone() {
                 SqlValue::Text(v) => arguments.add(v),

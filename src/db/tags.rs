@@ -1,6 +1,6 @@
 //! Upload tags: the ones created explicitly plus every tag in use on an upload.
 
-use super::{Db, DbError};
+use super::{sql::escape_like, Db, DbError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TagPage {
@@ -42,8 +42,4 @@ impl Db {
         .map(|r| r.rows_affected()))?;
         Ok(())
     }
-}
-
-fn escape_like(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

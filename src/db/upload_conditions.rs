@@ -3,7 +3,7 @@
 
 use super::{
     search::search_expression,
-    sql::SqlBuilder,
+    sql::{escape_like, SqlBuilder},
     uploads_list::{
         Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition, RESOLUTION_LIMITS,
     },
@@ -174,9 +174,9 @@ fn push_string_condition(query: &mut SqlBuilder, field: &StringField, op: &Strin
 fn push_in_list(query: &mut SqlBuilder, field: &StringField, values: &[String]) {
     query.push(" IN ");
     if *field == StringField::Path {
-        push_list(query, &values.iter().map(|v| v.to_lowercase()).collect::<Vec<_>>());
+        query.push_list(&values.iter().map(|v| v.to_lowercase()).collect::<Vec<_>>());
     } else {
-        push_list(query, values);
+        query.push_list(values);
     }
 }
 
@@ -204,14 +204,6 @@ fn push_match(query: &mut SqlBuilder, field: &StringField, pattern: &Pattern) {
     }
 }
 
-fn escape_like(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
-}
-
-pub(super) fn push_list(query: &mut SqlBuilder, values: &[String]) {
-    query.push_list(values);
-}
-
 /// Set operators over a `(upload_seq, value)` table: tags, or colour buckets.
 fn push_set_condition(
     query: &mut SqlBuilder,
@@ -223,12 +215,12 @@ fn push_set_condition(
     match op {
         TagOp::AnyIn(tags) => {
             query.push(format_args!("{membership}uploads.seq IN ({matching}"));
-            push_list(query, tags);
+            query.push_list(tags);
             query.push(")");
         }
         TagOp::NotIn(tags) => {
             query.push(format_args!("{membership}uploads.seq NOT IN ({matching}"));
-            push_list(query, tags);
+            query.push_list(tags);
             query.push(")");
         }
         TagOp::AllIn(tags) | TagOp::Eq(tags) => {
@@ -238,7 +230,7 @@ fn push_set_condition(
             query.push(format_args!(
                 "(SELECT COUNT(*) FROM {table} t WHERE t.upload_seq = uploads.seq AND t.{column} IN "
             ));
-            push_list(query, &distinct);
+            query.push_list(&distinct);
             query.push(") = ").push_bind(distinct.len() as i64);
             if matches!(op, TagOp::Eq(_)) {
                 query.push(format_args!(" AND (SELECT COUNT(*) FROM {table} t WHERE t.upload_seq = uploads.seq) = "));

@@ -4,7 +4,7 @@
 use super::{
     search::search_expression,
     sql::{read_built, SqlBuilder},
-    upload_conditions::{greatest, push_conditions, push_list, string_expression},
+    upload_conditions::{greatest, push_conditions, string_expression},
     uploads::UploadRow,
     Backend, Db, DbError, Dialect,
 };
@@ -204,7 +204,7 @@ impl Db {
                     self.dialect(),
                     "SELECT COUNT(DISTINCT upload_seq) FROM upload_tag_links WHERE tag IN ",
                 );
-                push_list(&mut count, tags);
+                count.push_list(tags);
                 Ok(read_built!(self, scalar count, fetch_one))
             }
             _ => {
