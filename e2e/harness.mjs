@@ -171,6 +171,7 @@ export async function startServer(opts = {}) {
     baseUrl,
     token,
     client,
+    env,
     port,
     tmpDir,
     dataDir,

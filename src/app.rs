@@ -4,15 +4,16 @@
 use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use tokio::{net::TcpListener, sync::Notify};
 
 use crate::{
-    api::{self, rate_limit::RateLimiter, signing::UrlSigner, token_cache::TokenCache},
+    api::{
+        self, rate_limit::RateLimiter, server::ConnectionLimits, signing::UrlSigner, token_cache::TokenCache,
+        transform_policy::TransformPolicy,
+    },
     config::Config,
     db::Db,
-    domain::{new_entity_id, now_millis},
+    domain::{new_entity_id, new_secret, now_millis},
     imaging::Transformer,
     ingest::IngestSettings,
     jobs::Worker,
@@ -41,6 +42,10 @@ pub struct App {
     pub job_wakeup: Notify,
     /// Image transforms and the derived-image cache.
     pub transformer: Transformer,
+    /// Which transform URLs are served (signatures, presets).
+    pub transform_policy: TransformPolicy,
+    /// Per-client-address budget on asset URLs and the direct PUT.
+    pub public_rate_limiter: RateLimiter,
 }
 
 impl App {
@@ -55,15 +60,8 @@ impl App {
         config.validate()?;
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-        let db = match &config.database_url {
-            Some(url) => Db::open_postgres(url, &config.database_schema, &config.locales)
-                .await
-                .context("opening the PostgreSQL database")?,
-            None => Db::open_sqlite(&config.data_dir.join("assetd.db"), &config.locales)
-                .await
-                .context("opening the database")?,
-        };
-        let signing_key = db.setting_or_insert("upload_url_signing_key", &random_secret()).await?;
+        let db = Db::open_configured(&config.database_args()).await?;
+        let signing_key = db.setting_or_insert("upload_url_signing_key", &new_secret()).await?;
         ensure_api_token(&db, &config).await?;
         let public_url = config
             .public_url
@@ -76,6 +74,16 @@ impl App {
             ingest: IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone()),
             signer: UrlSigner::new(signing_key.into_bytes()),
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
+            public_rate_limiter: RateLimiter::new(
+                config.public_rate_limit,
+                Duration::from_secs(config.rate_limit_window_secs),
+            ),
+            transform_policy: TransformPolicy::new(
+                config.transform_secret.as_ref(),
+                &config.transform_presets,
+                config.transform_presets_only,
+            )
+            .map_err(|message| anyhow::anyhow!("ASSETD_TRANSFORM_PRESETS: {message}"))?,
             tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
             transformer: Transformer::new(storage.clone(), config.transformer_settings(), shared_render_leases(&db))
@@ -108,15 +116,11 @@ impl App {
         let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
         let worker = (self.config.workers > 0)
             .then(|| tokio::spawn(Worker::new(self.clone()).run_until_stopped(self.config.workers, stop_signal)));
-        // Without TCP_NODELAY a response written in several pieces (every streamed file) stalls on
-        // Nagle's algorithm and delayed ACKs: about 40 ms per response.
-        let listener = listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "could not set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, api::router(self.clone())).with_graceful_shutdown(shutdown);
-        let served = server.await.context("HTTP server failed");
+        let limits = ConnectionLimits {
+            header_timeout: Duration::from_secs(self.config.header_timeout_secs),
+            idle_timeout: Duration::from_secs(self.config.idle_timeout_secs),
+        };
+        api::server::serve(listener, api::router(self.clone()), limits, shutdown).await;
         tracing::info!("HTTP server stopped; stopping the worker");
         let _ = stop_worker.send(true);
         if let Some(worker) = worker {
@@ -125,7 +129,7 @@ impl App {
             }
         }
         self.db.close().await;
-        served
+        Ok(())
     }
 }
 
@@ -143,18 +147,10 @@ async fn ensure_api_token(db: &Db, config: &Config) -> anyhow::Result<()> {
         return Ok(());
     }
     if db.count_tokens().await? == 0 {
-        let secret = random_secret();
+        let secret = new_secret();
         db.upsert_token(&new_entity_id(), "generated", &api::sha256_hex(&secret), now_millis()).await?;
         // Printed once, on purpose, to stdout: this is the only time the secret is shown.
         println!("assetd: created a full-access API token (shown only now): {secret}");
     }
     Ok(())
-}
-
-/// 244 random bits (two UUID v4s), URL-safe.
-fn random_secret() -> String {
-    let mut bytes = Vec::with_capacity(32);
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
 }

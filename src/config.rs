@@ -5,7 +5,7 @@ use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{
-    domain::Locale,
+    domain::{Locale, TokenRole},
     imaging::{Limits, TransformerSettings},
 };
 
@@ -19,7 +19,66 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API, asset delivery and the job worker.
-    Serve(Config),
+    Serve(Box<Config>),
+    /// Create, list and revoke API tokens (works while the server runs).
+    Tokens(TokensArgs),
+}
+
+/// `assetd tokens …`: the database to work on, and what to do.
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(subcommand)]
+    pub action: TokenAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenAction {
+    /// Create a token; its secret is printed once and stored only as a hash.
+    Create {
+        /// A unique name (who or what uses the token).
+        #[arg(long)]
+        name: String,
+        /// full-access, read-only (reads only) or upload-only (reads, and adding files).
+        #[arg(long, default_value = "full-access", value_parser = parse_role)]
+        role: TokenRole,
+    },
+    /// List the tokens (ids, names, roles; never secrets).
+    List {
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a token, by id or name. Running nodes honour it within 30 s (their token cache).
+    Revoke {
+        /// The token's id or name.
+        token: String,
+    },
+}
+
+/// Where the database is: the same settings (and variables) as `assetd serve`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Directory holding the SQLite database (when no database URL is set).
+    #[arg(long, env = "ASSETD_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// PostgreSQL instead of the embedded SQLite.
+    #[arg(long, env = "ASSETD_DATABASE_URL", hide_env_values = true, global = true)]
+    pub database_url: Option<String>,
+
+    /// The PostgreSQL schema holding assetd's tables.
+    #[arg(long, env = "ASSETD_DATABASE_SCHEMA", default_value = "public", global = true)]
+    pub database_schema: String,
+
+    /// The environment's locales (the search index is built for them).
+    #[arg(long, env = "ASSETD_LOCALES", default_value = "en", value_delimiter = ',', global = true)]
+    pub locales: Vec<Locale>,
+}
+
+fn parse_role(value: &str) -> Result<TokenRole, String> {
+    TokenRole::parse(value).ok_or_else(|| "the role must be full-access, read-only or upload-only".into())
 }
 
 /// Which wire shape `default_field_metadata` is answered in (spec §2.3). Both are accepted on write.
@@ -133,6 +192,39 @@ pub struct Config {
     /// Largest transform output in pixels; larger requests are scaled down to fit.
     #[arg(long, env = "ASSETD_MAX_OUTPUT_PIXELS", default_value_t = 40_000_000)]
     pub max_output_pixels: u64,
+
+    /// Requests per rate-limit window one client address may make to asset URLs and the direct
+    /// PUT (0 disables the limit).
+    #[arg(long, env = "ASSETD_PUBLIC_RATE_LIMIT", default_value_t = 3000)]
+    pub public_rate_limit: u32,
+
+    /// Header holding the client address when assetd runs behind a proxy (e.g.
+    /// `X-Forwarded-For`; its last entry is used). Unset: the TCP peer address.
+    #[arg(long, env = "ASSETD_CLIENT_IP_HEADER")]
+    pub client_ip_header: Option<String>,
+
+    /// Seconds a client has to send a request's headers, and an idle keep-alive connection is
+    /// kept open.
+    #[arg(long, env = "ASSETD_HEADER_TIMEOUT", default_value_t = 15)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a connection may go without a byte read or written before it is closed.
+    #[arg(long, env = "ASSETD_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Signs transform URLs: when set, a URL may carry `s`, the HMAC-SHA256 of its path and
+    /// query under this secret, and unsigned URLs may use presets only.
+    #[arg(long, env = "ASSETD_TRANSFORM_SECRET", hide_env_values = true)]
+    pub transform_secret: Option<Secret>,
+
+    /// Named transform presets, `name:query` separated by `;` (e.g. `thumb:w=200&h=200&fit=crop`),
+    /// asked for as `?preset=name`.
+    #[arg(long, env = "ASSETD_TRANSFORM_PRESETS", default_value = "")]
+    pub transform_presets: String,
+
+    /// Unsigned transform URLs may use presets only.
+    #[arg(long, env = "ASSETD_TRANSFORM_PRESETS_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
+    pub transform_presets_only: bool,
 }
 
 impl Config {
@@ -163,6 +255,23 @@ impl Config {
             transform_timeout_secs: 30,
             max_input_pixels: 100_000_000,
             max_output_pixels: 40_000_000,
+            public_rate_limit: 3000,
+            client_ip_header: None,
+            header_timeout_secs: 15,
+            idle_timeout_secs: 60,
+            transform_secret: None,
+            transform_presets: String::new(),
+            transform_presets_only: false,
+        }
+    }
+
+    /// The database settings, for [`crate::db::Db::open_configured`].
+    pub fn database_args(&self) -> DatabaseArgs {
+        DatabaseArgs {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+            database_schema: self.database_schema.clone(),
+            locales: self.locales.clone(),
         }
     }
 
@@ -200,6 +309,14 @@ impl Config {
         }
         anyhow::ensure!(self.rate_limit_window_secs > 0, "the rate-limit window must be at least 1 s");
         anyhow::ensure!(self.transform_timeout_secs > 0, "the transform timeout must be at least 1 s");
+        anyhow::ensure!(self.header_timeout_secs > 0, "the header timeout must be at least 1 s");
+        anyhow::ensure!(self.idle_timeout_secs > 0, "the idle timeout must be at least 1 s");
+        if let Some(name) = &self.client_ip_header {
+            anyhow::ensure!(
+                http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
+                "ASSETD_CLIENT_IP_HEADER {name:?} is not a header name"
+            );
+        }
         Ok(())
     }
 }
@@ -246,11 +363,28 @@ impl std::str::FromStr for Secret {
 mod tests {
     use super::*;
 
+    #[test]
+    fn token_commands_parse() {
+        let cli =
+            Cli::try_parse_from(["assetd", "tokens", "create", "--name", "bot", "--role", "upload-only"]).unwrap();
+        let Command::Tokens(TokensArgs { action: TokenAction::Create { name, role }, .. }) = cli.command else {
+            panic!("not tokens create")
+        };
+        assert_eq!((name.as_str(), role), ("bot", TokenRole::UploadOnly));
+        let cli = Cli::try_parse_from(["assetd", "tokens", "revoke", "bot", "--data-dir", "/tmp/x"]).unwrap();
+        let Command::Tokens(TokensArgs { database, action: TokenAction::Revoke { token } }) = cli.command else {
+            panic!("not tokens revoke")
+        };
+        assert_eq!((token.as_str(), database.data_dir), ("bot", PathBuf::from("/tmp/x")));
+        assert!(Cli::try_parse_from(["assetd", "tokens", "create", "--name", "x", "--role", "admin"]).is_err());
+    }
+
     fn serve(args: &[&str]) -> Result<Config, clap::Error> {
         let mut argv = vec!["assetd", "serve"];
         argv.extend_from_slice(args);
         Cli::try_parse_from(argv).map(|cli| match cli.command {
-            Command::Serve(config) => config,
+            Command::Serve(config) => *config,
+            other => panic!("not serve: {other:?}"),
         })
     }
 

@@ -10,8 +10,9 @@ async fn main() -> anyhow::Result<()> {
     telemetry::init();
     match cli.command {
         Command::Serve(config) => {
-            let app = App::build(config).await.context("starting assetd")?;
+            let app = App::build(*config).await.context("starting assetd")?;
             app.serve_until_shutdown(telemetry::shutdown_signal()).await
         }
+        Command::Tokens(args) => assetd::cli::tokens::run(args).await,
     }
 }

@@ -6,7 +6,7 @@ use std::{ops::Range, sync::Arc};
 use axum::{
     body::Body,
     extract::{Path, RawQuery, State},
-    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
 
@@ -29,6 +29,7 @@ pub(super) async fn serve_asset(
     State(app): State<Arc<App>>,
     Path(file): Path<String>,
     method: Method,
+    uri: Uri,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Response> {
@@ -36,12 +37,16 @@ pub(super) async fn serve_asset(
     let Some(upload) = app.db.find_upload_by_path(&path).await? else {
         return match app.db.find_current_path_for_alias(&path).await? {
             Some(current) => {
-                let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+                let query = match query {
+                    Some(query) => format!("?{}", app.transform_policy.resign(uri.path(), &current, &query)),
+                    None => String::new(),
+                };
                 Ok(redirect(&format!("{}{current}{query}", app.views.asset_base)))
             }
             None => Err(CmaError::not_found()),
         };
     };
+    let query = app.transform_policy.resolve(uri.path(), query.as_deref())?;
     if let Some(response) = serve_transformed(&app, &upload, query.as_deref(), &headers, &method).await? {
         return Ok(response);
     }

@@ -1,18 +1,18 @@
 //! The checks every CMA request passes before its handler (spec §1.2): rate limit, `Accept`,
-//! bearer token, `X-Api-Version: 3`, `X-Environment`. Also sets the headers every CMA response carries.
+//! bearer token, `X-Api-Version: 3`, `X-Environment`, then the token's role. Also sets the headers every CMA response carries.
 
 use std::sync::Arc;
 
 use axum::{
     extract::{Request, State},
-    http::{header, HeaderMap, HeaderValue},
+    http::{header, HeaderMap, HeaderValue, Method},
     middleware::Next,
     response::{IntoResponse, Response},
 };
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{extract::Caller, rate_limit::Decision};
+use super::{extract::Caller, permissions, rate_limit::Decision};
 use crate::{app::App, domain::CmaError};
 
 pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
@@ -25,7 +25,7 @@ pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request,
             error.retry_after_secs = Some(reset_secs);
             error.into_response()
         }
-        Decision::Allowed { .. } => match admit(&app, request.headers(), secret_hash.as_deref()).await {
+        Decision::Allowed { .. } => match admit(&app, Asked::of(&request), secret_hash.as_deref()).await {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
                 next.run(request).await
@@ -48,14 +48,28 @@ pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request,
     response
 }
 
-async fn admit(app: &App, headers: &HeaderMap, secret_hash: Option<&str>) -> Result<Caller, CmaError> {
+/// What the guard looks at (not the whole request: its body is not `Sync`).
+struct Asked<'a> {
+    headers: &'a HeaderMap,
+    method: &'a Method,
+    path: &'a str,
+}
+
+impl<'a> Asked<'a> {
+    fn of(request: &'a Request) -> Self {
+        Asked { headers: request.headers(), method: request.method(), path: request.uri().path() }
+    }
+}
+
+async fn admit(app: &App, asked: Asked<'_>, secret_hash: Option<&str>) -> Result<Caller, CmaError> {
+    let headers = asked.headers;
     if !accepts_json(headers) {
         return Err(CmaError::new(406, "INVALID_ACCEPT_HEADER", json!({ "message": "send Accept: application/json" })));
     }
     let Some(secret_hash) = secret_hash else {
         return Err(CmaError::new(401, "INVALID_SITE", json!({ "message": "missing Authorization: Bearer <token>" })));
     };
-    let Some(token_id) = app.tokens.token_id(&app.db, secret_hash).await? else {
+    let Some(token) = app.tokens.token(&app.db, secret_hash).await? else {
         return Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "unknown API token" })));
     };
     if headers.get("x-api-version").and_then(|v| v.to_str().ok()).map(str::trim) != Some("3") {
@@ -75,7 +89,14 @@ async fn admit(app: &App, headers: &HeaderMap, secret_hash: Option<&str>) -> Res
             ));
         }
     }
-    Ok(Caller { token_id })
+    if !permissions::allows(token.role, asked.method, asked.path) {
+        return Err(CmaError::new(
+            403,
+            "INSUFFICIENT_PERMISSIONS",
+            json!({ "role": token.role.as_str(), "message": format!("a {} token cannot make this request", token.role) }),
+        ));
+    }
+    Ok(Caller { token_id: token.id })
 }
 
 /// The secret of `Authorization: Bearer <secret>`; any other form counts as present but wrong.

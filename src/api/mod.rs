@@ -1,5 +1,6 @@
 //! The HTTP edge: the route table and its layers. Handlers live in one file per resource.
 
+mod client_limit;
 mod collections;
 mod delivery;
 mod direct_put;
@@ -8,11 +9,14 @@ mod extract;
 mod guard;
 mod health;
 mod job_results;
+mod permissions;
 mod query;
 pub mod rate_limit;
+pub mod server;
 pub mod signing;
 mod tags;
 pub mod token_cache;
+pub mod transform_policy;
 mod transformed;
 mod upload_filters;
 mod upload_requests;
@@ -70,14 +74,15 @@ pub fn router(app: Arc<App>) -> Router {
 
     // Public delivery and the signed direct upload: no token, streamed bodies.
     let project = &app.config.project_id;
-    let public = Router::new()
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    let limited_per_client = Router::new()
         .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
+        .layer(middleware::from_fn_with_state(app.clone(), client_limit::limit_by_client))
         .layer(DefaultBodyLimit::disable());
+    let operations = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
 
-    public
+    operations
+        .merge(limited_per_client)
         .merge(cma)
         .with_state(app)
         .layer(middleware::map_response(error::envelope_framework_errors))

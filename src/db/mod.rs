@@ -72,7 +72,7 @@ pub use collections::{collection_tree, CollectionRow};
 pub use jobs::{ClaimedJob, JobEnd, JobResultRow};
 pub use search::{locale_prefix, search_words};
 pub use tags::TagPage;
-pub use tokens::TokenRow;
+pub use tokens::{CreateTokenError, TokenRow};
 pub use upload_filters::UploadFilterRow;
 pub use upload_requests::UploadRequestRow;
 pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};

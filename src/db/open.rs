@@ -9,12 +9,27 @@ use sqlx::{
 };
 
 use super::{Backend, Db, DbError, Tx};
-use crate::domain::Locale;
+use crate::{config::DatabaseArgs, domain::Locale};
 
 /// Connections per node to PostgreSQL: requests, the worker and transforms share them.
 const POSTGRES_POOL_SIZE: u32 = 12;
 
 impl Db {
+    /// The configured database: PostgreSQL when a URL is set, else SQLite in the data directory.
+    pub async fn open_configured(args: &DatabaseArgs) -> anyhow::Result<Db> {
+        use anyhow::Context;
+        match &args.database_url {
+            Some(url) => Db::open_postgres(url, &args.database_schema, &args.locales)
+                .await
+                .context("opening the PostgreSQL database"),
+            None => {
+                std::fs::create_dir_all(&args.data_dir)
+                    .with_context(|| format!("creating the data directory {}", args.data_dir.display()))?;
+                Db::open_sqlite(&args.data_dir.join("assetd.db"), &args.locales).await.context("opening the database")
+            }
+        }
+    }
+
     /// Opens (creating if needed) the SQLite database at `file` and applies pending migrations.
     /// `locales` are the environment's (the search index is built for them).
     pub async fn open_sqlite(file: &Path, locales: &[Locale]) -> Result<Db, DbError> {

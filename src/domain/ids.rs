@@ -15,6 +15,14 @@ pub fn new_opaque_id() -> String {
     URL_SAFE_NO_PAD.encode(uuid::Uuid::new_v4().as_bytes())
 }
 
+/// A new API token secret: two UUID v4s (244 random bits), URL-safe.
+pub fn new_secret() -> String {
+    let mut bytes = Vec::with_capacity(32);
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    bytes.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// The client's `isValidId`: a base64url UUID v4, or a legacy decimal id up to 2^48−1.
 pub fn is_valid_entity_id(id: &str) -> bool {
     if !id.is_empty() && id.len() <= 15 && id.bytes().all(|b| b.is_ascii_digit()) {

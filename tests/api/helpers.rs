@@ -172,6 +172,14 @@ impl TestApp {
         self.send(Self::cma(method, uri).body(body).unwrap()).await
     }
 
+    /// Like [`TestApp::call`] with another token's secret.
+    pub async fn call_as(&self, secret: &str, method: Method, uri: &str, body: Option<Value>) -> TestResponse {
+        let body = body.map_or_else(Body::empty, |b| Body::from(b.to_string()));
+        let mut request = Self::cma(method, uri).body(body).unwrap();
+        request.headers_mut().insert(header::AUTHORIZATION, format!("Bearer {secret}").parse().unwrap());
+        self.send(request).await
+    }
+
     /// Runs queued jobs until the queue is empty.
     pub async fn run_pending_jobs(&self) {
         let worker = Worker::new(self.app.clone());

@@ -37,7 +37,7 @@ async fn exif_info_holds_the_camera_facts() {
 
 /// `jpeg` with an EXIF block: Make, Model, Orientation and an EXIF IFD with ISO and ExposureTime,
 /// plus a GPS IFD that must not be reported.
-fn with_exif(jpeg: &[u8]) -> Vec<u8> {
+pub fn with_exif(jpeg: &[u8]) -> Vec<u8> {
     let mut t: Vec<u8> = b"II\x2a\0\x08\0\0\0".to_vec();
     let entry = |t: &mut Vec<u8>, tag: u16, kind: u16, count: u32, value: u32| {
         t.extend_from_slice(&tag.to_le_bytes());

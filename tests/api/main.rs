@@ -3,6 +3,7 @@
 // Test helpers are `pub` for the sibling modules; nothing is exported from a test binary.
 #![allow(unreachable_pub)]
 
+mod abuse_limits;
 mod bulk;
 mod collections;
 mod concurrency;
@@ -13,6 +14,8 @@ mod image_facts;
 mod jobs;
 mod listing;
 mod listing_filters;
+mod privacy;
+mod roles;
 mod transforms;
 mod transport;
 mod upload_filters;

@@ -484,7 +484,7 @@ async fn corrupt_images_answer_422() {
 }
 
 /// A valid PNG header claiming `w`×`h` greyscale pixels, with almost no pixel data.
-fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
         out.extend_from_slice(&u32::try_from(data.len()).unwrap().to_be_bytes());
         let mut crc_input = kind.to_vec();

@@ -1,0 +1,2 @@
+-- Token roles: what a token may do. Tokens created before roles existed keep full access.
+ALTER TABLE access_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'full_access';
