@@ -8,6 +8,7 @@ mod extract;
 mod guard;
 mod health;
 mod job_results;
+mod openapi;
 mod query;
 pub mod rate_limit;
 pub mod signing;
@@ -73,6 +74,7 @@ pub fn router(app: Arc<App>) -> Router {
     let public = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::serve_openapi))
         .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
         .layer(DefaultBodyLimit::disable());

@@ -13,6 +13,7 @@ mod image_facts;
 mod jobs;
 mod listing;
 mod listing_filters;
+mod openapi;
 mod transforms;
 mod transport;
 mod upload_filters;

@@ -1,0 +1,66 @@
+//! The document's claims about the parsers, checked against them.
+
+use super::{
+    public::{transform_params, CROPS, FITS, FORMATS},
+    resources::{attribute_schema, relationship_schema, REQUEST_BODIES},
+};
+use crate::{api::collections::REORDER_ITEM, imaging::TransformParams};
+
+#[test]
+fn every_attribute_and_relationship_a_handler_takes_has_a_schema() {
+    let shapes = REQUEST_BODIES.iter().map(|(_, shape, _)| *shape).chain([REORDER_ITEM]);
+    for shape in shapes {
+        for name in shape.attributes {
+            let schema = attribute_schema(name).to_string();
+            assert!(!schema.contains("UNDOCUMENTED"), "{}: attribute {name} has no schema", shape.kind);
+        }
+        for name in shape.relationships {
+            let schema = relationship_schema(name).to_string();
+            assert!(!schema.contains("UNDOCUMENTED"), "{}: relationship {name} has no schema", shape.kind);
+        }
+    }
+}
+
+#[test]
+fn required_attributes_are_attributes_the_handler_takes() {
+    for (name, shape, required) in REQUEST_BODIES {
+        for attribute in required {
+            assert!(shape.attributes.contains(attribute), "{name}: {attribute} is required but not taken");
+        }
+    }
+}
+
+#[test]
+fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
+    let example = |name: &str| match name {
+        "fit" => "crop",
+        "crop" => "top",
+        "ar" => "16:9",
+        "rect" => "0,0,10,10",
+        "fm" => "webp",
+        "auto" => "format",
+        "bg" => "fff",
+        "lossless" => "1",
+        "fp-x" | "fp-y" => "0.5",
+        _ => "2",
+    };
+    for parameter in transform_params() {
+        let name = parameter["name"].as_str().unwrap_or_default();
+        let parsed = TransformParams::parse(&format!("{name}={}", example(name)));
+        match name {
+            // Not rendering parameters: signed URLs and presets are resolved before the parser.
+            "s" | "preset" => assert!(!matches!(parsed, Ok(Some(_))), "{name} should not be a rendering parameter"),
+            _ => assert!(matches!(parsed, Ok(Some(_))), "{name} is documented but the parser ignores it: {parsed:?}"),
+        }
+    }
+}
+
+#[test]
+fn documented_enum_values_parse() {
+    for (name, values) in [("fit", &FITS[..]), ("fm", &FORMATS[..]), ("crop", &CROPS[..])] {
+        for value in values {
+            let parsed = TransformParams::parse(&format!("{name}={value}"));
+            assert!(matches!(parsed, Ok(Some(_))), "{name}={value}: {parsed:?}");
+        }
+    }
+}
