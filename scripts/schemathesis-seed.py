@@ -3,8 +3,9 @@ schemathesis configuration that feeds their ids to the operations taking ids.
 
 Usage: schemathesis-seed.py <base url> <token> <config path>
 
-Creates three uploads (images, so transforms run), a collection, a saved filter and a tag, and a
-spare upload request whose signed PUT URL the direct-PUT operation is fuzzed against. Ids reach
+Creates three uploads (images, so transforms run), a collection, a saved filter and a tag, three
+completed upload requests POST /uploads may create from, and a spare upload request whose signed
+PUT URL the direct-PUT operation is fuzzed against. Ids reach
 schemathesis as dictionaries: path parameters use them with some probability and are random
 otherwise, so both "found" and "not found" answers are exercised.
 """
@@ -85,6 +86,15 @@ upload_filter = call("POST", "/upload-filters", {"data": {"type": "upload_filter
     "name": "Seed", "filter": {"type": "image"}, "shared": True}}})["data"]
 call("POST", "/upload-tags", {"data": {"type": "upload_tag", "attributes": {"name": "seeded"}}})
 
+# Completed upload requests nothing uses yet: POST /uploads can really create from them.
+with open("tests/fixtures/cat.png", "rb") as file:
+    png = file.read()
+fresh_paths = []
+for _ in range(3):
+    request = upload_request("fresh.png")
+    put_file(request["attributes"]["url"], png)
+    fresh_paths.append(request["id"])
+
 spare = upload_request("spare.bin")
 spare_url = urllib.parse.urlsplit(spare["attributes"]["url"])
 _, _, project, file_part = spare_url.path.split("/", 3)
@@ -108,6 +118,10 @@ def dictionary(name, probability):
 
 with open(CONFIG, "w") as config:
     config.write(f"""# Written by scripts/schemathesis-seed.py for one run.
+# No state kept between runs (and nothing written into the checkout).
+[cache]
+enabled = false
+
 [dictionaries.upload_ids]
 values = {toml_list([u["id"] for u in uploads[:2]])}
 [dictionaries.doomed_upload_ids]
@@ -118,11 +132,14 @@ values = {toml_list([collection["id"]])}
 values = {toml_list([upload_filter["id"]])}
 [dictionaries.job_ids]
 values = {toml_list(jobs)}
+[dictionaries.fresh_paths]
+values = {toml_list(fresh_paths)}
 [dictionaries.files]
 values = {toml_list(files)}
 
 """)
     config.write(binding(["show_upload", "update_upload", "list_upload_references"], {"path.id": dictionary("upload_ids", 0.6)}))
+    config.write(binding(["create_upload"], {"body.data.attributes.path": dictionary("fresh_paths", 0.5)}))
     config.write(binding(["destroy_upload"], {"path.id": dictionary("doomed_upload_ids", 0.2)}))
     config.write(binding(["show_collection", "update_collection"], {"path.id": dictionary("collection_ids", 0.6)}))
     config.write(binding(["show_upload_filter", "update_upload_filter"], {"path.id": dictionary("filter_ids", 0.6)}))

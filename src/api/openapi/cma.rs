@@ -61,13 +61,14 @@ fn page_params(default_limit: i64, max_limit: i64) -> [Value; 2] {
     ]
 }
 
-pub(super) fn operations(_app: &App) -> Vec<Operation> {
-    let mut operations = uploads();
+pub(super) fn operations(app: &App) -> Vec<Operation> {
+    let mut operations = uploads(app);
     operations.extend(media_area());
     operations
 }
 
-fn uploads() -> Vec<Operation> {
+fn uploads(app: &App) -> Vec<Operation> {
+    let locales: Vec<String> = app.config.locales.iter().map(ToString::to_string).collect();
     let [offset, limit] = page_params(LIST_DEFAULT_LIMIT, LIST_MAX_LIMIT);
     let upload_id = || path_id("an upload id");
     vec![
@@ -105,7 +106,7 @@ fn uploads() -> Vec<Operation> {
                     "substring (or regexp with [regexp]=true)",
                     json!({ "type": "string" }),
                 ))
-                .param(query("locale", "a locale of the environment (default: the first)", json!({ "type": "string" })))
+                .param(query("locale", "a locale of the environment (default: the first)", json!({ "enum": locales })))
                 .param(query(
                     "order_by",
                     "comma-separated `<field>_ASC|_DESC`: _created_at, _updated_at, basename, filename, format, id, \

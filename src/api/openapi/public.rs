@@ -124,7 +124,10 @@ pub(super) fn transform_params() -> Vec<Value> {
         query(
             "bg",
             "background: 3, 4, 6 or 8 hex digits (ARGB), or a CSS name",
-            json!({ "type": "string", "examples": ["fff", "80ff0000", "white"] }),
+            json!({
+                "type": "string",
+                "pattern": "^(#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|white|black|red|green|blue|gray|grey|transparent)$",
+            }),
         ),
         query("lossless", "lossless WebP/AVIF", json!({ "enum": ["0", "1", "true", "false"] })),
         query(
@@ -191,7 +194,7 @@ fn put_file() -> Operation {
         .param(path_param("file", "the file part of the upload request's path"))
         .param(json!({ "name": "expires", "in": "query", "required": true, "description": "unix seconds", "schema": { "type": "integer" } }))
         .param(json!({ "name": "sig", "in": "query", "required": true, "description": "the URL's signature", "schema": { "type": "string" } }))
-        .raw_body(json!({ "required": true, "content": { "application/octet-stream": { "schema": {} } } }))
+        .raw_body(json!({ "required": false, "content": { "application/octet-stream": { "schema": {} } } }))
         .response(200, no_body("stored (an empty body)"));
     for (status, codes) in [
         (400, "`INVALID_BODY`: reading the body failed; `INVALID_REQUEST`: a path that does not decode"),

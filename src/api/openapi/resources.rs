@@ -17,19 +17,48 @@ use crate::{
     domain::{Creator, Locale},
 };
 
-/// Every request body, by component name: (shape, attributes a request must give).
-pub(super) const REQUEST_BODIES: [(&str, ResourceShape, &[&str]); 10] = [
-    ("CreateUploadRequestBody", CREATE_UPLOAD_REQUEST, &[]),
-    ("CreateUploadBody", CREATE_UPLOAD, &["path"]),
-    ("UpdateUploadBody", UPDATE_UPLOAD, &[]),
-    ("BulkTagBody", BULK_TAG, &["tags"]),
-    ("BulkSetUploadCollectionBody", BULK_SET_COLLECTION, &[]),
-    ("BulkDestroyBody", BULK_DESTROY, &[]),
-    ("CreateUploadCollectionBody", CREATE_COLLECTION, &["label"]),
-    ("UpdateUploadCollectionBody", UPDATE_COLLECTION, &[]),
-    ("CreateUploadTagBody", CREATE_TAG, &["name"]),
-    ("UploadFilterBody", UPLOAD_FILTER, &["name", "filter"]),
+/// Every request body, by component name: its shape, and the attributes and relationships a
+/// request must give.
+pub(super) const REQUEST_BODIES: [RequestBody; 10] = [
+    RequestBody::new("CreateUploadRequestBody", CREATE_UPLOAD_REQUEST, &[], &[]),
+    RequestBody::new("CreateUploadBody", CREATE_UPLOAD, &["path"], &[]),
+    RequestBody::new("UpdateUploadBody", UPDATE_UPLOAD, &[], &[]),
+    RequestBody::new("BulkTagBody", BULK_TAG, &["tags"], &["uploads"]),
+    RequestBody::new("BulkSetUploadCollectionBody", BULK_SET_COLLECTION, &[], &["upload_collection", "uploads"]),
+    RequestBody::new("BulkDestroyBody", BULK_DESTROY, &[], &["uploads"]),
+    RequestBody::new("CreateUploadCollectionBody", CREATE_COLLECTION, &["label"], &[]),
+    RequestBody::new("UpdateUploadCollectionBody", UPDATE_COLLECTION, &[], &[]),
+    RequestBody::new("CreateUploadTagBody", CREATE_TAG, &["name"], &[]),
+    RequestBody::new("UploadFilterBody", UPLOAD_FILTER, &["name", "filter"], &[]),
 ];
+
+/// A request body component.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct RequestBody {
+    pub name: &'static str,
+    pub shape: ResourceShape,
+    pub attributes: &'static [&'static str],
+    pub relationships: &'static [&'static str],
+}
+
+impl RequestBody {
+    const fn new(
+        name: &'static str,
+        shape: ResourceShape,
+        attributes: &'static [&'static str],
+        relationships: &'static [&'static str],
+    ) -> Self {
+        RequestBody { name, shape, attributes, relationships }
+    }
+}
+
+/// What `is_valid_entity_id` takes: a UUID v4 in base64url (22 characters: the 9th carries the
+/// version nibble 4, the 11th the variant bits 10, the last only two bits) or a legacy decimal id
+/// (up to 14 digits here, always below the check's 2^48 bound).
+pub(super) const ENTITY_ID_PATTERN: &str =
+    "^([A-Za-z0-9_-]{8}[QRST][A-Za-z0-9_-][CGKOSWaeimquy26-][A-Za-z0-9_-]{10}[AQgw]|[1-9][0-9]{0,13})$";
+/// Positions are stored as 64-bit integers; JSON clients are exact up to 2^53 − 1.
+const MAX_POSITION: i64 = (1 << 53) - 1;
 
 pub(super) fn schemas(app: &App) -> Value {
     let locales = &app.config.locales;
@@ -97,16 +126,12 @@ pub(super) fn schemas(app: &App) -> Value {
     );
     put("Metadata", metadata(locales, shape, false));
     put("MetadataPatch", metadata(locales, shape, true));
-    for (name, shape, required) in REQUEST_BODIES {
-        put(name, request_body(&shape, required));
+    for body in REQUEST_BODIES {
+        put(body.name, object(json!({ "data": resource_object(&body, false) })));
     }
-    put(
-        "ReorderUploadCollectionsBody",
-        object(json!({ "data": {
-        "type": "array",
-        "items": resource_object(&REORDER_ITEM, &["position"], true),
-    } })),
-    );
+    let reorder_item = RequestBody::new("", REORDER_ITEM, &["position"], &[]);
+    let items = resource_object(&reorder_item, true);
+    put("ReorderUploadCollectionsBody", object(json!({ "data": { "type": "array", "items": items } })));
     Value::Object(schemas)
 }
 
@@ -148,6 +173,11 @@ fn paged_list(item: Value) -> Value {
 /// `{type, id}` of a resource type.
 fn linkage(kinds: &[&str]) -> Value {
     object(json!({ "type": { "enum": kinds }, "id": { "type": "string" } }))
+}
+
+/// A linkage in a request: the id has the entity id format.
+fn request_linkage(kinds: &[&str]) -> Value {
+    object(json!({ "type": { "enum": kinds }, "id": { "type": "string", "pattern": ENTITY_ID_PATTERN } }))
 }
 
 fn relationship(data: Value) -> Value {
@@ -283,34 +313,38 @@ fn optional_if(patch: bool, mut schema: Value) -> Value {
     schema
 }
 
-/// `{data: {type, id?, attributes, relationships?, meta?}}` from the handler's shape.
-fn request_body(shape: &ResourceShape, required: &[&str]) -> Value {
-    object(json!({ "data": resource_object(shape, required, false) }))
-}
-
-fn resource_object(shape: &ResourceShape, required: &[&str], id_required: bool) -> Value {
+/// `{type, id?, attributes, relationships?, meta?}` from the handler's shape.
+fn resource_object(body: &RequestBody, id_required: bool) -> Value {
+    let shape = &body.shape;
     let attributes: Map<String, Value> =
         shape.attributes.iter().map(|name| ((*name).to_owned(), attribute_schema(name))).collect();
     let relationships: Map<String, Value> =
         shape.relationships.iter().map(|name| ((*name).to_owned(), relationship_schema(name))).collect();
     let mut properties = json!({
         "type": { "const": shape.kind },
-        "id": { "type": "string" },
-        "attributes": { "type": "object", "properties": attributes, "required": required, "additionalProperties": false },
+        "id": { "type": "string", "pattern": ENTITY_ID_PATTERN },
+        "attributes": {
+            "type": "object", "properties": attributes, "required": body.attributes, "additionalProperties": false,
+        },
         "meta": { "type": "object", "description": "ignored (clients echo it back)" },
     });
     if !shape.relationships.is_empty() {
-        properties["relationships"] =
-            json!({ "type": "object", "properties": relationships, "additionalProperties": false });
+        properties["relationships"] = json!({
+            "type": "object", "properties": relationships, "required": body.relationships,
+            "additionalProperties": false,
+        });
     }
-    let mut top_required = vec!["type"];
-    if !required.is_empty() {
-        top_required.push("attributes");
+    let mut required = vec!["type"];
+    if !body.attributes.is_empty() {
+        required.push("attributes");
+    }
+    if !body.relationships.is_empty() {
+        required.push("relationships");
     }
     if id_required {
-        top_required.push("id");
+        required.push("id");
     }
-    json!({ "type": "object", "required": top_required, "properties": properties, "additionalProperties": false })
+    json!({ "type": "object", "required": required, "properties": properties, "additionalProperties": false })
 }
 
 /// The schema of a writable attribute, by name (names mean the same on every resource).
@@ -324,7 +358,7 @@ pub(super) fn attribute_schema(name: &str) -> Value {
         "tags" => json!({ "type": "array", "items": { "type": "string" } }),
         "basename" => json!({ "type": "string", "pattern": "^[A-Za-z0-9_-]{1,100}$" }),
         "label" | "name" => json!({ "type": "string", "minLength": 1 }),
-        "position" => nullable(json!({ "type": "integer", "minimum": 1 })),
+        "position" => nullable(json!({ "type": "integer", "minimum": 1, "maximum": MAX_POSITION })),
         "filter" => json!({ "type": "object" }),
         "shared" => json!({ "type": "boolean" }),
         other => unknown(other),
@@ -333,13 +367,14 @@ pub(super) fn attribute_schema(name: &str) -> Value {
 
 /// The schema of a writable relationship, by name.
 pub(super) fn relationship_schema(name: &str) -> Value {
+    let collection = || request_linkage(&["upload_collection"]);
     match name {
-        "upload_collection" | "parent" => relationship(nullable(linkage(&["upload_collection"]))),
-        "children" => relationship(json!({ "type": "array", "items": linkage(&["upload_collection"]) })),
-        "creator" => relationship(linkage(&Creator::KINDS)),
-        "uploads" => relationship(
-            json!({ "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": linkage(&["upload"]) }),
-        ),
+        "upload_collection" | "parent" => relationship(nullable(collection())),
+        "children" => relationship(json!({ "type": "array", "items": collection() })),
+        "creator" => relationship(request_linkage(&Creator::KINDS)),
+        "uploads" => relationship(json!({
+            "type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": request_linkage(&["upload"]),
+        })),
         other => unknown(other),
     }
 }

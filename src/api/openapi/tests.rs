@@ -2,13 +2,17 @@
 
 use super::{
     public::{transform_params, CROPS, FITS, FORMATS},
-    resources::{attribute_schema, relationship_schema, REQUEST_BODIES},
+    resources::{attribute_schema, relationship_schema, ENTITY_ID_PATTERN, REQUEST_BODIES},
 };
-use crate::{api::collections::REORDER_ITEM, imaging::TransformParams};
+use crate::{
+    api::collections::REORDER_ITEM,
+    domain::{is_valid_entity_id, new_entity_id, new_opaque_id},
+    imaging::TransformParams,
+};
 
 #[test]
 fn every_attribute_and_relationship_a_handler_takes_has_a_schema() {
-    let shapes = REQUEST_BODIES.iter().map(|(_, shape, _)| *shape).chain([REORDER_ITEM]);
+    let shapes = REQUEST_BODIES.iter().map(|body| body.shape).chain([REORDER_ITEM]);
     for shape in shapes {
         for name in shape.attributes {
             let schema = attribute_schema(name).to_string();
@@ -22,10 +26,14 @@ fn every_attribute_and_relationship_a_handler_takes_has_a_schema() {
 }
 
 #[test]
-fn required_attributes_are_attributes_the_handler_takes() {
-    for (name, shape, required) in REQUEST_BODIES {
-        for attribute in required {
-            assert!(shape.attributes.contains(attribute), "{name}: {attribute} is required but not taken");
+fn required_names_are_names_the_handler_takes() {
+    for body in REQUEST_BODIES {
+        for attribute in body.attributes {
+            assert!(body.shape.attributes.contains(attribute), "{}: {attribute} is required but not taken", body.name);
+        }
+        for relationship in body.relationships {
+            let taken = body.shape.relationships.contains(relationship);
+            assert!(taken, "{}: {relationship} is required but not taken", body.name);
         }
     }
 }
@@ -62,5 +70,20 @@ fn documented_enum_values_parse() {
             let parsed = TransformParams::parse(&format!("{name}={value}"));
             assert!(matches!(parsed, Ok(Some(_))), "{name}={value}: {parsed:?}");
         }
+    }
+}
+
+#[test]
+fn the_entity_id_pattern_is_the_id_check() {
+    let pattern = regex::Regex::new(ENTITY_ID_PATTERN).unwrap();
+    for _ in 0..500 {
+        let id = new_entity_id();
+        assert!(pattern.is_match(&id), "{id} is valid but does not match");
+        // Random 22-character strings: the pattern and the check agree on each.
+        let other = new_opaque_id().chars().rev().collect::<String>();
+        assert_eq!(pattern.is_match(&other), is_valid_entity_id(&other), "{other}");
+    }
+    for id in ["1", "99999999999999", "0000000000000000000000", "0", "281474976710656", "", "q0VNpiNQSkG6z0lif_O1z"] {
+        assert_eq!(pattern.is_match(id), is_valid_entity_id(id), "{id:?}");
     }
 }
