@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use super::{
     error::ApiResult,
-    extract::{parse_resource, CmaJson, NestedQuery, ResourceBody},
+    extract::{parse_resource, CmaJson, NestedQuery, ResourceBody, ResourceShape},
     query::only_params,
 };
 use crate::{
@@ -22,6 +22,19 @@ use crate::{
     jobs::{self, ReorderCollections},
     views::{collection_resource, document},
 };
+
+/// The body of `POST /upload-collections`.
+pub(super) const CREATE_COLLECTION: ResourceShape =
+    ResourceShape { kind: "upload_collection", attributes: &["label", "position"], relationships: &["parent"] };
+/// The body of `PUT /upload-collections/{id}`.
+pub(super) const UPDATE_COLLECTION: ResourceShape = ResourceShape {
+    kind: "upload_collection",
+    attributes: &["label", "position"],
+    relationships: &["parent", "children"],
+};
+/// One item of `POST /upload-collections/reorder`.
+pub(super) const REORDER_ITEM: ResourceShape =
+    ResourceShape { kind: "upload_collection", attributes: &["position"], relationships: &["parent"] };
 
 pub(super) async fn list_collections(
     State(app): State<Arc<App>>,
@@ -57,7 +70,7 @@ pub(super) async fn show_collection(State(app): State<Arc<App>>, Path(id): Path<
 }
 
 pub(super) async fn create_collection(State(app): State<Arc<App>>, CmaJson(body): CmaJson) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_collection", &["label", "position"], &["parent"])?;
+    let resource = parse_resource(&body, &CREATE_COLLECTION)?;
     let id = match resource.id.clone() {
         Some(id) if !is_valid_entity_id(&id) => {
             return Err(CmaError::new(422, "INVALID_ENTITY_ID", json!({ "field": "id" })));
@@ -89,7 +102,7 @@ pub(super) async fn update_collection(
     Path(id): Path<String>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_collection", &["label", "position"], &["parent", "children"])?;
+    let resource = parse_resource(&body, &UPDATE_COLLECTION)?;
     if resource.id.as_deref().is_some_and(|body_id| body_id != id) {
         return Err(CmaError::invalid_field("id", "VALIDATION_MISMATCH", "data.id must be the id in the URL"));
     }
@@ -141,7 +154,7 @@ pub(super) async fn reorder_collections(
     })?;
     let mut moves = Vec::with_capacity(items.len());
     for item in items {
-        let resource = parse_resource(&json!({ "data": item }), "upload_collection", &["position"], &["parent"])?;
+        let resource = parse_resource(&json!({ "data": item }), &REORDER_ITEM)?;
         let id = resource
             .id
             .clone()

@@ -88,14 +88,20 @@ pub(super) struct ResourceBody {
     pub relationships: Map<String, Value>,
 }
 
+/// What one endpoint's request body may hold: its `data.type` and the attribute and relationship
+/// names it takes. The handler parses with it and the OpenAPI document describes the body from it,
+/// so the two cannot drift apart.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ResourceShape {
+    pub kind: &'static str,
+    pub attributes: &'static [&'static str],
+    pub relationships: &'static [&'static str],
+}
+
 /// Checks `data.type`, refuses attributes and relationships outside the endpoint's lists and
 /// ignores `data.meta` (clients echo it back).
-pub(super) fn parse_resource(
-    body: &Value,
-    resource_type: &str,
-    attributes: &[&str],
-    relationships: &[&str],
-) -> Result<ResourceBody, CmaError> {
+pub(super) fn parse_resource(body: &Value, shape: &ResourceShape) -> Result<ResourceBody, CmaError> {
+    let ResourceShape { kind: resource_type, attributes, relationships } = *shape;
     let data = body
         .get("data")
         .and_then(Value::as_object)

@@ -9,6 +9,7 @@ mod extract;
 mod guard;
 mod health;
 mod job_results;
+mod openapi;
 mod permissions;
 mod query;
 pub mod rate_limit;
@@ -79,7 +80,10 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
         .layer(middleware::from_fn_with_state(app.clone(), client_limit::limit_by_client))
         .layer(DefaultBodyLimit::disable());
-    let operations = Router::new().route("/healthz", get(health::healthz)).route("/readyz", get(health::readyz));
+    let operations = Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/openapi.json", get(openapi::serve_openapi));
 
     operations
         .merge(limited_per_client)

@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     error::ApiResult,
-    extract::{parse_resource, CmaJson, NestedQuery},
+    extract::{parse_resource, CmaJson, NestedQuery, ResourceShape},
     query::{only_params, page_params},
 };
 use crate::{
@@ -15,8 +15,12 @@ use crate::{
     domain::{now_millis, CmaError},
 };
 
-const DEFAULT_LIMIT: i64 = 50;
-const MAX_LIMIT: i64 = 500;
+pub(super) const DEFAULT_LIMIT: i64 = 50;
+pub(super) const MAX_LIMIT: i64 = 500;
+
+/// The body of `POST /upload-tags`.
+pub(super) const CREATE_TAG: ResourceShape =
+    ResourceShape { kind: "upload_tag", attributes: &["name"], relationships: &[] };
 
 fn tag_resource(name: &str) -> Value {
     json!({ "type": "upload_tag", "id": name, "attributes": { "name": name } })
@@ -58,7 +62,7 @@ fn list_params(query: &Map<String, Value>) -> ApiResult<(Option<String>, i64, i6
 }
 
 pub(super) async fn create_tag(State(app): State<Arc<App>>, CmaJson(body): CmaJson) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_tag", &["name"], &[])?;
+    let resource = parse_resource(&body, &CREATE_TAG)?;
     let name = match resource.attributes.get("name") {
         Some(Value::String(name)) if !name.trim().is_empty() => name.trim().to_owned(),
         _ => return Err(CmaError::invalid_field("name", "VALIDATION_REQUIRED", "name must be a non-empty string")),

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 
 use super::{
     error::ApiResult,
-    extract::{parse_resource, CmaJson, NestedQuery, ResourceBody},
+    extract::{parse_resource, CmaJson, NestedQuery, ResourceBody, ResourceShape},
     query::only_params,
 };
 use crate::{
@@ -20,7 +20,9 @@ use crate::{
     views::document,
 };
 
-const ATTRIBUTES: [&str; 3] = ["name", "filter", "shared"];
+/// The body of `POST /upload-filters` and `PUT /upload-filters/{id}`.
+pub(super) const UPLOAD_FILTER: ResourceShape =
+    ResourceShape { kind: "upload_filter", attributes: &["name", "filter", "shared"], relationships: &[] };
 
 fn filter_resource(row: &UploadFilterRow) -> Value {
     let filter: Value = serde_json::from_str(&row.filter).unwrap_or_else(|_| json!({}));
@@ -58,7 +60,7 @@ pub(super) async fn create_upload_filter(
     State(app): State<Arc<App>>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_filter", &ATTRIBUTES, &[])?;
+    let resource = parse_resource(&body, &UPLOAD_FILTER)?;
     let id = match resource.id.clone() {
         Some(id) if !is_valid_entity_id(&id) => {
             return Err(CmaError::new(422, "INVALID_ENTITY_ID", json!({ "field": "id" })));
@@ -82,7 +84,7 @@ pub(super) async fn update_upload_filter(
     Path(id): Path<String>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_filter", &ATTRIBUTES, &[])?;
+    let resource = parse_resource(&body, &UPLOAD_FILTER)?;
     if resource.id.as_deref().is_some_and(|body_id| body_id != id) {
         return Err(CmaError::invalid_field("id", "VALIDATION_MISMATCH", "data.id must be the id in the URL"));
     }

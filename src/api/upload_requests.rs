@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::{
     error::ApiResult,
-    extract::{parse_resource, Caller, CmaJson},
+    extract::{parse_resource, Caller, CmaJson, ResourceShape},
 };
 use crate::{
     app::App,
@@ -19,12 +19,17 @@ use crate::{
 /// Attempts at finding a free path before giving up (each retry adds a random suffix).
 const PATH_ATTEMPTS: usize = 5;
 
+/// The body of `POST /upload-requests` (the collection is accepted and not used: files land in the
+/// root until `POST /uploads` says otherwise).
+pub(super) const CREATE_UPLOAD_REQUEST: ResourceShape =
+    ResourceShape { kind: "upload_request", attributes: &["filename"], relationships: &["upload_collection"] };
+
 pub(super) async fn create_upload_request(
     State(app): State<Arc<App>>,
     caller: Caller,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
-    let resource = parse_resource(&body, "upload_request", &["filename"], &["upload_collection"])?;
+    let resource = parse_resource(&body, &CREATE_UPLOAD_REQUEST)?;
     let filename = match resource.attributes.get("filename") {
         None | Some(Value::Null) => "file".to_owned(),
         Some(Value::String(name)) => name.clone(),

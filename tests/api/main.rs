@@ -14,6 +14,7 @@ mod image_facts;
 mod jobs;
 mod listing;
 mod listing_filters;
+mod openapi;
 mod privacy;
 mod roles;
 mod transforms;

@@ -10,7 +10,7 @@ use super::create::check_collection;
 use crate::{
     api::{
         error::ApiResult,
-        extract::{parse_resource, CmaJson, ResourceBody},
+        extract::{parse_resource, CmaJson, ResourceBody, ResourceShape},
     },
     app::App,
     domain::CmaError,
@@ -18,13 +18,26 @@ use crate::{
 };
 
 /// Largest number of uploads one bulk operation takes.
-const MAX_BATCH: usize = 1000;
+pub(in crate::api) const MAX_BATCH: usize = 1000;
+
+/// The body of `POST /uploads/bulk/tag`.
+pub(in crate::api) const BULK_TAG: ResourceShape =
+    ResourceShape { kind: "upload_bulk_tag_operation", attributes: &["tags"], relationships: &["uploads"] };
+/// The body of `POST /uploads/bulk/set-upload-collection`.
+pub(in crate::api) const BULK_SET_COLLECTION: ResourceShape = ResourceShape {
+    kind: "upload_bulk_set_upload_collection_operation",
+    attributes: &[],
+    relationships: &["upload_collection", "uploads"],
+};
+/// The body of `POST /uploads/bulk/destroy`.
+pub(in crate::api) const BULK_DESTROY: ResourceShape =
+    ResourceShape { kind: "upload_bulk_destroy_operation", attributes: &[], relationships: &["uploads"] };
 
 pub(crate) async fn bulk_tag(
     State(app): State<Arc<App>>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let resource = parse_resource(&body, "upload_bulk_tag_operation", &["tags"], &["uploads"])?;
+    let resource = parse_resource(&body, &BULK_TAG)?;
     let tags =
         resource.tags()?.ok_or_else(|| CmaError::invalid_field("tags", "VALIDATION_REQUIRED", "tags is required"))?;
     enqueue(&app, &resource, BulkAction::Tag(tags)).await
@@ -34,8 +47,7 @@ pub(crate) async fn bulk_set_collection(
     State(app): State<Arc<App>>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let resource =
-        parse_resource(&body, "upload_bulk_set_upload_collection_operation", &[], &["upload_collection", "uploads"])?;
+    let resource = parse_resource(&body, &BULK_SET_COLLECTION)?;
     let collection = match resource.linkage("upload_collection")? {
         None => {
             return Err(CmaError::invalid_field(
@@ -57,7 +69,7 @@ pub(crate) async fn bulk_destroy(
     State(app): State<Arc<App>>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let resource = parse_resource(&body, "upload_bulk_destroy_operation", &[], &["uploads"])?;
+    let resource = parse_resource(&body, &BULK_DESTROY)?;
     enqueue(&app, &resource, BulkAction::Destroy).await
 }
 

@@ -9,7 +9,7 @@ use super::{completed_upload_request, sniff_request_file};
 use crate::{
     api::{
         error::ApiResult,
-        extract::{parse_resource, Caller, CmaJson, ResourceBody},
+        extract::{parse_resource, Caller, CmaJson, ResourceBody, ResourceShape},
     },
     app::App,
     domain::{is_valid_entity_id, new_entity_id, CmaError, Creator, MetadataPatch},
@@ -17,14 +17,19 @@ use crate::{
     media::MediaKind,
 };
 
-const ATTRIBUTES: [&str; 6] = ["path", "copyright", "author", "notes", "default_field_metadata", "tags"];
+/// The body of `POST /uploads`.
+pub(in crate::api) const CREATE_UPLOAD: ResourceShape = ResourceShape {
+    kind: "upload",
+    attributes: &["path", "copyright", "author", "notes", "default_field_metadata", "tags"],
+    relationships: &["upload_collection"],
+};
 
 pub(crate) async fn create_upload(
     State(app): State<Arc<App>>,
     caller: Caller,
     CmaJson(body): CmaJson,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
-    let resource = parse_resource(&body, "upload", &ATTRIBUTES, &["upload_collection"])?;
+    let resource = parse_resource(&body, &CREATE_UPLOAD)?;
     let upload_id = match &resource.id {
         Some(id) if !is_valid_entity_id(id) => {
             return Err(CmaError::new(

@@ -20,8 +20,8 @@ use crate::{
     views::upload_resource,
 };
 
-const DEFAULT_LIMIT: i64 = 30;
-const MAX_LIMIT: i64 = 500;
+pub(in crate::api) const DEFAULT_LIMIT: i64 = 30;
+pub(in crate::api) const MAX_LIMIT: i64 = 500;
 
 pub(crate) async fn list_uploads(
     State(app): State<Arc<App>>,

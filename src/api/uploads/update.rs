@@ -15,7 +15,7 @@ use super::{completed_upload_request, create::check_collection, sniff_request_fi
 use crate::{
     api::{
         error::ApiResult,
-        extract::{parse_resource, CmaJson, NestedQuery, ResourceBody},
+        extract::{parse_resource, CmaJson, NestedQuery, ResourceBody, ResourceShape},
     },
     app::App,
     db::UploadRow,
@@ -24,7 +24,12 @@ use crate::{
     media::{self, MediaKind},
 };
 
-const ATTRIBUTES: [&str; 7] = ["path", "basename", "copyright", "author", "notes", "tags", "default_field_metadata"];
+/// The body of `PUT /uploads/{id}`.
+pub(in crate::api) const UPDATE_UPLOAD: ResourceShape = ResourceShape {
+    kind: "upload",
+    attributes: &["path", "basename", "copyright", "author", "notes", "tags", "default_field_metadata"],
+    relationships: &["creator", "upload_collection"],
+};
 
 pub(crate) async fn update_upload(
     State(app): State<Arc<App>>,
@@ -34,7 +39,7 @@ pub(crate) async fn update_upload(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let keep_url = replace_strategy_keeps_url(&query)?;
     let upload = app.db.find_upload(&id).await?.ok_or_else(CmaError::not_found)?;
-    let resource = parse_resource(&body, "upload", &ATTRIBUTES, &["creator", "upload_collection"])?;
+    let resource = parse_resource(&body, &UPDATE_UPLOAD)?;
     if resource.id.as_deref().is_some_and(|body_id| body_id != id) {
         return Err(CmaError::invalid_field("id", "VALIDATION_MISMATCH", "data.id must be the id in the URL"));
     }

@@ -1,0 +1,231 @@
+//! The routes without a token: probes, this document, asset delivery (with imgix-style
+//! transforms) and the signed direct PUT of an upload's bytes.
+
+use serde_json::{json, Value};
+
+use super::{
+    components::error_response,
+    operation::{query, Access, Operation},
+};
+use crate::{app::App, imaging::params::MAX_DIMENSION};
+
+fn op(method: &'static str, path: impl Into<String>, id: &str, tag: &str) -> Operation {
+    Operation::new(Access::Public, method, path, id, tag)
+}
+
+/// An error in the CMA envelope, answered outside the CMA guard (no rate-limit headers).
+fn error(operation: Operation, status: u16, codes: &str) -> Operation {
+    let mut response = error_response(codes);
+    if status == 429 {
+        response["headers"] = json!({
+            "X-RateLimit-Limit": { "required": true, "schema": { "type": "string", "pattern": "^[0-9]+$" } },
+            "X-RateLimit-Remaining": { "required": true, "schema": { "type": "string", "pattern": "^0$" } },
+            "X-RateLimit-Reset": { "$ref": "#/components/headers/RateLimitReset" },
+            "Retry-After": { "$ref": "#/components/headers/RetryAfter" },
+        });
+    }
+    operation.response(status, response)
+}
+
+/// The per-client-address budget of the unauthenticated endpoints.
+const CLIENT_LIMIT: &str =
+    "`RATE_LIMIT_EXCEEDED`: this client address is over `ASSETD_PUBLIC_RATE_LIMIT` for the window";
+
+fn no_body(description: &str) -> Value {
+    json!({ "description": description })
+}
+
+fn header(description: &str) -> Value {
+    json!({ "description": description, "schema": { "type": "string" } })
+}
+
+pub(super) fn operations(app: &App) -> Vec<Operation> {
+    vec![
+        op("get", "/healthz", "healthz", "operations").summary("Liveness: the process answers").json_response(
+            200,
+            "alive",
+            json!({
+                "type": "object", "required": ["status"], "additionalProperties": false,
+                "properties": { "status": { "const": "ok" } },
+            }),
+        ),
+        readyz(),
+        op("get", "/openapi.json", "serve_openapi", "operations").summary("This document").json_response(
+            200,
+            "OpenAPI 3.1",
+            json!({
+                "type": "object", "required": ["openapi", "info", "paths", "components"],
+                "properties": { "openapi": { "const": "3.1.0" } },
+            }),
+        ),
+        serve_asset(app),
+        put_file(),
+        op("options", "/put/{project}/{file}", "preflight", "uploads")
+            .summary("CORS preflight of the direct PUT")
+            .param(path_param("project", "the project id"))
+            .param(path_param("file", "the file part of the upload request's path"))
+            .response(
+                204,
+                json!({
+                    "description": "PUT allowed from any origin",
+                    "headers": {
+                        "Access-Control-Allow-Origin": header("`*`"),
+                        "Access-Control-Allow-Methods": header("`PUT`"),
+                    },
+                }),
+            ),
+    ]
+}
+
+fn readyz() -> Operation {
+    let word = json!({ "enum": ["ok", "unavailable"] });
+    let body = json!({
+        "type": "object", "required": ["status", "checks"], "additionalProperties": false,
+        "properties": {
+            "status": word,
+            "checks": {
+                "type": "object", "required": ["database", "storage"], "additionalProperties": false,
+                "properties": { "database": word, "storage": word },
+            },
+        },
+    });
+    op("get", "/readyz", "readyz", "operations")
+        .summary("Readiness: the database takes queries and the blob store answers")
+        .json_response(200, "ready", body.clone())
+        .json_response(503, "not ready: what failed", body)
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({ "name": name, "in": "path", "required": true, "description": description, "schema": { "type": "string" } })
+}
+
+/// The imgix rendering parameters assetd implements (README "Image delivery"), plus the signature
+/// and preset parameters. Every other parameter is ignored. `tests.rs` checks each of these names
+/// against the parser.
+pub(super) fn transform_params() -> Vec<Value> {
+    let dimension = |description: &str| json!({ "type": "number", "exclusiveMinimum": 0, "description": format!("{description}; clamped to {MAX_DIMENSION}") });
+    let fraction = json!({ "type": "number", "minimum": 0, "maximum": 1 });
+    vec![
+        query("w", "width: pixels, or below 1 a fraction of the source", dimension("width")),
+        query("h", "height: pixels, or below 1 a fraction of the source", dimension("height")),
+        query("max-w", "largest width (not multiplied by dpr)", json!({ "type": "integer", "minimum": 1 })),
+        query("max-h", "largest height (not multiplied by dpr)", json!({ "type": "integer", "minimum": 1 })),
+        query("fit", "how the image fills w × h (facearea is crop)", json!({ "enum": FITS })),
+        query("crop", "comma-separated crop anchors and modes", json!({ "type": "string", "examples": CROPS })),
+        query("fp-x", "focal point x (clamped to 0–1)", fraction.clone()),
+        query("fp-y", "focal point y (clamped to 0–1)", fraction),
+        query("fp-z", "focal point zoom (clamped to 1–100)", json!({ "type": "number", "minimum": 1, "maximum": 100 })),
+        query(
+            "ar",
+            "aspect ratio for cropping fits: `16:9` or `1.78`",
+            json!({ "type": "string", "pattern": "^[0-9.]+(:[0-9.]+)?$" }),
+        ),
+        query("rect", "source region x,y,w,h (pixels or fractions), applied first", json!({ "type": "string" })),
+        query(
+            "dpr",
+            "device pixel ratio, multiplies w and h (clamped to 5)",
+            json!({ "type": "number", "exclusiveMinimum": 0 }),
+        ),
+        query("fm", "output format", json!({ "enum": FORMATS })),
+        query(
+            "auto",
+            "`format` (AVIF/WebP by Accept), `compress`",
+            json!({ "type": "string", "examples": ["format", "compress", "format,compress"] }),
+        ),
+        query("q", "quality 1–100 (default 75; clamped)", json!({ "type": "integer" })),
+        query("blur", "Gaussian blur, sigma = blur/20 (clamped to 2000)", json!({ "type": "integer", "minimum": 0 })),
+        query(
+            "bg",
+            "background: 3, 4, 6 or 8 hex digits (ARGB), or a CSS name",
+            json!({
+                "type": "string",
+                "pattern": "^(#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})|white|black|red|green|blue|gray|grey|transparent)$",
+            }),
+        ),
+        query("lossless", "lossless WebP/AVIF", json!({ "enum": ["0", "1", "true", "false"] })),
+        query(
+            "s",
+            "HMAC signature (hex) of the path and parameters, for signed URLs",
+            json!({ "type": "string", "pattern": "^[0-9a-f]*$" }),
+        ),
+        query("preset", "a named preset of parameters", json!({ "type": "string" })),
+    ]
+}
+
+/// `fit` values the parser takes.
+pub(super) const FITS: [&str; 9] = ["clip", "crop", "clamp", "fill", "fillmax", "max", "min", "scale", "facearea"];
+/// `fm` values the parser takes.
+pub(super) const FORMATS: [&str; 9] = ["jpg", "jpeg", "pjpg", "png", "png32", "png8", "webp", "avif", "gif"];
+/// `crop` values, alone or combined with commas.
+pub(super) const CROPS: [&str; 8] = ["focalpoint", "top", "bottom", "left", "right", "entropy", "edges", "faces"];
+
+fn serve_asset(app: &App) -> Operation {
+    let mut operation = op("get", format!("/{}/{{file}}", app.config.project_id), "serve_asset", "delivery")
+        .summary("An upload's bytes at its url, or a transform of them")
+        .description(
+            "The path is an upload's `path` (`/<project>/<seconds>-<name>`). Without rendering parameters: the exact \
+             bytes (SVGs sanitised), with ETag, Last-Modified, single byte ranges and conditional requests. With \
+             them: an image transform, or a video's poster frame.",
+        )
+        .param(path_param("file", "the part of the upload's path after the project id"));
+    for parameter in transform_params() {
+        operation = operation.param(parameter);
+    }
+    let bytes = json!({ "*/*": { "schema": {} } });
+    operation = operation
+        .param(json!({ "name": "Range", "in": "header", "required": false, "description": "one byte range", "schema": { "type": "string", "examples": ["bytes=0-99", "bytes=-10"] } }))
+        .param(json!({ "name": "If-None-Match", "in": "header", "required": false, "schema": { "type": "string" } }))
+        .response(200, json!({ "description": "the file or the derived image (its sniffed type)", "content": bytes }))
+        .response(206, json!({ "description": "one byte range", "content": bytes }))
+        .response(301, json!({
+            "description": "an old path of a renamed upload",
+            "headers": { "Location": { "required": true, "schema": { "type": "string" } } },
+        }))
+        .response(304, no_body("not modified"));
+    for (status, codes) in [
+        (400, "`INVALID_IMAGE_PARAMS`: a rendering parameter with a value assetd cannot use (`details.param`)"),
+        (
+            403,
+            "`INVALID_SIGNATURE`: a signed URL whose `s` does not match; `TRANSFORM_NOT_ALLOWED`: rendering parameters \
+             on an unsigned URL when the server takes signed URLs and presets only",
+        ),
+        (404, "`NOT_FOUND`: no upload has this path"),
+        (416, "`RANGE_NOT_SATISFIABLE`"),
+        (429, CLIENT_LIMIT),
+        (
+            422,
+            "`IMAGE_TOO_LARGE` (over `ASSETD_MAX_INPUT_PIXELS`), `INVALID_IMAGE` (does not decode), `INVALID_PARAMS`",
+        ),
+        (500, "`EXCEPTION`"),
+        (503, "`SERVICE_UNAVAILABLE` (too many transforms waiting), `TRANSFORM_TIMEOUT`; see `Retry-After`"),
+    ] {
+        operation = error(operation, status, codes);
+    }
+    operation
+}
+
+fn put_file() -> Operation {
+    let mut operation = op("put", "/put/{project}/{file}", "put_file", "uploads")
+        .summary("The direct upload of a file, at the url POST /upload-requests answers")
+        .description("No token: the URL's signature authorises exactly this path until `expires`. The body is streamed to storage; its Content-Type is ignored (types are sniffed).")
+        .param(path_param("project", "the project id"))
+        .param(path_param("file", "the file part of the upload request's path"))
+        .param(json!({ "name": "expires", "in": "query", "required": true, "description": "unix seconds", "schema": { "type": "integer" } }))
+        .param(json!({ "name": "sig", "in": "query", "required": true, "description": "the URL's signature", "schema": { "type": "string" } }))
+        .raw_body(json!({ "required": false, "content": { "application/octet-stream": { "schema": {} } } }))
+        .response(200, no_body("stored (an empty body)"));
+    for (status, codes) in [
+        (400, "`INVALID_BODY`: reading the body failed; `INVALID_REQUEST`: a path that does not decode"),
+        (403, "`INVALID_SIGNATURE`: missing, tampered or expired signature, or no such upload request"),
+        (404, "`INVALID_ENDPOINT`: files go straight to object storage (S3), not here"),
+        (409, "`UPLOAD_REQUEST_ALREADY_USED`: the file already belongs to an upload"),
+        (413, "`FILE_TOO_LARGE`: over `ASSETD_MAX_UPLOAD_SIZE` (nothing is stored)"),
+        (422, "`INVALID_PARAMS`: a malformed query string"),
+        (429, CLIENT_LIMIT),
+        (500, "`EXCEPTION`"),
+        (503, "`SERVICE_UNAVAILABLE`"),
+    ] {
+        operation = error(operation, status, codes);
+    }
+    operation
+}
