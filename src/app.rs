@@ -71,7 +71,10 @@ impl App {
             .to_owned();
         let app = App {
             views: ViewContext::from_config(&config, &public_url),
-            ingest: IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone()),
+            ingest: IngestSettings {
+                strip_location: config.strip_location,
+                ..IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone())
+            },
             signer: UrlSigner::new(signing_key.into_bytes()),
             rate_limiter: RateLimiter::new(config.rate_limit, Duration::from_secs(config.rate_limit_window_secs)),
             public_rate_limiter: RateLimiter::new(

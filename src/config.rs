@@ -225,6 +225,11 @@ pub struct Config {
     /// Unsigned transform URLs may use presets only.
     #[arg(long, env = "ASSETD_TRANSFORM_PRESETS_ONLY", default_value_t = false, action = clap::ArgAction::Set)]
     pub transform_presets_only: bool,
+
+    /// Remove the GPS position (EXIF GPS, XMP location) from JPEG originals when they are stored
+    /// (their md5 is then the stripped file's). Derived images never carry it either way.
+    #[arg(long, env = "ASSETD_STRIP_LOCATION", default_value_t = false, action = clap::ArgAction::Set)]
+    pub strip_location: bool,
 }
 
 impl Config {
@@ -262,6 +267,7 @@ impl Config {
             transform_secret: None,
             transform_presets: String::new(),
             transform_presets_only: false,
+            strip_location: false,
         }
     }
 

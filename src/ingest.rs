@@ -49,12 +49,14 @@ pub struct IngestSettings {
     pub ffprobe: String,
     /// Bounds the CPU- and memory-heavy probes running at once (an image decode may take 512 MiB).
     pub probe_slots: Arc<Semaphore>,
+    /// Remove the GPS position from JPEG originals before they are stored for good.
+    pub strip_location: bool,
 }
 
 impl IngestSettings {
     pub fn new(temp_dir: PathBuf, ffprobe: String) -> Self {
         let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        IngestSettings { temp_dir, ffprobe, probe_slots: Arc::new(Semaphore::new(cores)) }
+        IngestSettings { temp_dir, ffprobe, probe_slots: Arc::new(Semaphore::new(cores)), strip_location: false }
     }
 }
 
@@ -64,8 +66,14 @@ pub async fn inspect_blob(
     settings: &IngestSettings,
     key: &StorageKey,
 ) -> Result<FileFacts, IngestError> {
-    let local = LocalCopy::obtain(storage, settings, key).await?;
-    let sniffed = media::sniff(&local.head);
+    let mut local = LocalCopy::obtain(storage, settings, key).await?;
+    let mut sniffed = media::sniff(&local.head);
+    if settings.strip_location && sniffed.mime_type == "image/jpeg" {
+        if let Some(stripped) = strip_location(storage, settings, key, &local.path).await? {
+            local = stripped;
+            sniffed = media::sniff(&local.head);
+        }
+    }
     let mut facts = FileFacts {
         blob_key: key.as_str().to_owned(),
         size: i64::try_from(local.size).unwrap_or(i64::MAX),
@@ -89,6 +97,33 @@ pub async fn inspect_blob(
         MediaKind::Pdf | MediaKind::Other => {}
     }
     Ok(facts)
+}
+
+/// Replaces the JPEG blob at `key` with a copy without its location, when it has one. Called
+/// before the upload's row points at the blob (create, new version), so nobody has read it yet;
+/// the write replaces it atomically, and a retried job finds nothing left to strip.
+async fn strip_location(
+    storage: &Storage,
+    settings: &IngestSettings,
+    key: &StorageKey,
+    source: &Path,
+) -> Result<Option<LocalCopy>, IngestError> {
+    tokio::fs::create_dir_all(&settings.temp_dir).await?;
+    let temp = TempFile::new(settings.temp_dir.join(format!("strip-{}", crate::domain::new_opaque_id())));
+    let (source, target) = (source.to_path_buf(), temp.path().to_path_buf());
+    let stripped = tokio::task::spawn_blocking(move || media::location_strip::strip_jpeg_location(&source, &target))
+        .await
+        .map_err(|e| anyhow::anyhow!("location strip task failed: {e}"))??;
+    if !stripped {
+        return Ok(None);
+    }
+    let file = tokio::fs::File::open(temp.path()).await?;
+    storage.put_stream(key, tokio_util::io::ReaderStream::new(file), u64::MAX).await?;
+    let file = tokio::fs::File::open(temp.path()).await?;
+    let mut copy = LocalCopy::hash_local(temp.path().to_path_buf(), file).await?;
+    copy._temp = Some(temp);
+    tracing::info!(key = key.as_str(), "removed the GPS position from a JPEG original");
+    Ok(Some(copy))
 }
 
 /// Sniffs the type of a stored blob from its first bytes (cheap: one ranged read).

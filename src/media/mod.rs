@@ -6,6 +6,7 @@
 //!   data DatoCMS exposes for images (blurhash, thumbhash, dominant colours).
 //!   It is blocking: run it in `tokio::task::spawn_blocking`.
 //! * [`sanitize_svg`] removes script and remote references from an SVG before it is served.
+//! * [`location_strip`] removes the GPS position from a JPEG original (when configured).
 //! * [`read_exif`] reads the camera facts shown as `exif_info` (never the location).
 //! * [`probe_av`] asks `ffprobe` for the duration, frame rate and size of
 //!   audio/video files; [`parse_ffprobe_json`] is its pure, testable half.
@@ -17,6 +18,7 @@
 
 pub mod exif_facts;
 pub mod image_facts;
+pub mod location_strip;
 pub mod sniff;
 pub mod svg_sanitize;
 pub mod video_facts;

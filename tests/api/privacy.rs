@@ -41,3 +41,25 @@ async fn derived_images_carry_no_location_and_originals_are_untouched() {
         assert!(!exif_marker, "{format}: no EXIF block at all");
     }
 }
+
+#[tokio::test]
+async fn strip_location_removes_the_position_from_jpeg_originals_only() {
+    let app = TestApp::spawn_with(|c| c.strip_location = true).await;
+    let photo = with_exif(&fixture("cat.jpg"));
+    let upload = app.create_upload("photo.jpg", &photo, json!({})).await;
+    let attributes = &upload["attributes"];
+    let stored = app.fetch_asset(attributes["url"].as_str().unwrap(), &[]).await;
+    assert_eq!(stored.status, StatusCode::OK);
+    assert_eq!(gps_fields(&stored.bytes), 0, "the original lost its GPS position");
+    assert_eq!(stored.bytes.len(), photo.len(), "emptied in place: nothing else moved");
+    assert_eq!(attributes["md5"], md5_hex(&stored.bytes), "md5 and size describe the stored file");
+    assert_ne!(attributes["md5"], md5_hex(&photo));
+    assert_eq!(attributes["exif_info"]["make"], "Apple", "the camera facts are kept");
+    let before = image::load_from_memory(&photo).unwrap().to_rgb8();
+    let after = image::load_from_memory(&stored.bytes).unwrap().to_rgb8();
+    assert!(before == after, "the pixels are untouched");
+
+    // Files without a location are stored as uploaded.
+    let plain = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
+    assert_eq!(plain["attributes"]["md5"], md5_hex(&fixture("cat.jpg")));
+}
