@@ -20,6 +20,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the HTTP API, asset delivery and the job worker.
     Serve(Config),
+    /// Remove orphaned blobs and leftover temporary files once, print what was removed, and exit.
+    Cleanup(Config),
 }
 
 /// Which wire shape `default_field_metadata` is answered in (spec §2.3). Both are accepted on write.
@@ -133,6 +135,16 @@ pub struct Config {
     /// Largest transform output in pixels; larger requests are scaled down to fit.
     #[arg(long, env = "ASSETD_MAX_OUTPUT_PIXELS", default_value_t = 40_000_000)]
     pub max_output_pixels: u64,
+
+    /// Seconds between two sweeps for orphaned blobs and leftover temporary files (one also runs
+    /// at start); 0 runs none in the server (`assetd cleanup` still does).
+    #[arg(long, env = "ASSETD_CLEANUP_INTERVAL", default_value_t = 3600)]
+    pub cleanup_interval_secs: u64,
+
+    /// Seconds a blob or temporary file is safe from the sweep after it was written, and an upload
+    /// URL's file after the URL expired.
+    #[arg(long, env = "ASSETD_CLEANUP_GRACE", default_value_t = 3600)]
+    pub cleanup_grace_secs: u64,
 }
 
 impl Config {
@@ -163,6 +175,8 @@ impl Config {
             transform_timeout_secs: 30,
             max_input_pixels: 100_000_000,
             max_output_pixels: 40_000_000,
+            cleanup_interval_secs: 3600,
+            cleanup_grace_secs: 3600,
         }
     }
 
@@ -251,6 +265,7 @@ mod tests {
         argv.extend_from_slice(args);
         Cli::try_parse_from(argv).map(|cli| match cli.command {
             Command::Serve(config) => config,
+            other => panic!("parsed as another command: {other:?}"),
         })
     }
 

@@ -13,5 +13,10 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(config).await.context("starting assetd")?;
             app.serve_until_shutdown(telemetry::shutdown_signal()).await
         }
+        Command::Cleanup(config) => {
+            let report = assetd::cleanup::run_once(&config).await.context("cleaning up")?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }

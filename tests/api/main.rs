@@ -4,6 +4,7 @@
 #![allow(unreachable_pub)]
 
 mod bulk;
+mod cleanup;
 mod collections;
 mod concurrency;
 mod crash;
