@@ -41,7 +41,8 @@ pub struct SweepReport {
     pub young: u64,
     pub removed_blobs: Vec<String>,
     pub removed_bytes: u64,
-    /// Staging files of interrupted writes, scratch files and empty directories.
+    /// Staging files of interrupted writes, scratch files and empty `derived/<upload id>/`
+    /// directories (local disk).
     pub removed_temp_files: Vec<PathBuf>,
 }
 
@@ -51,12 +52,12 @@ impl std::fmt::Display for SweepReport {
             writeln!(f, "removed blob {key}")?;
         }
         for path in &self.removed_temp_files {
-            writeln!(f, "removed temporary file {}", path.display())?;
+            writeln!(f, "removed {}", path.display())?;
         }
         write!(
             f,
             "{} blobs listed, {} younger than the grace period kept, {} orphaned blobs removed ({} bytes), \
-             {} temporary files removed",
+             {} temporary files or empty directories removed",
             self.listed,
             self.young,
             self.removed_blobs.len(),
