@@ -117,6 +117,7 @@ impl App {
     ) -> anyhow::Result<()> {
         tracing::info!(address = %listener.local_addr()?, public_url = %self.public_url, "assetd is listening");
         let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
+        crate::cleanup::start(self.clone(), stop_signal.clone()).await;
         let worker = (self.config.workers > 0)
             .then(|| tokio::spawn(Worker::new(self.clone()).run_until_stopped(self.config.workers, stop_signal)));
         let limits = ConnectionLimits {

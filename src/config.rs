@@ -22,6 +22,8 @@ pub enum Command {
     Serve(Box<Config>),
     /// Create, list and revoke API tokens (works while the server runs).
     Tokens(TokensArgs),
+    /// Remove orphaned blobs and leftover temporary files once, print what was removed, and exit.
+    Cleanup(Box<Config>),
 }
 
 /// `assetd tokens …`: the database to work on, and what to do.
@@ -230,6 +232,16 @@ pub struct Config {
     /// (their md5 is then the stripped file's). Derived images never carry it either way.
     #[arg(long, env = "ASSETD_STRIP_LOCATION", default_value_t = false, action = clap::ArgAction::Set)]
     pub strip_location: bool,
+
+    /// Seconds between two sweeps for orphaned blobs and leftover temporary files (one also runs
+    /// at start); 0 runs none in the server (`assetd cleanup` still does).
+    #[arg(long, env = "ASSETD_CLEANUP_INTERVAL", default_value_t = 3600)]
+    pub cleanup_interval_secs: u64,
+
+    /// Seconds a blob or temporary file is safe from the sweep after it was written, and an upload
+    /// URL's file after the URL expired.
+    #[arg(long, env = "ASSETD_CLEANUP_GRACE", default_value_t = 3600)]
+    pub cleanup_grace_secs: u64,
 }
 
 impl Config {
@@ -268,6 +280,8 @@ impl Config {
             transform_presets: String::new(),
             transform_presets_only: false,
             strip_location: false,
+            cleanup_interval_secs: 3600,
+            cleanup_grace_secs: 3600,
         }
     }
 

@@ -2,13 +2,15 @@
 //!
 //! Layers (dependencies run downwards only):
 //! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
-//! - workflows: [`ingest`] (hash, sniff and probe a stored file);
+//! - workflows: [`ingest`] (hash, sniff and probe a stored file) and [`cleanup`] (the orphaned-blob
+//!   sweep);
 //! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
 //!   [`imaging`] (transforms and the derived-image cache);
 //! - [`domain`] (types checked once when built) and [`views`] (the JSON:API documents we answer with).
 
 pub mod api;
 pub mod app;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod db;

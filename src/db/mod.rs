@@ -52,6 +52,7 @@ macro_rules! on_tx {
     };
 }
 
+mod cleanup;
 mod collections;
 mod derived_images;
 mod jobs;
@@ -68,6 +69,7 @@ mod uploads_list;
 
 use sqlx::{postgres::PgPool, sqlite::SqlitePool};
 
+pub use cleanup::BlobReferences;
 pub use collections::{collection_tree, CollectionRow};
 pub use jobs::{ClaimedJob, JobEnd, JobResultRow};
 pub use search::{locale_prefix, search_words};

@@ -5,6 +5,7 @@
 //! staging key ([`StorageKey::incoming`]); [`Storage::take_presigned_upload`] moves the file into
 //! place, so nothing a client PUTs later can change a file that already belongs to an upload.
 
+mod listing;
 mod s3;
 #[cfg(test)]
 mod s3_tests;
@@ -19,6 +20,8 @@ use object_store::{
 };
 
 use crate::{config::Config, domain::new_opaque_id};
+
+pub use listing::{KeyOwner, ListedBlob, SWEPT_PREFIXES};
 
 /// Size of the parts a streamed write is cut into; at most a few are in memory at once.
 const PART_SIZE: usize = 8 * 1024 * 1024;
@@ -100,6 +103,8 @@ pub struct Storage {
     store: Arc<dyn ObjectStore>,
     /// Set for the local-disk backend, whose files can be read in place.
     local: Option<Arc<LocalFileSystem>>,
+    /// The local backend's directory, where interrupted writes leave staging files.
+    local_root: Option<PathBuf>,
     /// Set for S3: signs the URLs clients PUT files to.
     presigner: Option<s3::Presigner>,
 }
@@ -118,20 +123,20 @@ impl Storage {
     /// Credentials come from the usual `AWS_*` variables; requests are path-style.
     pub fn s3(url: &str) -> Result<Self, StorageError> {
         let s3::S3Store { store, presigner } = s3::connect(url)?;
-        Ok(Storage { store, local: None, presigner: Some(presigner) })
+        Ok(Storage { store, local: None, local_root: None, presigner: Some(presigner) })
     }
 
     /// Files under `root` on local disk. Writes go to a temporary file renamed into place when
     /// complete, so a half-written blob is never visible.
     pub fn local(root: PathBuf) -> Result<Self, StorageError> {
         std::fs::create_dir_all(&root)?;
-        let local = Arc::new(LocalFileSystem::new_with_prefix(root)?);
-        Ok(Storage { store: local.clone(), local: Some(local), presigner: None })
+        let local = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
+        Ok(Storage { store: local.clone(), local: Some(local), local_root: Some(root), presigner: None })
     }
 
     /// Blobs in memory (tests).
     pub fn in_memory() -> Self {
-        Storage { store: Arc::new(InMemory::new()), local: None, presigner: None }
+        Storage { store: Arc::new(InMemory::new()), local: None, local_root: None, presigner: None }
     }
 
     /// True when clients upload straight to the backend (S3) rather than through assetd.

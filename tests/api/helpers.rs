@@ -94,6 +94,16 @@ impl TestApp {
     }
 
     pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_configured(configure, false).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with files on local disk (under the app's data directory)
+    /// instead of memory when no S3 bucket is configured: for tests of what lands on disk.
+    pub async fn spawn_on_disk_with(configure: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_configured(configure, true).await
+    }
+
+    async fn spawn_configured(configure: impl FnOnce(&mut Config), on_disk: bool) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_data_dir(dir.path().to_path_buf());
         config.public_url = Some(PUBLIC_URL.into());
@@ -109,6 +119,7 @@ impl TestApp {
                 config.storage_url = Some(url.clone());
                 Storage::s3(&url).unwrap_or_else(|e| panic!("ASSETD_TEST_STORAGE_URL: {e}"))
             }
+            Err(_) if on_disk => Storage::local(config.data_dir.join("files")).expect("local file store"),
             Err(_) => Storage::in_memory(),
         };
         let app = App::build_with_storage(config, storage).await.expect("app builds");
@@ -321,7 +332,7 @@ async fn put_over_http(url: &str, bytes: Vec<u8>) -> TestResponse {
 }
 
 /// Appends `segment` to the key prefix of a storage URL (`s3://bucket[/prefix][?query]`).
-fn with_prefix_segment(url: &str, segment: &str) -> String {
+pub fn with_prefix_segment(url: &str, segment: &str) -> String {
     let (location, query) = url.split_once('?').map_or((url, None), |(l, q)| (l, Some(q)));
     let location = format!("{}/{segment}", location.trim_end_matches('/'));
     query.map_or(location.clone(), |q| format!("{location}?{q}"))

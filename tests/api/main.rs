@@ -5,9 +5,11 @@
 
 mod abuse_limits;
 mod bulk;
+mod cleanup;
 mod collections;
 mod concurrency;
 mod crash;
+mod crash_load;
 mod delivery;
 mod helpers;
 mod image_facts;
@@ -16,6 +18,7 @@ mod listing;
 mod listing_filters;
 mod openapi;
 mod privacy;
+mod real_server;
 mod roles;
 mod transforms;
 mod transport;
