@@ -101,11 +101,11 @@ fn is_safe(attribute: &Attribute<'_>) -> bool {
     if key.starts_with(b"on") {
         return false;
     }
-    let value: String = String::from_utf8_lossy(&attribute.value)
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control())
-        .collect::<String>()
-        .to_ascii_lowercase();
+    // Checked as the browser reads it: `&#106;avascript:` is `javascript:` once unescaped. A value
+    // that cannot be unescaped (an entity of the dropped DOCTYPE) is dropped.
+    let Ok(value) = attribute.unescape_value() else { return false };
+    let value: String =
+        value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
     if value.contains("javascript:") || value.contains("vbscript:") {
         return false;
     }
@@ -173,6 +173,16 @@ mod tests {
         ] {
             assert!(out.contains(kept), "{kept} was lost:\n{out}");
         }
+    }
+
+    #[test]
+    fn escaped_script_urls_are_removed() {
+        // Found by the svg_sanitize fuzz target's invariant: the check once read the raw value.
+        let out = sanitize(
+            r##"<svg><a><set attributeName="href" to="&#106;avascript:alert(1)"/><use href="&#35;a" x="&lol;"/></a></svg>"##,
+        );
+        assert!(!out.contains("avascript"), "{out}");
+        assert!(out.contains(r##"<use href="&#35;a"/>"##), "{out}");
     }
 
     #[test]
