@@ -12,6 +12,8 @@ pub mod app;
 pub mod config;
 pub mod db;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod imaging;
 pub mod ingest;
 pub mod jobs;

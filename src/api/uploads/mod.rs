@@ -17,6 +17,7 @@ use serde_json::Value;
 pub(super) use bulk::{bulk_destroy, bulk_set_collection, bulk_tag};
 pub(super) use create::create_upload;
 pub(super) use list::list_uploads;
+pub(crate) use list::parse_query;
 pub(super) use update::update_upload;
 
 use super::{error::ApiResult, extract::NestedQuery, query::only_params};
