@@ -15,6 +15,8 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod imaging;
 pub mod ingest;
 pub mod jobs;

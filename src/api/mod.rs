@@ -35,6 +35,8 @@ use axum::{
 use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
 
 pub use guard::sha256_hex;
+/// The `GET /uploads` query-string parsers, for [`crate::fuzzing`] (which has no router to go through).
+pub(crate) use {query::parse_nested_query, uploads::parse_query as parse_uploads_query};
 
 use crate::{app::App, domain::CmaError};
 

@@ -7,7 +7,7 @@ use crate::domain::CmaError;
 
 /// Parses a raw query string. Repeated `key[]` build arrays; a key used both as a value and as an
 /// object is an error.
-pub(super) fn parse_nested_query(raw: Option<&str>) -> Result<Map<String, Value>, CmaError> {
+pub(crate) fn parse_nested_query(raw: Option<&str>) -> Result<Map<String, Value>, CmaError> {
     let mut root = Map::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
         let segments = split_key(&key).ok_or_else(|| CmaError::invalid_params(&key, "malformed parameter name"))?;

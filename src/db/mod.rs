@@ -78,6 +78,7 @@ pub use tokens::{CreateTokenError, TokenRow};
 pub use upload_filters::UploadFilterRow;
 pub use upload_requests::UploadRequestRow;
 pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
+pub(crate) use uploads_list::listing_statements;
 pub use uploads_list::{
     Comparison, NumberField, OrderField, Pattern, StringField, StringOp, TagOp, UploadCondition, UploadQuery,
     RESOLUTION_LIMITS,

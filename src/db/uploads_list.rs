@@ -325,6 +325,31 @@ fn page_query(dialect: Dialect, query: &UploadQuery, prefix: &str, scan_in_order
     page
 }
 
+/// The statements a listing runs, built for both backends without a database: each one's SQL and
+/// how many values it binds. [`crate::fuzzing::filter_params`] uses it to check that every query
+/// the API accepts builds and encodes its values.
+pub(crate) fn listing_statements(query: &UploadQuery) -> Result<Vec<(String, usize)>, DbError> {
+    use sqlx::Arguments as _;
+    // A page past the middle is read from the far end (see `plan_page`, where `offset` is below
+    // a real row count, so `offset + limit` cannot overflow there).
+    let reversed = query.offset.checked_add(query.limit).map(|end| reversed_page(query, end));
+    let mut statements = Vec::new();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        for scan_in_order in [false, true] {
+            let mut built = vec![count_query(dialect, query, ""), page_query(dialect, query, "", scan_in_order)];
+            built.extend(reversed.as_ref().map(|page| page_query(dialect, page, "", scan_in_order)));
+            for built in built {
+                let binds = match dialect {
+                    Dialect::Sqlite => built.sqlite_arguments()?.len(),
+                    Dialect::Postgres => built.postgres_arguments()?.len(),
+                };
+                statements.push((built.sql().to_owned(), binds));
+            }
+        }
+    }
+    Ok(statements)
+}
+
 /// The search words when ordering by relevance.
 fn rank_search(query: &UploadQuery) -> Option<&[String]> {
     if !query.order.iter().any(|(field, _)| *field == OrderField::Rank) {

@@ -94,7 +94,11 @@ pub fn plan(
     }
 
     let mut plan = match (params.fit, tw, th) {
-        (fit, Some(ow), Some(oh)) if fit.crops() => crop_plan(region, ow, oh, params, focal_point),
+        (fit, Some(ow), Some(oh)) if fit.crops() => {
+            // A smart crop resizes the whole region first: no larger than the source or the output limit.
+            let max_resized = (u64::from(region.width) * u64::from(region.height)).max(max_output_pixels);
+            crop_plan(region, ow, oh, params, focal_point, max_resized)
+        }
         (Fit::Scale, _, _) => {
             let sx = tw.map(|w| w / sw).or(th.map(|h| h / sh)).unwrap_or(1.0);
             let sy = th.map(|h| h / sh).unwrap_or(sx);
@@ -149,7 +153,15 @@ pub fn plan(
 }
 
 /// `fit=crop` (and `min`, `facearea`) with a known output size: cover the box, then cut the window.
-fn crop_plan(region: PixelRect, ow: f64, oh: f64, params: &TransformParams, focal_point: (f64, f64)) -> Plan {
+/// A smart crop whose cover-resize would exceed `max_resized` pixels is cut at the anchors instead.
+fn crop_plan(
+    region: PixelRect,
+    ow: f64,
+    oh: f64,
+    params: &TransformParams,
+    focal_point: (f64, f64),
+    max_resized: u64,
+) -> Plan {
     let (sw, sh) = (f64::from(region.width), f64::from(region.height));
     let (mut ow, mut oh) = (ow, oh);
     let mut s = (ow / sw).max(oh / sh);
@@ -158,8 +170,12 @@ fn crop_plan(region: PixelRect, ow: f64, oh: f64, params: &TransformParams, foca
     }
     if let Some(attention) = params.crop.smart {
         let resized = (px(sw * s).max(px(ow)), px(sh * s).max(px(oh)));
-        let smart_crop = SmartCrop { width: px(ow), height: px(oh), attention };
-        return Plan { region, resized, smart_crop: Some(smart_crop), canvas: None };
+        // Covering a square with a 1×8192 source would mean a 400×3,276,800 image (found by the
+        // transform_params fuzz target): libvips would grind on it until the transform timeout.
+        if u64::from(resized.0) * u64::from(resized.1) <= max_resized {
+            let smart_crop = SmartCrop { width: px(ow), height: px(oh), attention };
+            return Plan { region, resized, smart_crop: Some(smart_crop), canvas: None };
+        }
     }
     let focal = params.crop.focalpoint || params.fp_x.is_some() || params.fp_y.is_some();
     let zoom = if focal { params.fp_z.unwrap_or(1.0) } else { 1.0 };
@@ -362,6 +378,16 @@ mod tests {
         assert_eq!(p.resized, (533, 400));
         assert_eq!(p.smart_crop, Some(SmartCrop { width: 400, height: 400, attention: false }));
         assert_eq!(p.output_size(), (400, 400));
+    }
+
+    #[test]
+    fn smart_crops_of_extreme_shapes_fall_back_to_the_anchors() {
+        let p = plan(1, 8192, &params("w=400&h=400&fit=crop&crop=entropy"), CENTRE, 40_000_000).unwrap();
+        assert_eq!(p.smart_crop, None);
+        assert_eq!((p.region, p.resized), (PixelRect { x: 0, y: 4096, width: 1, height: 1 }, (400, 400)));
+        // A panorama is only resized down: still a smart crop.
+        let p = plan(12_000, 2000, &params("w=2000&h=2000&fit=crop&crop=entropy"), CENTRE, 40_000_000).unwrap();
+        assert_eq!((p.resized, p.smart_crop.map(|c| c.width)), ((12_000, 2000), Some(2000)));
     }
 
     #[test]

@@ -85,15 +85,31 @@ fn is_dropped(start: &BytesStart<'_>) -> bool {
 
 /// The element with its unsafe attributes removed.
 fn clean(start: &BytesStart<'_>) -> Result<BytesStart<'static>, SvgError> {
-    let name = String::from_utf8_lossy(start.name().as_ref()).into_owned();
-    let mut cleaned = BytesStart::new(name);
+    let mut cleaned = BytesStart::new(xml_name(start.name().as_ref())?.to_owned());
     for attribute in start.attributes() {
         let attribute = attribute.map_err(|e| SvgError(e.to_string()))?;
-        if is_safe(&attribute) {
-            cleaned.push_attribute(attribute);
+        if !is_safe(&attribute) {
+            continue;
         }
+        // Written from the unescaped value, escaped again: the raw value keeps the input's quotes,
+        // so `title='" onload="alert(1)'` copied between double quotes would open a new attribute.
+        let key = xml_name(attribute.key.as_ref())?;
+        let value = attribute.unescape_value().map_err(|e| SvgError(e.to_string()))?;
+        cleaned.push_attribute((key, value.as_ref()));
     }
     Ok(cleaned)
+}
+
+/// An element or attribute name as written back. quick-xml reads a name up to the next space, so
+/// `<a"b onclick="x">` has the name `a"b`: copied back without the dropped attribute, its quote
+/// would swallow the rest of the document (found by the svg_sanitize fuzz target). Names with
+/// anything but XML name characters are refused; browsers refuse such documents too.
+fn xml_name(raw: &[u8]) -> Result<&str, SvgError> {
+    let valid = !raw.is_empty() && raw.iter().all(|&b| b.is_ascii_alphanumeric() || b"_:-.".contains(&b) || b >= 0x80);
+    match std::str::from_utf8(raw) {
+        Ok(name) if valid => Ok(name),
+        _ => Err(SvgError(format!("invalid name {:?}", String::from_utf8_lossy(raw)))),
+    }
 }
 
 fn is_safe(attribute: &Attribute<'_>) -> bool {
@@ -101,11 +117,11 @@ fn is_safe(attribute: &Attribute<'_>) -> bool {
     if key.starts_with(b"on") {
         return false;
     }
-    let value: String = String::from_utf8_lossy(&attribute.value)
-        .chars()
-        .filter(|c| !c.is_whitespace() && !c.is_control())
-        .collect::<String>()
-        .to_ascii_lowercase();
+    // Checked as the browser reads it: `&#106;avascript:` is `javascript:` once unescaped. A value
+    // that cannot be unescaped (an entity of the dropped DOCTYPE) is dropped.
+    let Ok(value) = attribute.unescape_value() else { return false };
+    let value: String =
+        value.chars().filter(|c| !c.is_whitespace() && !c.is_control()).collect::<String>().to_ascii_lowercase();
     if value.contains("javascript:") || value.contains("vbscript:") {
         return false;
     }
@@ -176,8 +192,27 @@ mod tests {
     }
 
     #[test]
+    fn escaped_script_urls_are_removed() {
+        // Found by the svg_sanitize fuzz target's invariant: the check once read the raw value.
+        let out = sanitize(
+            r##"<svg><a><set attributeName="href" to="&#106;avascript:alert(1)"/><use href="&#35;a" x="&lol;"/></a></svg>"##,
+        );
+        assert!(!out.contains("avascript"), "{out}");
+        assert!(out.contains(r##"<use href="#a"/>"##), "{out}");
+    }
+
+    #[test]
+    fn single_quoted_values_cannot_open_attributes() {
+        // Found by the svg_sanitize fuzz target: raw values were copied between double quotes.
+        let out = sanitize(r#"<svg><a title='" onload="alert(1)' x='a&amp;b'>t</a></svg>"#);
+        assert_eq!(out, r#"<svg><a title="&quot; onload=&quot;alert(1)" x="a&amp;b">t</a></svg>"#);
+    }
+
+    #[test]
     fn malformed_svg_is_an_error() {
         let mut out = Vec::new();
         assert!(sanitize_svg("<svg><g></svg>".as_bytes(), &mut out).is_err());
+        assert!(sanitize_svg(r#"<svg><a"b onclick="x" c=">"/><script>alert(1)</script></svg>"#.as_bytes(), &mut out)
+            .is_err());
     }
 }

@@ -117,7 +117,10 @@ async fn documented_operations_answer_and_other_methods_are_unknown_endpoints() 
                 .ok()
                 .and_then(|body| body["data"][0]["attributes"]["code"].as_str().map(str::to_owned));
             let unknown = code.as_deref() == Some("INVALID_ENDPOINT");
-            if item.get(method).is_some() {
+            // With S3 storage, files go straight to the bucket: assetd's own PUT answers 404
+            // INVALID_ENDPOINT, as the document says.
+            let put_to_bucket = app.uses_s3() && path.starts_with("/put/") && method == "put";
+            if item.get(method).is_some() && !put_to_bucket {
                 assert!(!unknown, "{method} {path} is documented but answers {} INVALID_ENDPOINT", response.status);
             } else {
                 assert!(unknown, "{method} {path} is not documented but answers {} {code:?}", response.status);

@@ -15,6 +15,7 @@ use crate::{
         query::{only_params, page_params},
     },
     app::App,
+    config::Config,
     db::{locale_prefix, search_words, MetadataRow, OrderField, StringField, StringOp, UploadCondition, UploadQuery},
     domain::{CmaError, Locale},
     views::upload_resource,
@@ -27,7 +28,7 @@ pub(crate) async fn list_uploads(
     State(app): State<Arc<App>>,
     NestedQuery(query): NestedQuery,
 ) -> ApiResult<Json<Value>> {
-    let upload_query = parse_query(&app, &query)?;
+    let upload_query = parse_query(&app.config, &query)?;
     let (rows, total) = app.db.list_uploads(&upload_query).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut metadata: HashMap<String, Vec<MetadataRow>> = HashMap::new();
@@ -41,10 +42,12 @@ pub(crate) async fn list_uploads(
     Ok(Json(json!({ "data": data, "meta": { "total_count": total } })))
 }
 
-fn parse_query(app: &App, query: &Map<String, Value>) -> ApiResult<UploadQuery> {
+/// The listing the parsed query string asks for. Takes the config rather than the app so the fuzz
+/// target ([`crate::fuzzing::filter_params`]) can run it without a database or storage.
+pub(crate) fn parse_query(config: &Config, query: &Map<String, Value>) -> ApiResult<UploadQuery> {
     only_params(query, &["filter", "page", "locale", "order_by"])?;
     let (offset, limit) = page_params(query, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let locale = locale(app, query)?;
+    let locale = locale(config, query)?;
     let conditions = match query.get("filter") {
         None => Vec::new(),
         Some(Value::Object(filter)) => filter_conditions(filter, &locale)?,
@@ -56,11 +59,10 @@ fn parse_query(app: &App, query: &Map<String, Value>) -> ApiResult<UploadQuery> 
 }
 
 /// `locale` (default: the main locale) must be one of the environment's.
-fn locale(app: &App, query: &Map<String, Value>) -> ApiResult<Locale> {
+fn locale(config: &Config, query: &Map<String, Value>) -> ApiResult<Locale> {
     match query.get("locale") {
-        None => Ok(app.config.main_locale().clone()),
-        Some(Value::String(raw)) => app
-            .config
+        None => Ok(config.main_locale().clone()),
+        Some(Value::String(raw)) => config
             .locales
             .iter()
             .find(|l| l.as_str() == raw)

@@ -18,6 +18,7 @@ pub(super) use bulk::{
     bulk_destroy, bulk_set_collection, bulk_tag, BULK_DESTROY, BULK_SET_COLLECTION, BULK_TAG, MAX_BATCH,
 };
 pub(super) use create::{create_upload, CREATE_UPLOAD};
+pub(crate) use list::parse_query;
 pub(super) use list::{list_uploads, DEFAULT_LIMIT as LIST_DEFAULT_LIMIT, MAX_LIMIT as LIST_MAX_LIMIT};
 pub(super) use update::{update_upload, UPDATE_UPLOAD};
 
