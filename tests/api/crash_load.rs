@@ -492,24 +492,8 @@ async fn check_through_api(api: &Api, tracked: &mut [Tracked]) {
                 None => {}
             }
         }
-        let response = api.cma(Method::GET, &format!("/uploads/{}", t.id)).send().await.unwrap();
-        let status = response.status();
-        let body: Value = response.json().await.unwrap_or(Value::Null);
-        match status {
-            StatusCode::NOT_FOUND => assert!(t.may_be_gone, "acknowledged upload {} is lost: {t:?}", t.id),
-            StatusCode::OK => {
-                assert!(t.may_exist, "deleted upload {} is back: {t:?}", t.id);
-                let attributes = &body["data"]["attributes"];
-                let md5 = attributes["md5"].as_str().unwrap_or_default().to_owned();
-                assert!(t.md5s.contains(&md5), "upload {} has md5 {md5}, expected one of {:?}", t.id, t.md5s);
-                let author = attributes["author"].as_str().unwrap_or_default().to_owned();
-                assert!(t.authors.contains(&author), "upload {} has author {author:?}, expected {:?}", t.id, t.authors);
-                let url = attributes["url"].as_str().unwrap_or_default();
-                let downloaded = api.download_md5(url).await.unwrap_or_else(|_| panic!("{} does not download", t.id));
-                assert_eq!(downloaded, md5, "upload {} downloads a different or partial file", t.id);
-                existing.insert(t.id.clone());
-            }
-            other => panic!("GET /uploads/{}: {other} {body}", t.id),
+        if check_upload(api, t).await {
+            existing.insert(t.id.clone());
         }
     }
     let mut listed = BTreeSet::new();
@@ -524,7 +508,42 @@ async fn check_through_api(api: &Api, tracked: &mut [Tracked]) {
         }
         listed.extend(data.iter().map(|u| u["id"].as_str().unwrap_or_default().to_owned()));
     }
+    // A create whose 202 a kill swallowed may still be running (its job reclaimed after the
+    // lease): it can finish between the GETs above and the listing. Such an upload must be one
+    // that may exist, and whole.
+    for id in listed.difference(&existing.clone()) {
+        let t = tracked.iter().find(|t| &t.id == id).unwrap_or_else(|| panic!("listed upload {id} was never created"));
+        assert!(check_upload(api, t).await, "listed upload {id} answers 404");
+        existing.insert(id.clone());
+    }
     assert_eq!(listed, existing, "the listing shows exactly the uploads that exist");
+}
+
+/// `GET /uploads/{id}` against what the client knows of it; true when it exists (and then its
+/// metadata is one allowed and its file downloads whole).
+async fn check_upload(api: &Api, t: &Tracked) -> bool {
+    let response = api.cma(Method::GET, &format!("/uploads/{}", t.id)).send().await.unwrap();
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    match status {
+        StatusCode::NOT_FOUND => {
+            assert!(t.may_be_gone, "acknowledged upload {} is lost: {t:?}", t.id);
+            false
+        }
+        StatusCode::OK => {
+            assert!(t.may_exist, "deleted upload {} is back: {t:?}", t.id);
+            let attributes = &body["data"]["attributes"];
+            let md5 = attributes["md5"].as_str().unwrap_or_default().to_owned();
+            assert!(t.md5s.contains(&md5), "upload {} has md5 {md5}, expected one of {:?}", t.id, t.md5s);
+            let author = attributes["author"].as_str().unwrap_or_default().to_owned();
+            assert!(t.authors.contains(&author), "upload {} has author {author:?}, expected {:?}", t.id, t.authors);
+            let url = attributes["url"].as_str().unwrap_or_default();
+            let downloaded = api.download_md5(url).await.unwrap_or_else(|_| panic!("{} does not download", t.id));
+            assert_eq!(downloaded, md5, "upload {} downloads a different or partial file", t.id);
+            true
+        }
+        other => panic!("GET /uploads/{}: {other} {body}", t.id),
+    }
 }
 
 #[tokio::test]
