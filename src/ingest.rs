@@ -117,11 +117,16 @@ async fn strip_location(
     if !stripped {
         return Ok(None);
     }
+    // One pass: the stripped copy is hashed while it streams into the store.
+    let mut digest = StreamDigest::default();
     let file = tokio::fs::File::open(temp.path()).await?;
-    storage.put_stream(key, tokio_util::io::ReaderStream::new(file), u64::MAX).await?;
-    let file = tokio::fs::File::open(temp.path()).await?;
-    let mut copy = LocalCopy::hash_local(temp.path().to_path_buf(), file).await?;
-    copy._temp = Some(temp);
+    let stream = tokio_util::io::ReaderStream::new(file).inspect(|chunk| {
+        if let Ok(chunk) = chunk {
+            digest.update(chunk);
+        }
+    });
+    storage.put_stream(key, stream, u64::MAX).await?;
+    let copy = digest.finish(temp.path().to_path_buf(), Some(temp));
     tracing::info!(key = key.as_str(), "removed the GPS position from a JPEG original");
     Ok(Some(copy))
 }

@@ -34,7 +34,7 @@ impl UrlSigner {
 
     /// Hex signature of (`path`, `expires`).
     pub fn sign(&self, path: &str, expires: i64) -> String {
-        self.mac(path, expires).finalize().into_bytes().iter().map(|b| format!("{b:02x}")).collect()
+        encode_hex(&self.mac(path, expires).finalize().into_bytes())
     }
 
     /// Constant-time check of a hex signature.
@@ -44,7 +44,13 @@ impl UrlSigner {
     }
 }
 
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
+/// Lowercase hex, as signatures travel in URLs.
+pub(super) fn encode_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The bytes of a hex signature; `None` when it is not hex.
+pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     if text.len() % 2 != 0 {
         return None;
     }

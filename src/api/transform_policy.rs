@@ -15,6 +15,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
+use super::signing::{decode_hex, encode_hex};
 use crate::{config::Secret, domain::CmaError, imaging::TransformParams};
 
 type HmacSha256 = Hmac<Sha256>;
@@ -119,7 +120,7 @@ impl TransformPolicy {
     /// The signature of `path?unsigned_query` (just `path` when the query is empty).
     pub fn sign(&self, path: &str, unsigned_query: &str) -> String {
         let Some(secret) = &self.secret else { return String::new() };
-        hex(&self.mac(secret, path, unsigned_query).finalize().into_bytes())
+        encode_hex(&self.mac(secret, path, unsigned_query).finalize().into_bytes())
     }
 
     fn mac(&self, secret: &[u8], path: &str, unsigned_query: &str) -> HmacSha256 {
@@ -179,17 +180,6 @@ fn not_allowed(signing: bool) -> CmaError {
         "this server renders presets (preset=…) only"
     };
     CmaError::new(403, "TRANSFORM_NOT_ALLOWED", json!({ "message": message }))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 || !text.is_ascii() {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok()).collect()
 }
 
 #[cfg(test)]
