@@ -24,6 +24,10 @@ pub enum Command {
     Tokens(TokensArgs),
     /// Remove orphaned blobs and leftover temporary files once, print what was removed, and exit.
     Cleanup(Box<Config>),
+    /// Upload a folder to a running server (resumable; files it already has are skipped).
+    Import(crate::cli::transfer_args::ImportArgs),
+    /// Download every upload of a running server, with a JSON manifest of their metadata.
+    Export(crate::cli::transfer_args::ExportArgs),
 }
 
 /// `assetd tokens …`: the database to work on, and what to do.

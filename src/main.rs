@@ -19,5 +19,7 @@ async fn main() -> anyhow::Result<()> {
             println!("{report}");
             Ok(())
         }
+        Command::Import(args) => assetd::cli::import::run(args).await,
+        Command::Export(args) => assetd::cli::export::run(args).await,
     }
 }

@@ -1,3 +1,10 @@
-//! Commands other than `serve`: they work on the database directly, while the server runs or not.
+//! Commands other than `serve`: `tokens` works on the database directly, while the server runs or
+//! not; `import` and `export` talk to a running server over HTTP.
 
+pub mod cma_client;
+pub mod export;
+pub mod import;
+pub mod manifest;
+pub mod progress;
 pub mod tokens;
+pub mod transfer_args;

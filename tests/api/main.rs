@@ -20,6 +20,7 @@ mod openapi;
 mod privacy;
 mod real_server;
 mod roles;
+mod transfer;
 mod transforms;
 mod transport;
 mod upload_filters;
