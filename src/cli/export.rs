@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::{
     cma_client::{file_md5, ClientError, CmaClient},
     manifest::{Manifest, ManifestCollection, ManifestUpload},
-    progress::{exit_on_error, Progress},
+    progress::{exit_on_error, interrupted, Progress},
     transfer_args::ExportArgs,
 };
 use crate::domain::{format_iso_millis, now_millis};
@@ -66,7 +66,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
             async move { (entry, export_file(&client, &progress, &dir, entry).await) }
         })
         .buffer_unordered(usize::from(args.remote.concurrency));
-    let shutdown = crate::telemetry::shutdown_signal();
+    let shutdown = interrupted();
     tokio::pin!(shutdown);
     let mut stopped = None;
     loop {

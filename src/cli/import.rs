@@ -19,7 +19,7 @@ use serde_json::{json, Map, Value};
 use super::{
     cma_client::{file_md5, ClientError, CmaClient},
     manifest::{Manifest, ManifestUpload, MANIFEST_FILE},
-    progress::{exit_on_error, Progress},
+    progress::{exit_on_error, interrupted, Progress},
     transfer_args::ImportArgs,
 };
 
@@ -37,6 +37,8 @@ struct LocalFile {
 enum Outcome {
     Uploaded(u64),
     Present,
+    /// The same bytes as a file this run already took: stored once.
+    Duplicate,
     Failed(String),
     /// The server is gone or refuses the token: nothing else will work.
     Fatal(String),
@@ -51,6 +53,8 @@ struct Context {
     /// `--collection`: every file goes there.
     collection: Option<String>,
     tags_from_folders: bool,
+    /// The md5s this run has taken (so identical files in DIR are stored once, even at once).
+    claimed: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Runs the import; an error ends the process with one line on stderr and exit code 1.
@@ -87,6 +91,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
         collections,
         collection: args.collection.clone(),
         tags_from_folders: args.tags_from_folders,
+        claimed: Default::default(),
     });
 
     let mut summary = Summary { unreadable: unreadable.len(), failed: unreadable, ..Summary::default() };
@@ -102,7 +107,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
             }
         })
         .buffer_unordered(usize::from(args.remote.concurrency));
-    let shutdown = crate::telemetry::shutdown_signal();
+    let shutdown = interrupted();
     tokio::pin!(shutdown);
     let mut stopped = None;
     loop {
@@ -116,10 +121,15 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
                 summary.bytes += bytes;
                 progress.file_done(&format!("uploaded {} ({})", file.relative, HumanBytes(bytes)));
             }
-            Outcome::Present => {
+            Outcome::Present | Outcome::Duplicate => {
                 summary.present += 1;
                 progress.add_bytes(file.size as i64);
-                progress.file_done(&format!("already present {}", file.relative));
+                let how = if matches!(outcome, Outcome::Duplicate) {
+                    "same bytes as another file"
+                } else {
+                    "already present"
+                };
+                progress.file_done(&format!("{how} {}", file.relative));
             }
             Outcome::Failed(reason) => {
                 progress.file_failed(&format!("failed {}: {reason}", file.relative));
@@ -166,6 +176,9 @@ async fn import_file(context: &Context, file: &LocalFile) -> Outcome {
 async fn try_import_file(context: &Context, file: &LocalFile) -> Result<Outcome, ClientError> {
     let client = &context.client;
     let local = file_md5(&file.path).await.map_err(|e| ClientError::Other(format!("cannot read the file: {e}")))?;
+    if !context.claimed.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(local.md5.clone()) {
+        return Ok(Outcome::Duplicate);
+    }
     if client.find_by_md5(&local.md5).await?.is_some() {
         return Ok(Outcome::Present);
     }

@@ -147,9 +147,12 @@ async fn import_resumes_a_partial_state_sending_only_the_missing_files() {
     assert!(first.ok && first.stdout.contains("2 uploaded"), "{}{}", first.stdout, first.stderr);
     let before = uploads_by_filename(&remote).await;
 
-    let run = import(&remote, source.path(), &[]).await;
+    // Identical files are stored once, even when they go up at the same time.
+    tree(source.path(), &[("copies/cat-copy.jpg", "cat.jpg"), ("copies/cat-copy-2.jpg", "cat.jpg")]);
+
+    let run = import(&remote, source.path(), &["--concurrency", "8"]).await;
     assert!(run.ok, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("5 uploaded") && run.stdout.contains("2 already present"), "{}", run.stdout);
+    assert!(run.stdout.contains("5 uploaded") && run.stdout.contains("4 already present"), "{}", run.stdout);
     let after = uploads_by_filename(&remote).await;
     assert_eq!(after.len(), 7);
     for (name, upload) in &before {
