@@ -6,7 +6,7 @@
 use std::{
     path::Path,
     sync::{
-        atomic::{AtomicI64, Ordering},
+        atomic::{AtomicI64, AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
@@ -73,6 +73,8 @@ pub struct CmaClient {
     http: reqwest::Client,
     base: String,
     token: String,
+    /// How many 429s were waited out (shared by clones), for the summary.
+    rate_limited: Arc<AtomicU64>,
 }
 
 impl CmaClient {
@@ -88,11 +90,21 @@ impl CmaClient {
             .user_agent(concat!("assetd-cli/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Other(format!("cannot build the HTTP client: {e}")))?;
-        Ok(CmaClient { http, base, token: token.to_owned() })
+        Ok(CmaClient { http, base, token: token.to_owned(), rate_limited: Arc::default() })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// How many times a 429 made this client wait.
+    pub fn rate_limit_waits(&self) -> u64 {
+        self.rate_limited.load(Ordering::Relaxed)
+    }
+
+    async fn wait_out_rate_limit(&self, headers: &header::HeaderMap) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(rate_limit_wait(headers)).await;
     }
 
     /// One CMA call with the retries described in the module doc; answers every status that is
@@ -132,7 +144,7 @@ impl CmaClient {
             if status == StatusCode::TOO_MANY_REQUESTS {
                 // Like the official client: wait as long as the server says, without a limit on tries.
                 attempt -= 1;
-                tokio::time::sleep(rate_limit_wait(response.headers())).await;
+                self.wait_out_rate_limit(response.headers()).await;
                 continue;
             }
             let text = match response.text().await {
@@ -314,14 +326,13 @@ impl CmaClient {
             };
             on_bytes(-sent.load(Ordering::Relaxed));
             if retry && attempt < ATTEMPTS {
-                let wait = match &outcome {
+                match &outcome {
                     Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
                         attempt -= 1;
-                        rate_limit_wait(response.headers())
+                        self.wait_out_rate_limit(response.headers()).await;
                     }
-                    _ => backoff(attempt),
-                };
-                tokio::time::sleep(wait).await;
+                    _ => tokio::time::sleep(backoff(attempt)).await,
+                }
                 continue;
             }
             return Err(match outcome {
@@ -397,6 +408,7 @@ impl CmaClient {
             let outcome = self.download_once(url, dest, &mut written, on_bytes).await;
             match outcome {
                 Ok(streamed) => return Ok(streamed),
+                Err(DownloadError::RateLimited) => attempt -= 1,
                 Err(DownloadError::Retry(reason)) if attempt < ATTEMPTS => {
                     tracing::debug!(url, %reason, attempt, "retrying the download");
                     on_bytes(-written);
@@ -427,8 +439,8 @@ impl CmaClient {
         };
         let status = response.status();
         if status == StatusCode::TOO_MANY_REQUESTS {
-            tokio::time::sleep(rate_limit_wait(response.headers())).await;
-            return Err(DownloadError::Retry("rate limited".into()));
+            self.wait_out_rate_limit(response.headers()).await;
+            return Err(DownloadError::RateLimited);
         }
         if status.is_server_error() {
             return Err(DownloadError::Retry(format!("status {status}")));
@@ -461,6 +473,8 @@ impl CmaClient {
 }
 
 enum DownloadError {
+    /// Waited out; try again without counting an attempt.
+    RateLimited,
     Retry(String),
     Fail(ClientError),
 }

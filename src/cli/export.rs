@@ -101,7 +101,7 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     // The manifest is written even when files failed: a second run fetches only those.
     manifest.write(&args.dir)?;
     let not_done = entries.len() - summary.downloaded - summary.present - summary.failed.len();
-    summary.print(started, not_done, &args.dir);
+    summary.print(started, not_done, &args.dir, client.rate_limit_waits());
     if let Some(reason) = stopped {
         bail!("export stopped ({reason}); run the same command again to resume");
     }
@@ -228,7 +228,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn print(&self, started: Instant, not_done: usize, dir: &Path) {
+    fn print(&self, started: Instant, not_done: usize, dir: &Path, rate_limit_waits: u64) {
         let mut line = format!(
             "export to {}: {} downloaded ({}), {} already present, {} failed",
             dir.display(),
@@ -239,6 +239,9 @@ impl Summary {
         );
         if not_done > 0 {
             line.push_str(&format!(", {not_done} not done"));
+        }
+        if rate_limit_waits > 0 {
+            line.push_str(&format!(", {rate_limit_waits} rate-limit waits"));
         }
         line.push_str(&format!(" in {}", HumanDuration(started.elapsed())));
         println!("{line}");

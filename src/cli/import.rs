@@ -146,7 +146,7 @@ async fn import(args: ImportArgs) -> anyhow::Result<()> {
     drop(results);
     progress.finish();
     let finished = summary.uploaded + summary.present + summary.failed.len() - summary.unreadable;
-    summary.print(started, files.len().saturating_sub(finished));
+    summary.print(started, files.len().saturating_sub(finished), context.client.rate_limit_waits());
     if let Some(reason) = stopped {
         bail!("import stopped ({reason}); run the same command again to resume");
     }
@@ -331,7 +331,7 @@ struct Summary {
 }
 
 impl Summary {
-    fn print(&self, started: Instant, not_done: usize) {
+    fn print(&self, started: Instant, not_done: usize, rate_limit_waits: u64) {
         let mut line = format!(
             "import: {} uploaded ({}), {} already present, {} failed",
             self.uploaded,
@@ -341,6 +341,9 @@ impl Summary {
         );
         if not_done > 0 {
             line.push_str(&format!(", {not_done} not done"));
+        }
+        if rate_limit_waits > 0 {
+            line.push_str(&format!(", {rate_limit_waits} rate-limit waits"));
         }
         line.push_str(&format!(" in {}", HumanDuration(started.elapsed())));
         println!("{line}");

@@ -24,8 +24,14 @@ struct Remote {
 /// Starts `assetd serve` (locales en and it, two workers) on the test backend: PostgreSQL when
 /// `ASSETD_TEST_DATABASE_URL` is set (a fresh schema), S3 when `ASSETD_TEST_STORAGE_URL` is.
 async fn start_server() -> Remote {
+    start_server_with(&[]).await
+}
+
+/// [`start_server`] with more settings.
+async fn start_server_with(settings: &[(&str, &str)]) -> Remote {
     let dir = tempfile::tempdir().unwrap();
     let mut env = vec![("ASSETD_LOCALES".to_owned(), "en,it".to_owned())];
+    env.extend(settings.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
     if let Ok(url) = std::env::var("ASSETD_TEST_DATABASE_URL") {
         let prefix = std::env::var("ASSETD_TEST_SCHEMA_PREFIX").unwrap_or_else(|_| "assetd_test_".into());
         env.push(("ASSETD_DATABASE_URL".into(), url));
@@ -158,6 +164,28 @@ async fn import_resumes_a_partial_state_sending_only_the_missing_files() {
     for (name, upload) in &before {
         assert_eq!(after[name]["id"], upload["id"], "{name} kept its upload");
     }
+}
+
+#[tokio::test]
+async fn import_and_export_wait_out_rate_limits() {
+    // A handful of API requests and two PUTs/downloads per second: the runs must hit 429s.
+    let remote = start_server_with(&[
+        ("ASSETD_RATE_LIMIT", "6"),
+        ("ASSETD_RATE_LIMIT_WINDOW", "1"),
+        ("ASSETD_PUBLIC_RATE_LIMIT", "2"),
+    ])
+    .await;
+    let source = tempfile::tempdir().unwrap();
+    tree(source.path(), &TREE[..5]);
+    let run = import(&remote, source.path(), &["--concurrency", "5"]).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("5 uploaded") && run.stdout.contains("rate-limit waits"), "{}", run.stdout);
+    let out = tempfile::tempdir().unwrap();
+    let run = export(&remote, out.path()).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("5 downloaded") && run.stdout.contains("rate-limit waits"), "{}", run.stdout);
+    let exported = comparable(out.path());
+    assert_eq!(exported.len(), 5, "every file came down whole");
 }
 
 /// Sets metadata and a collection on an upload through the API and waits for the job.
