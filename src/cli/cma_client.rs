@@ -527,34 +527,5 @@ fn is_transient(body: &Value) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rate_limit_wait_reads_the_reset_header() {
-        let mut headers = header::HeaderMap::new();
-        assert_eq!(rate_limit_wait(&headers), Duration::from_secs(1));
-        headers.insert("retry-after", "4".parse().unwrap());
-        assert_eq!(rate_limit_wait(&headers), Duration::from_secs(4));
-        headers.insert("x-ratelimit-reset", "2".parse().unwrap());
-        assert_eq!(rate_limit_wait(&headers), Duration::from_secs(2));
-        headers.insert("x-ratelimit-reset", "100000".parse().unwrap());
-        assert_eq!(rate_limit_wait(&headers), MAX_RATE_LIMIT_WAIT);
-    }
-
-    #[test]
-    fn transient_errors_are_recognised() {
-        let transient = json!({"data": [{"type": "api_error", "attributes": {"code": "X", "transient": true}}]});
-        let permanent = json!({"data": [{"type": "api_error", "attributes": {"code": "X"}}]});
-        assert!(is_transient(&transient));
-        assert!(!is_transient(&permanent));
-        assert!(!is_transient(&Value::Null));
-    }
-
-    #[test]
-    fn urls_must_be_http() {
-        assert!(CmaClient::new("ftp://x", "t").is_err());
-        assert!(CmaClient::new("not a url", "t").is_err());
-        assert_eq!(CmaClient::new("http://127.0.0.1:3000/", "t").unwrap().base(), "http://127.0.0.1:3000");
-    }
-}
+#[path = "cma_client_tests.rs"]
+mod tests;
