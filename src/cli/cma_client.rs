@@ -1,26 +1,21 @@
 //! A small client for a running assetd's CMA, speaking it as the official client does: a bearer
 //! token, `X-Api-Version: 3`, JSON:API bodies. It waits out 429s (`X-RateLimit-Reset`), retries
 //! transient failures (5xx, `transient` errors, connection errors) with backoff, polls job results,
-//! and streams files up and down (never a whole file in memory).
+//! and streams files up and down ([`super::file_transfer`]: never a whole file in memory).
 
 use std::{
-    path::Path,
     sync::{
-        atomic::{AtomicI64, AtomicU64, Ordering},
+        atomic::{AtomicU64, Ordering},
         Arc,
     },
     time::Duration,
 };
 
-use futures_util::TryStreamExt;
-use md5::{Digest, Md5};
 use reqwest::{header, Method, StatusCode};
 use serde_json::{json, Map, Value};
-use tokio::io::AsyncWriteExt;
-use tokio_util::io::ReaderStream;
 
-/// Attempts per request when the failure may pass (5xx, connection errors); 429s do not count.
-const ATTEMPTS: u32 = 5;
+/// Attempts per request (and per file transfer) when the failure may pass (5xx, connection errors); 429s do not count.
+pub(super) const ATTEMPTS: u32 = 5;
 /// Longest wait for one job result before giving up on it.
 const JOB_TIMEOUT: Duration = Duration::from_secs(600);
 /// Longest wait for a 429 we honour; longer resets are capped.
@@ -70,7 +65,7 @@ pub struct Streamed {
 
 #[derive(Clone)]
 pub struct CmaClient {
-    http: reqwest::Client,
+    pub(super) http: reqwest::Client,
     base: String,
     token: String,
     /// How many 429s were waited out (shared by clones), for the summary.
@@ -102,7 +97,7 @@ impl CmaClient {
         self.rate_limited.load(Ordering::Relaxed)
     }
 
-    async fn wait_out_rate_limit(&self, headers: &header::HeaderMap) {
+    pub(super) async fn wait_out_rate_limit(&self, headers: &header::HeaderMap) {
         self.rate_limited.fetch_add(1, Ordering::Relaxed);
         tokio::time::sleep(rate_limit_wait(headers)).await;
     }
@@ -184,7 +179,7 @@ impl CmaClient {
         }
     }
 
-    fn unreachable(&self, error: &reqwest::Error) -> ClientError {
+    pub(super) fn unreachable(&self, error: &reqwest::Error) -> ClientError {
         let mut reason = error.to_string();
         let mut source = std::error::Error::source(error);
         while let Some(inner) = source {
@@ -195,7 +190,7 @@ impl CmaClient {
     }
 
     /// The CMA error envelope (spec §1.8) as one of our errors.
-    fn api_error(&self, what: &str, status: u16, body: &Value) -> ClientError {
+    pub(super) fn api_error(&self, what: &str, status: u16, body: &Value) -> ClientError {
         let attributes = &body["data"][0]["attributes"];
         let code = attributes["code"].as_str().unwrap_or("(no error code)").to_owned();
         let details = match &attributes["details"] {
@@ -283,69 +278,6 @@ impl CmaClient {
         Ok(UploadTarget { path: path.to_owned(), url: url.to_owned(), headers })
     }
 
-    /// PUTs the file to the upload URL, streamed from disk with a fixed `Content-Length` (as the
-    /// official client does; presigned S3 URLs need it). `on_bytes` sees every chunk sent; after a
-    /// failed attempt it is called with the negative count to take them back.
-    pub async fn put_file(
-        &self,
-        target: &UploadTarget,
-        file: &Path,
-        size: u64,
-        on_bytes: &OnBytes,
-    ) -> Result<(), ClientError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let opened = tokio::fs::File::open(file)
-                .await
-                .map_err(|e| ClientError::Other(format!("cannot read {}: {e}", file.display())))?;
-            let sent = Arc::new(AtomicI64::new(0));
-            let (counter, report) = (sent.clone(), on_bytes.clone());
-            let stream = ReaderStream::with_capacity(opened, 64 * 1024).inspect_ok(move |chunk| {
-                counter.fetch_add(chunk.len() as i64, Ordering::Relaxed);
-                report(chunk.len() as i64);
-            });
-            let mut request = self
-                .http
-                .put(&target.url)
-                .header(header::CONTENT_LENGTH, size)
-                .header(header::CONTENT_TYPE, "application/octet-stream")
-                .body(reqwest::Body::wrap_stream(stream));
-            for (name, value) in &target.headers {
-                if !name.eq_ignore_ascii_case("content-type") && !name.eq_ignore_ascii_case("content-length") {
-                    request = request.header(name, value);
-                }
-            }
-            let outcome = request.send().await;
-            let retry = match &outcome {
-                Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => {
-                    response.status().is_server_error() || response.status() == StatusCode::TOO_MANY_REQUESTS
-                }
-                Err(_) => true,
-            };
-            on_bytes(-sent.load(Ordering::Relaxed));
-            if retry && attempt < ATTEMPTS {
-                match &outcome {
-                    Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                        attempt -= 1;
-                        self.wait_out_rate_limit(response.headers()).await;
-                    }
-                    _ => tokio::time::sleep(backoff(attempt)).await,
-                }
-                continue;
-            }
-            return Err(match outcome {
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let body: Value = response.json().await.unwrap_or(Value::Null);
-                    self.api_error("sending the file", status, &body)
-                }
-                Err(error) => self.unreachable(&error),
-            });
-        }
-    }
-
     /// `POST /uploads` and, when it answers a job (202), its result: the created upload.
     pub async fn create_upload(
         &self,
@@ -397,122 +329,14 @@ impl CmaClient {
             }
         }
     }
-
-    /// Downloads `url` (an asset URL: no token) into `dest`, hashing while it streams; retries
-    /// transient failures from the start.
-    pub async fn download(&self, url: &str, dest: &Path, on_bytes: &OnBytes) -> Result<Streamed, ClientError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let mut written: i64 = 0;
-            let outcome = self.download_once(url, dest, &mut written, on_bytes).await;
-            match outcome {
-                Ok(streamed) => return Ok(streamed),
-                Err(DownloadError::RateLimited) => attempt -= 1,
-                Err(DownloadError::Retry(reason)) if attempt < ATTEMPTS => {
-                    tracing::debug!(url, %reason, attempt, "retrying the download");
-                    on_bytes(-written);
-                    tokio::time::sleep(backoff(attempt)).await;
-                }
-                Err(DownloadError::Retry(reason)) => {
-                    on_bytes(-written);
-                    return Err(ClientError::Other(format!("downloading {url}: {reason}")));
-                }
-                Err(DownloadError::Fail(error)) => {
-                    on_bytes(-written);
-                    return Err(error);
-                }
-            }
-        }
-    }
-
-    async fn download_once(
-        &self,
-        url: &str,
-        dest: &Path,
-        written: &mut i64,
-        on_bytes: &OnBytes,
-    ) -> Result<Streamed, DownloadError> {
-        let response = match self.http.get(url).send().await {
-            Ok(response) => response,
-            Err(error) => return Err(DownloadError::Retry(error.to_string())),
-        };
-        let status = response.status();
-        if status == StatusCode::TOO_MANY_REQUESTS {
-            self.wait_out_rate_limit(response.headers()).await;
-            return Err(DownloadError::RateLimited);
-        }
-        if status.is_server_error() {
-            return Err(DownloadError::Retry(format!("status {status}")));
-        }
-        if !status.is_success() {
-            return Err(DownloadError::Fail(ClientError::Other(format!("downloading {url}: status {status}"))));
-        }
-        let local =
-            |e: std::io::Error| DownloadError::Fail(ClientError::Other(format!("writing {}: {e}", dest.display())));
-        let mut file = tokio::fs::File::create(dest).await.map_err(local)?;
-        let mut hasher = Md5::new();
-        let mut size = 0u64;
-        let mut stream = response.bytes_stream();
-        loop {
-            let chunk = match stream.try_next().await {
-                Ok(Some(chunk)) => chunk,
-                Ok(None) => break,
-                Err(error) => return Err(DownloadError::Retry(error.to_string())),
-            };
-            hasher.update(&chunk);
-            file.write_all(&chunk).await.map_err(local)?;
-            size += chunk.len() as u64;
-            *written += chunk.len() as i64;
-            on_bytes(chunk.len() as i64);
-        }
-        file.flush().await.map_err(local)?;
-        file.sync_all().await.map_err(local)?;
-        Ok(Streamed { size, md5: hex(&hasher.finalize()) })
-    }
 }
 
-enum DownloadError {
-    /// Waited out; try again without counting an attempt.
-    RateLimited,
-    Retry(String),
-    Fail(ClientError),
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The md5 of a file, read in chunks on a blocking thread.
-pub async fn file_md5(path: &Path) -> std::io::Result<Streamed> {
-    let path = path.to_owned();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        let mut file = std::fs::File::open(&path)?;
-        let mut hasher = Md5::new();
-        let mut buffer = vec![0u8; 256 * 1024];
-        let mut size = 0u64;
-        loop {
-            let read = file.read(&mut buffer)?;
-            if read == 0 {
-                break;
-            }
-            hasher.update(&buffer[..read]);
-            size += read as u64;
-        }
-        Ok(Streamed { size, md5: hex(&hasher.finalize()) })
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-fn backoff(attempt: u32) -> Duration {
+pub(super) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250 << attempt.min(6))
 }
 
 /// How long a 429 says to wait: `X-RateLimit-Reset` (seconds), else `Retry-After`, else 1 s.
-fn rate_limit_wait(headers: &header::HeaderMap) -> Duration {
+pub(super) fn rate_limit_wait(headers: &header::HeaderMap) -> Duration {
     let seconds = ["x-ratelimit-reset", "retry-after"]
         .iter()
         .find_map(|name| headers.get(*name)?.to_str().ok()?.trim().parse::<u64>().ok())

@@ -17,7 +17,8 @@ use indicatif::{HumanBytes, HumanDuration};
 use serde_json::{json, Map, Value};
 
 use super::{
-    cma_client::{file_md5, ClientError, CmaClient},
+    cma_client::{ClientError, CmaClient},
+    file_transfer::file_md5,
     manifest::{Manifest, ManifestUpload, MANIFEST_FILE},
     progress::{exit_on_error, interrupted, Progress},
     transfer_args::ImportArgs,

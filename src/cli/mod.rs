@@ -3,6 +3,7 @@
 
 pub mod cma_client;
 pub mod export;
+pub mod file_transfer;
 pub mod import;
 pub mod manifest;
 pub mod progress;
