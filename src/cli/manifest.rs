@@ -95,9 +95,8 @@ impl Manifest {
 
 impl ManifestUpload {
     /// The attributes `POST /uploads` takes to recreate this upload's metadata: author,
-    /// copyright, notes, tags and `default_field_metadata` without its unset values (so that a
-    /// server with other locales accepts what it can hold, and a focal point or poster time
-    /// only goes where it was set).
+    /// copyright, notes, tags and `default_field_metadata` without its unset values (a locale
+    /// with nothing set is not sent, and a focal point or poster time only goes where it was set).
     pub fn create_attributes(&self) -> Map<String, Value> {
         let mut attributes = Map::new();
         for key in ["author", "copyright", "notes"] {
