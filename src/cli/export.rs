@@ -56,7 +56,8 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
 
     let mut manifest = Manifest::new(client.base(), format_iso_millis(now_millis()));
     manifest.collections = client.list_collections().await?.iter().filter_map(collection).collect();
-    let entries = list_entries(&client).await?;
+    let filters: Vec<(&str, String)> = args.filters.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+    let entries = list_entries(&client, &filters).await?;
     manifest.uploads = entries.iter().map(|e| e.upload.clone()).collect();
 
     let progress = Progress::new(entries.len() as u64, entries.iter().map(|e| e.size).sum());
@@ -112,13 +113,13 @@ async fn export(args: ExportArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every upload, page by page, oldest first.
-async fn list_entries(client: &CmaClient) -> Result<Vec<Entry>, ClientError> {
+/// Every upload (that the filters let through), page by page, oldest first.
+async fn list_entries(client: &CmaClient, filters: &[(&str, String)]) -> Result<Vec<Entry>, ClientError> {
     let mut entries = Vec::new();
     let mut seen = std::collections::HashSet::new();
     let mut offset = 0;
     loop {
-        let (page, total) = client.list_uploads_page(&[], offset, PAGE).await?;
+        let (page, total) = client.list_uploads_page(filters, offset, PAGE).await?;
         let count = page.len() as u64;
         for upload in page {
             // An upload created while we list shifts nothing (oldest first), but a deletion

@@ -50,4 +50,18 @@ pub struct ExportArgs {
 
     #[command(flatten)]
     pub remote: RemoteArgs,
+
+    /// Export only the uploads `GET /uploads` lists with this query parameter, e.g.
+    /// `--filter 'filter[fields][type][eq]=image'` or `--filter 'filter[query]=cat'` (repeatable;
+    /// `locale=…` too).
+    #[arg(long = "filter", value_name = "KEY=VALUE", value_parser = parse_filter)]
+    pub filters: Vec<(String, String)>,
+}
+
+fn parse_filter(value: &str) -> Result<(String, String), String> {
+    let (key, value) = value.split_once('=').ok_or("a filter is KEY=VALUE, e.g. filter[fields][type][eq]=image")?;
+    if !(key.starts_with("filter[") || key == "locale") {
+        return Err(format!("{key:?} is not a filter: use filter[…] keys of GET /uploads, or locale"));
+    }
+    Ok((key.to_owned(), value.to_owned()))
 }

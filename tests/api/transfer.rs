@@ -188,6 +188,30 @@ async fn import_and_export_wait_out_rate_limits() {
     assert_eq!(exported.len(), 5, "every file came down whole");
 }
 
+#[tokio::test]
+async fn export_with_a_filter_takes_only_the_uploads_it_lists() {
+    let remote = start_server().await;
+    let source = tempfile::tempdir().unwrap();
+    tree(source.path(), &TREE[..5]);
+    assert!(import(&remote, source.path(), &[]).await.ok);
+
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    let run =
+        assetd(&["export", dir, "--filter", "filter[fields][type][eq]=image"], &remote.server.base, Some(SECRET)).await;
+    assert!(run.ok, "{}{}", run.stdout, run.stderr);
+    let filenames: BTreeSet<String> =
+        comparable(out.path()).values().map(|(a, _, _)| a["filename"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(filenames, BTreeSet::from(["cat.jpg".into(), "cat.png".into(), "dog.jpg".into()]));
+
+    let run =
+        assetd(&["export", dir, "--filter", "filter[fields][nope][eq]=1"], &remote.server.base, Some(SECRET)).await;
+    assert!(!run.ok);
+    assert!(run.stderr.starts_with("error: listing uploads: 422 INVALID_FILTER_FIELDS_PARAM"), "{}", run.stderr);
+    let run = assetd(&["export", dir, "--filter", "page[limit]=1"], &remote.server.base, Some(SECRET)).await;
+    assert!(!run.ok && run.stderr.contains("is not a filter"), "{}", run.stderr);
+}
+
 /// Sets metadata and a collection on an upload through the API and waits for the job.
 async fn update(remote: &Remote, id: &str, attributes: Value, collection: Option<&str>) {
     let relationships = match collection {
