@@ -41,9 +41,10 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// Errors after which no other request can succeed either: stop the whole run.
+    /// Errors after which no other request can succeed either (the server is gone, the token is
+    /// refused or lacks the role): stop the whole run.
     pub fn is_fatal(&self) -> bool {
-        matches!(self, ClientError::Unreachable { .. } | ClientError::BadToken { .. })
+        matches!(self, ClientError::Unreachable { .. } | ClientError::BadToken { .. } | ClientError::Forbidden { .. })
     }
 }
 

@@ -18,7 +18,9 @@ use crate::{
 /// A running server with its data directory.
 struct Remote {
     server: Server,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    /// The backend settings it runs with (for `assetd tokens` on the same database).
+    env: Vec<(String, String)>,
 }
 
 /// Starts `assetd serve` (locales en and it, two workers) on the test backend: PostgreSQL when
@@ -42,7 +44,7 @@ async fn start_server_with(settings: &[(&str, &str)]) -> Remote {
         env.push(("ASSETD_STORAGE_URL".into(), with_prefix_segment(&url, &prefix)));
     }
     let server = Server::spawn_with_env(dir.path(), free_port(), 2, Some(SECRET), Stdio::null(), &env).await;
-    Remote { server, _dir: dir }
+    Remote { server, dir, env }
 }
 
 struct Run {
@@ -420,6 +422,32 @@ async fn wrong_token_no_server_and_missing_folder_fail_with_one_clear_line() {
         assert!(error_lines[0].starts_with("error: "), "{what}: {}", run.stderr);
     }
     assert!(uploads_by_filename(&remote).await.is_empty(), "nothing was uploaded");
+}
+
+#[tokio::test]
+async fn a_token_whose_role_may_not_upload_stops_the_import_with_one_reason() {
+    let remote = start_server().await;
+    let created = tokio::process::Command::new(env!("CARGO_BIN_EXE_assetd"))
+        .args(["tokens", "create", "--name", "reader", "--role", "read-only"])
+        .env("ASSETD_DATA_DIR", remote.dir.path())
+        .envs(remote.env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let secret = stdout.lines().find_map(|l| l.strip_prefix("secret (shown only now): ")).expect("a secret").to_owned();
+    let source = tempfile::tempdir().unwrap();
+    tree(source.path(), &TREE);
+
+    let run = assetd(&["import", source.path().to_str().unwrap()], &remote.server.base, Some(&secret)).await;
+    assert!(!run.ok);
+    assert!(
+        run.stderr.contains("error: import stopped (the API token may not do this (INSUFFICIENT_PERMISSIONS"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stdout.contains("0 uploaded") && run.stdout.contains("not done"), "{}", run.stdout);
+    assert!(uploads_by_filename(&remote).await.is_empty());
 }
 
 #[tokio::test]
