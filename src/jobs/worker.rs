@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
-use super::{BackgroundJob, BulkUploads, CreateUpload, JobError, ReorderCollections, UpdateUpload};
+use super::{BackgroundJob, BulkUploads, CreateUpload, DeliverWebhook, JobError, ReorderCollections, UpdateUpload};
 use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd},
@@ -133,6 +133,7 @@ impl Worker {
             UpdateUpload::JOB_NAME => run::<UpdateUpload>(&self.app, job).await,
             ReorderCollections::JOB_NAME => run::<ReorderCollections>(&self.app, job).await,
             BulkUploads::JOB_NAME => run::<BulkUploads>(&self.app, job).await,
+            DeliverWebhook::JOB_NAME => run::<DeliverWebhook>(&self.app, job).await,
             other => Err(JobError::Rejected({
                 tracing::error!(kind = other, "unknown job kind");
                 CmaError::internal()
