@@ -460,6 +460,34 @@ async fn bulk_operations_send_one_event_per_upload() {
     );
 }
 
+#[tokio::test]
+async fn a_change_that_rolls_back_sends_no_event() {
+    let app = spawn_app().await;
+    let (url, receiver) = Receiver::start(&[]).await;
+    let a = app.create_upload("a.jpg", &fixture("cat.jpg"), json!({})).await;
+    let b = app.create_upload("b.jpg", &fixture("cat.jpg"), json!({})).await;
+    let updates = json!([{ "entity_type": "upload", "event_types": ["update"] }]);
+    create_webhook(&app, json!({ "name": "updates", "url": url, "events": updates })).await;
+    // Both renames are accepted (the name is free when each is asked for); the second job finds it
+    // taken and is rejected: its transaction, events included, rolls back.
+    let mut jobs = Vec::new();
+    for upload in [&a, &b] {
+        let id = upload["id"].as_str().unwrap();
+        let body = json!({ "data": { "type": "upload", "id": id, "attributes": { "basename": "same-name" } } });
+        let response = app.call(Method::PUT, &format!("/uploads/{id}"), Some(body)).await;
+        assert_eq!(response.status, StatusCode::ACCEPTED);
+        jobs.push(response.json()["data"]["id"].as_str().unwrap().to_owned());
+    }
+    let (first, _) = app.job_result(&jobs[0]).await;
+    let (second, error) = app.job_result(&jobs[1]).await;
+    assert_eq!((first, second), (200, 422), "{error}");
+    drain(&app).await;
+    let seen = receiver.seen();
+    assert_eq!(seen.len(), 1, "only the committed rename is an event");
+    assert_eq!(seen[0].json()["entity"]["id"], a["id"]);
+    assert_eq!(calls(&app, "").await["meta"]["total_count"], 1);
+}
+
 fn assetd(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_assetd"))
         .arg("webhooks")
