@@ -553,3 +553,29 @@ async fn the_webhooks_command_creates_lists_and_deletes() {
     let listed = assetd(dir.path(), &["list", "--json"]);
     assert!(listed.stdout.is_empty());
 }
+
+#[tokio::test]
+async fn the_calls_command_reads_the_delivery_log_of_a_running_deployment() {
+    let app = spawn_app().await;
+    let (url, _receiver) = Receiver::start(&[]).await;
+    let hook = create_webhook(&app, json!({ "name": "logged", "url": url, "events": all_events() })).await;
+    let upload = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
+    drain(&app).await;
+
+    let config = &app.app.config;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_assetd"));
+    command.args(["webhooks", "calls", "--webhook", "logged", "--json", "--data-dir"]).arg(&config.data_dir);
+    command.env_remove("ASSETD_DATABASE_URL").env_remove("ASSETD_LOCALES").env("RUST_LOG", "warn");
+    if let Some(database_url) = &config.database_url {
+        command.args(["--database-url", database_url, "--database-schema", &config.database_schema]);
+    }
+    let output = command.output().expect("the assetd binary runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["webhook_id"], hook["id"]);
+    assert_eq!(lines[0]["entity_id"], upload["id"]);
+    assert_eq!(lines[0]["event"], "upload.create");
+    assert_eq!((lines[0]["status"].as_str(), lines[0]["response_status"].as_i64()), (Some("success"), Some(200)));
+}
