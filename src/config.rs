@@ -14,6 +14,17 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log shippers).
+    #[arg(long, env = "ASSETD_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -253,6 +264,11 @@ pub struct Config {
     /// Attempts per webhook call (the first and its retries) before it is marked failed.
     #[arg(long, env = "ASSETD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
     pub webhook_max_attempts: u32,
+
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <this secret>`; unset, it is open
+    /// (keep it to a private network).
+    #[arg(long, env = "ASSETD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 impl Config {
@@ -295,6 +311,7 @@ impl Config {
             cleanup_grace_secs: 3600,
             webhook_retry_base_ms: 45_000,
             webhook_max_attempts: 5,
+            metrics_token: None,
         }
     }
 
