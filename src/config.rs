@@ -265,6 +265,10 @@ pub struct Config {
     #[arg(long, env = "ASSETD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
     pub webhook_max_attempts: u32,
 
+    /// Days a finished webhook call (success or failed) stays in the delivery log; 0 keeps them all.
+    #[arg(long, env = "ASSETD_WEBHOOK_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_log_retention_days: u64,
+
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this secret>`; unset, it is open
     /// (keep it to a private network).
     #[arg(long, env = "ASSETD_METRICS_TOKEN", hide_env_values = true)]
@@ -311,6 +315,7 @@ impl Config {
             cleanup_grace_secs: 3600,
             webhook_retry_base_ms: 45_000,
             webhook_max_attempts: 5,
+            webhook_log_retention_days: 30,
             metrics_token: None,
         }
     }

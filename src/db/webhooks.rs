@@ -354,6 +354,18 @@ impl Db {
         Ok(updated == 1)
     }
 
+    /// Forgets finished calls (success or failed) created before `cutoff`, with their attempts.
+    pub async fn delete_finished_webhook_calls_before(&self, cutoff: i64) -> Result<u64, DbError> {
+        let deleted = on_write!(self, |pool| sqlx::query(
+            "DELETE FROM webhook_calls WHERE created_at < $1 AND status IN ('success', 'failed')"
+        )
+        .bind(cutoff)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(deleted)
+    }
+
     /// Queues a job to run no earlier than `run_after` (a delivery retry), in the caller's
     /// transaction.
     pub async fn enqueue_job_at(

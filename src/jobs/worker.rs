@@ -194,6 +194,16 @@ impl Worker {
             Ok(n) => tracing::info!(deleted = n, "forgot old job results"),
             Err(error) => tracing::warn!(%error, "cannot delete old job results"),
         }
+        let days = self.app.config.webhook_log_retention_days;
+        if days > 0 {
+            let cutoff =
+                now_millis().saturating_sub(i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX));
+            match self.app.db.delete_finished_webhook_calls_before(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "forgot old webhook calls"),
+                Err(error) => tracing::warn!(%error, "cannot delete old webhook calls"),
+            }
+        }
     }
 }
 

@@ -488,6 +488,33 @@ async fn a_change_that_rolls_back_sends_no_event() {
     assert_eq!(calls(&app, "").await["meta"]["total_count"], 1);
 }
 
+#[tokio::test]
+async fn old_finished_calls_are_forgotten_and_calls_in_flight_are_kept() {
+    let app = spawn_app().await;
+    create_webhook(
+        &app,
+        json!({ "name": "gone", "url": dead_url().await, "events": all_events(), "auto_retry": false }),
+    )
+    .await;
+    app.create_upload("a.jpg", &fixture("cat.jpg"), json!({})).await;
+    drain(&app).await;
+    // A second event whose delivery has not run yet.
+    let path = app.put_file("b.jpg", &fixture("cat.jpg")).await;
+    let body = json!({ "data": { "type": "upload", "attributes": { "path": path } } });
+    assert_eq!(app.call(Method::POST, "/uploads", Some(body)).await.status, StatusCode::ACCEPTED);
+    assert_eq!(Worker::new(app.app.clone()).run_one().await.unwrap(), RunOutcome::Executed);
+    assert_eq!(calls(&app, "?filter[fields][status][eq]=failed").await["meta"]["total_count"], 1);
+    assert_eq!(calls(&app, "?filter[fields][status][eq]=pending").await["meta"]["total_count"], 1);
+
+    let deleted = app.app.db.delete_finished_webhook_calls_before(assetd::domain::now_millis() + 1).await.unwrap();
+    assert_eq!(deleted, 1, "only the failed call");
+    let log = calls(&app, "").await;
+    assert_eq!(log["meta"]["total_count"], 1);
+    assert_eq!(log["data"][0]["attributes"]["status"], "pending");
+    drain(&app).await;
+    assert_eq!(calls(&app, "").await["data"][0]["attributes"]["status"], "failed", "and it is still delivered");
+}
+
 fn assetd(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_assetd"))
         .arg("webhooks")
