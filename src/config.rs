@@ -35,6 +35,8 @@ pub enum Command {
     Tokens(TokensArgs),
     /// Remove orphaned blobs and leftover temporary files once, print what was removed, and exit.
     Cleanup(Box<Config>),
+    /// Create, list and delete webhooks and read their delivery log (works while the server runs).
+    Webhooks(crate::cli::webhooks::WebhooksArgs),
 }
 
 /// `assetd tokens …`: the database to work on, and what to do.
@@ -254,6 +256,19 @@ pub struct Config {
     #[arg(long, env = "ASSETD_CLEANUP_GRACE", default_value_t = 3600)]
     pub cleanup_grace_secs: u64,
 
+    /// Milliseconds before the first retry of a failed webhook delivery; each further retry waits
+    /// four times longer (45 s, 3 min, 12 min, 48 min with the default).
+    #[arg(long, env = "ASSETD_WEBHOOK_RETRY_BASE_MS", default_value_t = 45_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Attempts per webhook call (the first and its retries) before it is marked failed.
+    #[arg(long, env = "ASSETD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
+    pub webhook_max_attempts: u32,
+
+    /// Days a finished webhook call (success or failed) stays in the delivery log; 0 keeps them all.
+    #[arg(long, env = "ASSETD_WEBHOOK_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_log_retention_days: u64,
+
     /// When set, `GET /metrics` asks for `Authorization: Bearer <this secret>`; unset, it is open
     /// (keep it to a private network).
     #[arg(long, env = "ASSETD_METRICS_TOKEN", hide_env_values = true)]
@@ -298,6 +313,9 @@ impl Config {
             strip_location: false,
             cleanup_interval_secs: 3600,
             cleanup_grace_secs: 3600,
+            webhook_retry_base_ms: 45_000,
+            webhook_max_attempts: 5,
+            webhook_log_retention_days: 30,
             metrics_token: None,
         }
     }

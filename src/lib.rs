@@ -2,8 +2,8 @@
 //!
 //! Layers (dependencies run downwards only):
 //! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
-//! - workflows: [`ingest`] (hash, sniff and probe a stored file) and [`cleanup`] (the orphaned-blob
-//!   sweep);
+//! - workflows: [`ingest`] (hash, sniff and probe a stored file), [`cleanup`] (the orphaned-blob
+//!   sweep) and [`webhooks`] (upload events recorded with the change, signed deliveries);
 //! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
 //!   [`imaging`] (transforms and the derived-image cache);
 //! - [`domain`] (types checked once when built), [`views`] (the JSON:API documents we answer with)
@@ -26,3 +26,4 @@ pub mod metrics;
 pub mod storage;
 pub mod telemetry;
 pub mod views;
+pub mod webhooks;

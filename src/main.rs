@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
             app.serve_until_shutdown(telemetry::shutdown_signal()).await
         }
         Command::Tokens(args) => assetd::cli::tokens::run(args).await,
+        Command::Webhooks(args) => assetd::cli::webhooks::run(args).await,
         Command::Cleanup(config) => {
             let report = assetd::cleanup::run_once(&config).await.context("cleaning up")?;
             println!("{report}");

@@ -24,6 +24,7 @@ mod transformed;
 mod upload_filters;
 mod upload_requests;
 mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -71,6 +72,14 @@ pub fn router(app: Arc<App>) -> Router {
                 .put(upload_filters::update_upload_filter)
                 .delete(upload_filters::destroy_upload_filter),
         )
+        .route("/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::show_webhook).put(webhooks::update_webhook).delete(webhooks::destroy_webhook),
+        )
+        .route("/webhook_calls", get(webhooks::list_webhook_calls))
+        .route("/webhook_calls/{id}", get(webhooks::show_webhook_call))
+        .route("/webhook_calls/{id}/resend_webhook", post(webhooks::resend_webhook_call))
         // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
         .fallback(health::unknown_endpoint)
         .method_not_allowed_fallback(health::unknown_endpoint)

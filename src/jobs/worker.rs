@@ -6,7 +6,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
-use super::{BackgroundJob, BulkUploads, CreateUpload, JobError, ReorderCollections, UpdateUpload};
+use super::{BackgroundJob, BulkUploads, CreateUpload, DeliverWebhook, JobError, ReorderCollections, UpdateUpload};
 use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd},
@@ -152,6 +152,7 @@ impl Worker {
             UpdateUpload::JOB_NAME => run::<UpdateUpload>(&self.app, job).await,
             ReorderCollections::JOB_NAME => run::<ReorderCollections>(&self.app, job).await,
             BulkUploads::JOB_NAME => run::<BulkUploads>(&self.app, job).await,
+            DeliverWebhook::JOB_NAME => run::<DeliverWebhook>(&self.app, job).await,
             other => Err(JobError::Rejected({
                 tracing::error!(kind = other, "unknown job kind");
                 CmaError::internal()
@@ -192,6 +193,16 @@ impl Worker {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "forgot old job results"),
             Err(error) => tracing::warn!(%error, "cannot delete old job results"),
+        }
+        let days = self.app.config.webhook_log_retention_days;
+        if days > 0 {
+            let cutoff =
+                now_millis().saturating_sub(i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX));
+            match self.app.db.delete_finished_webhook_calls_before(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "forgot old webhook calls"),
+                Err(error) => tracing::warn!(%error, "cannot delete old webhook calls"),
+            }
         }
     }
 }

@@ -28,3 +28,4 @@ mod upload_requests;
 mod uploads_create;
 mod uploads_destroy;
 mod uploads_update;
+mod webhooks;
