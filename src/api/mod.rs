@@ -19,6 +19,7 @@ mod tags;
 pub mod token_cache;
 pub mod transform_policy;
 mod transformed;
+mod ui;
 mod upload_filters;
 mod upload_requests;
 mod uploads;
@@ -85,7 +86,11 @@ pub fn router(app: Arc<App>) -> Router {
     let operations = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve_openapi));
+        .route("/openapi.json", get(openapi::serve_openapi))
+        // The browser Media Area: static files, no token (the page asks for one).
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset));
 
     operations
         .merge(limited_per_client)
