@@ -149,6 +149,10 @@ test('two images dropped on the grid upload with a progress bar each, through th
   const files = ['mountain-sunrise', 'harbour-boats'].map((name) => ({ name: `${name}.jpg`, b64: scenes[name].toString('base64') }));
   const puts = [];
   page.on('request', (r) => { if (r.method() === 'PUT') puts.push(r.url()); });
+  // A slow uplink (DevTools throttling), so that the bars show intermediate progress.
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 12 * 1024 });
   await page.evaluate((files) => {
     const transfer = new DataTransfer();
     for (const f of files) {
@@ -162,6 +166,9 @@ test('two images dropped on the grid upload with a progress bar each, through th
   }, files);
   const rows = page.locator('.progress-item');
   await page.waitForFunction(() => document.querySelectorAll('.progress-item').length === 2);
+  await page.waitForFunction(() => [...document.querySelectorAll('.progress-item progress')].some((p) => p.value > 0 && p.value < 100), null, { timeout: 20000 });
+  await shot('upload-progress');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
   await page.waitForFunction(() => [...document.querySelectorAll('.progress-item')].every((r) => r.classList.contains('ok')), null, { timeout: 60000 });
   for (let i = 0; i < 2; i += 1) {
     assert.equal(await rows.nth(i).locator('progress').evaluate((p) => p.value), 100);
