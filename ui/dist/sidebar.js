@@ -24,13 +24,13 @@ export class Sidebar {
         }
         for (const list of byParent.values())
             list.sort((a, b) => a.position - b.position);
-        const tree = (parent, depth) => {
+        const tree = (parent) => {
             const children = byParent.get(parent) ?? [];
             if (!children.length)
                 return null;
-            return h('ul', { class: 'tree', role: depth ? 'group' : null }, children.map((c) => h('li', {}, this.item(c.label, this.selection.collectionId === c.id, () => this.pick({ collectionId: c.id, tag: null })), tree(c.id, depth + 1))));
+            return h('ul', { class: 'tree' }, children.map((c) => h('li', {}, this.item(c.label, this.selection.collectionId === c.id, () => this.pick({ collectionId: c.id, tag: null })), tree(c.id))));
         };
-        setChildren(this.el, h('h2', {}, 'Collections'), h('ul', { class: 'tree' }, h('li', {}, this.item('All uploads', !this.selection.collectionId && !this.selection.tag, () => this.pick({ collectionId: null, tag: null })))), tree(null, 0), h('button', { type: 'button', class: 'link', onclick: () => this.onNewCollection(this.selection.collectionId) }, '+ New collection'), h('h2', {}, 'Tags'), this.tags.length
+        setChildren(this.el, h('h2', {}, 'Collections'), h('ul', { class: 'tree' }, h('li', {}, this.item('All uploads', !this.selection.collectionId && !this.selection.tag, () => this.pick({ collectionId: null, tag: null })))), tree(null), h('button', { type: 'button', class: 'link', onclick: () => this.onNewCollection(this.selection.collectionId) }, '+ New collection'), h('h2', {}, 'Tags'), this.tags.length
             ? h('ul', { class: 'tags' }, this.tags.map((t) => h('li', {}, this.item(`#${t}`, this.selection.tag === t, () => this.pick({ collectionId: null, tag: t })))))
             : h('p', { class: 'muted' }, 'No tags yet'));
     }

@@ -41,33 +41,26 @@ export class Grid {
     } else {
       media = h('span', { class: `icon icon-${fileKind(upload)}`, 'aria-hidden': 'true' }, (upload.format ?? '').toUpperCase());
     }
-    const open = () => this.onOpen(upload);
-    return h(
-      'li',
+    // A real button in each list item: Enter and Space open it, and lists keep their semantics.
+    const button = h(
+      'button',
       {
+        type: 'button',
         class: 'card',
-        tabindex: 0,
-        role: 'button',
         'data-id': upload.id,
         'aria-current': String(upload.id === this.selectedId),
         'aria-label': `${upload.filename}, ${formatBytes(upload.size)}`,
-        onclick: open,
-        onkeydown: (event: Event) => {
-          const key = (event as KeyboardEvent).key;
-          if (key === 'Enter' || key === ' ') {
-            event.preventDefault();
-            open();
-          }
-        },
+        onclick: () => this.onOpen(upload),
       },
-      h('div', { class: 'thumb' }, media),
+      h('span', { class: 'thumb' }, media),
       h(
-        'div',
+        'span',
         { class: 'caption' },
         h('span', { class: 'name', title: upload.filename }, upload.filename),
         h('span', { class: 'meta' }, [upload.width && upload.height ? `${upload.width}×${upload.height} · ` : '', formatBytes(upload.size)].join('')),
       ),
     );
+    return h('li', {}, button);
   }
 
   /** Arrow keys move between cards (Home/End to the ends). */

@@ -32,20 +32,20 @@ export class Sidebar {
       byParent.set(key, [...(byParent.get(key) ?? []), c]);
     }
     for (const list of byParent.values()) list.sort((a, b) => a.position - b.position);
-    const tree = (parent: string | null, depth: number): HTMLElement | null => {
+    const tree = (parent: string | null): HTMLElement | null => {
       const children = byParent.get(parent) ?? [];
       if (!children.length) return null;
       return h(
         'ul',
-        { class: 'tree', role: depth ? 'group' : null },
-        children.map((c) => h('li', {}, this.item(c.label, this.selection.collectionId === c.id, () => this.pick({ collectionId: c.id, tag: null })), tree(c.id, depth + 1))),
+        { class: 'tree' },
+        children.map((c) => h('li', {}, this.item(c.label, this.selection.collectionId === c.id, () => this.pick({ collectionId: c.id, tag: null })), tree(c.id))),
       );
     };
     setChildren(
       this.el,
       h('h2', {}, 'Collections'),
       h('ul', { class: 'tree' }, h('li', {}, this.item('All uploads', !this.selection.collectionId && !this.selection.tag, () => this.pick({ collectionId: null, tag: null })))),
-      tree(null, 0),
+      tree(null),
       h('button', { type: 'button', class: 'link', onclick: () => this.onNewCollection(this.selection.collectionId) }, '+ New collection'),
       h('h2', {}, 'Tags'),
       this.tags.length
