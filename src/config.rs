@@ -14,6 +14,17 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log shippers).
+    #[arg(long, env = "ASSETD_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -242,6 +253,11 @@ pub struct Config {
     /// URL's file after the URL expired.
     #[arg(long, env = "ASSETD_CLEANUP_GRACE", default_value_t = 3600)]
     pub cleanup_grace_secs: u64,
+
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <this secret>`; unset, it is open
+    /// (keep it to a private network).
+    #[arg(long, env = "ASSETD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 impl Config {
@@ -282,6 +298,7 @@ impl Config {
             strip_location: false,
             cleanup_interval_secs: 3600,
             cleanup_grace_secs: 3600,
+            metrics_token: None,
         }
     }
 

@@ -6,7 +6,8 @@
 //!   sweep);
 //! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
 //!   [`imaging`] (transforms and the derived-image cache);
-//! - [`domain`] (types checked once when built) and [`views`] (the JSON:API documents we answer with).
+//! - [`domain`] (types checked once when built), [`views`] (the JSON:API documents we answer with)
+//!   and [`metrics`] (the Prometheus instruments every layer records into).
 
 pub mod api;
 pub mod app;
@@ -21,6 +22,7 @@ pub mod imaging;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod storage;
 pub mod telemetry;
 pub mod views;

@@ -7,7 +7,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve(config) => {
             let app = App::build(*config).await.context("starting assetd")?;

@@ -9,10 +9,12 @@ mod extract;
 mod guard;
 mod health;
 mod job_results;
+mod metrics_endpoint;
 mod openapi;
 mod permissions;
 mod query;
 pub mod rate_limit;
+pub mod request_context;
 pub mod server;
 pub mod signing;
 mod tags;
@@ -33,7 +35,7 @@ use axum::{
     routing::{get, post, put},
     Router,
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use guard::sha256_hex;
 /// The `GET /uploads` query-string parsers, for [`crate::fuzzing`] (which has no router to go through).
@@ -87,6 +89,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve_openapi))
+        .route("/metrics", get(metrics_endpoint::serve_metrics))
         // The browser Media Area: static files, no token (the page asks for one).
         .route("/ui", get(ui::index))
         .route("/ui/", get(ui::index))
@@ -95,11 +98,13 @@ pub fn router(app: Arc<App>) -> Router {
     operations
         .merge(limited_per_client)
         .merge(cma)
-        .with_state(app)
+        .with_state(app.clone())
         .layer(middleware::map_response(error::envelope_framework_errors))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");
             CmaError::internal().into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Outermost: the request id, the access log and the HTTP metrics see every answer,
+        // framework errors and panics included.
+        .layer(middleware::from_fn_with_state(app, request_context::request_context))
 }

@@ -11,6 +11,7 @@ use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd},
     domain::{now_millis, CmaError},
+    metrics::{JobLabels, JobOutcomeLabels},
 };
 
 /// How long a claimed job stays ours without a heartbeat.
@@ -98,6 +99,7 @@ impl Worker {
             // out-of-memory kill). Give up instead of taking the next node down too.
             tracing::error!("job claimed {} times without finishing; giving up", job.attempts);
             self.store_failure(&job, JobEnd::Dead, &CmaError::internal()).await;
+            self.record_run(&job, "dead", None);
             return;
         }
         let started = std::time::Instant::now();
@@ -105,8 +107,17 @@ impl Worker {
             outcome = self.dispatch(&job) => outcome,
             () = self.heartbeat(&job) => Err(JobError::LeaseLost),
         };
+        let took = started.elapsed();
+        let label = match &outcome {
+            Ok(()) => "done",
+            Err(JobError::Rejected(_)) => "rejected",
+            Err(JobError::LeaseLost) => "lease_lost",
+            Err(JobError::Transient(_)) if job.attempts < MAX_ATTEMPTS => "retried",
+            Err(JobError::Transient(_)) => "dead",
+        };
+        self.record_run(&job, label, Some(took));
         match outcome {
-            Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "job done"),
+            Ok(()) => tracing::info!(elapsed_ms = took.as_millis() as u64, "job done"),
             Err(JobError::Rejected(error)) => {
                 tracing::info!(code = error.code, "job rejected");
                 self.store_failure(&job, JobEnd::Done, &error).await;
@@ -123,6 +134,14 @@ impl Worker {
                 tracing::error!(error = format!("{error:#}"), "job failed for good");
                 self.store_failure(&job, JobEnd::Dead, &CmaError::internal()).await;
             }
+        }
+    }
+
+    fn record_run(&self, job: &ClaimedJob, outcome: &'static str, took: Option<Duration>) {
+        let metrics = &self.app.metrics.jobs;
+        metrics.runs.get_or_create(&JobOutcomeLabels { kind: job.kind.clone(), outcome }).inc();
+        if let Some(took) = took {
+            metrics.duration.get_or_create(&JobLabels { kind: job.kind.clone() }).observe(took.as_secs_f64());
         }
     }
 

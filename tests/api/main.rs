@@ -16,6 +16,7 @@ mod image_facts;
 mod jobs;
 mod listing;
 mod listing_filters;
+mod metrics;
 mod openapi;
 mod privacy;
 mod real_server;

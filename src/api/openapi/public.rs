@@ -58,6 +58,7 @@ pub(super) fn operations(app: &App) -> Vec<Operation> {
                 "properties": { "openapi": { "const": "3.1.0" } },
             }),
         ),
+        metrics(),
         serve_asset(app),
         put_file(),
         op("options", "/put/{project}/{file}", "preflight", "uploads")
@@ -78,6 +79,22 @@ pub(super) fn operations(app: &App) -> Vec<Operation> {
         ui_page("/ui/", "ui_index_slash"),
         ui_asset(),
     ]
+}
+
+fn metrics() -> Operation {
+    let text = json!({
+        "description": "Prometheus text format 0.0.4: request rates and latencies by route, the job queue, transform timings and cache hits, storage errors",
+        "content": { "text/plain": { "schema": { "type": "string" } } },
+    });
+    let refused = op("get", "/metrics", "serve_metrics", "operations")
+        .summary("Prometheus metrics")
+        .description("Open unless `ASSETD_METRICS_TOKEN` is set; then it takes `Authorization: Bearer <that secret>`.")
+        .response(200, text);
+    error(
+        refused,
+        401,
+        "`INVALID_AUTHORIZATION_HEADER`: `ASSETD_METRICS_TOKEN` is set and the bearer token is missing or wrong",
+    )
 }
 
 /// The headers every `/ui` answer carries.
