@@ -21,6 +21,7 @@ mod tags;
 pub mod token_cache;
 pub mod transform_policy;
 mod transformed;
+mod ui;
 mod upload_filters;
 mod upload_requests;
 mod uploads;
@@ -97,7 +98,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/openapi.json", get(openapi::serve_openapi))
-        .route("/metrics", get(metrics_endpoint::serve_metrics));
+        .route("/metrics", get(metrics_endpoint::serve_metrics))
+        // The browser Media Area: static files, no token (the page asks for one).
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset));
 
     operations
         .merge(limited_per_client)

@@ -23,6 +23,7 @@ mod real_server;
 mod roles;
 mod transforms;
 mod transport;
+mod ui;
 mod upload_filters;
 mod upload_requests;
 mod uploads_create;
