@@ -155,6 +155,12 @@ impl StorageMetrics {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    /// The call's status after the attempt: `success`, `rescheduled` (a retry is queued) or `failed`.
+    pub outcome: &'static str,
+}
+
 /// What the database says about the job queue when `/metrics` is scraped.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct QueueSnapshot {
@@ -171,6 +177,8 @@ pub struct Metrics {
     pub jobs: JobMetrics,
     pub transforms: TransformMetrics,
     pub storage: StorageMetrics,
+    /// Webhook delivery attempts made by this node, by outcome.
+    pub webhook_deliveries: Family<DeliveryLabels, Counter>,
 }
 
 impl Metrics {
@@ -228,7 +236,13 @@ impl Metrics {
         );
         registry.register("transform_failures", "Transforms that failed, by reason", transforms.failures.clone());
         registry.register("storage_errors", "Blob store failures, by operation", storage.errors.clone());
-        Metrics { registry, http, jobs, transforms, storage }
+        let webhook_deliveries = Family::default();
+        registry.register(
+            "webhook_deliveries",
+            "Webhook delivery attempts on this node, by outcome",
+            webhook_deliveries.clone(),
+        );
+        Metrics { registry, http, jobs, transforms, storage, webhook_deliveries }
     }
 
     /// The Prometheus text exposition, with the queue figures of `queue`.

@@ -9,6 +9,7 @@ use crate::{
     app::App,
     db::{AttemptRecord, ClaimedJob, Db},
     domain::{new_opaque_id, now_millis},
+    metrics::DeliveryLabels,
     webhooks::{
         delivery::{self, RetrySchedule},
         outbox::DELIVER_JOB,
@@ -61,6 +62,7 @@ impl BackgroundJob for DeliverWebhook {
         } else {
             status::FAILED
         };
+        app.metrics.webhook_deliveries.get_or_create(&DeliveryLabels { outcome: call_status }).inc();
         let record = AttemptRecord {
             sent_at: now - outcome.duration_ms,
             duration_ms: outcome.duration_ms,

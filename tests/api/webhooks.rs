@@ -334,6 +334,11 @@ async fn a_failing_receiver_is_retried_and_every_attempt_is_logged() {
     let statuses: Vec<Value> =
         call["delivery_attempts"].as_array().unwrap().iter().map(|a| a["response_status"].clone()).collect();
     assert_eq!(statuses, [json!(500), json!(500), json!(200)]);
+
+    // And /metrics counts the attempts by outcome.
+    let metrics = app.app.metrics.render(None);
+    assert!(metrics.contains("assetd_webhook_deliveries_total{outcome=\"rescheduled\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("assetd_webhook_deliveries_total{outcome=\"success\"} 1\n"), "{metrics}");
 }
 
 #[tokio::test]
