@@ -76,6 +76,11 @@ def create_upload(fixture, collection_id, tags):
     return result["payload"]["data"], job_id
 
 
+# A webhook for upload creates, pointed at a closed local port and without retries: each seeded
+# upload leaves a failed call in the log for the webhook_calls operations.
+webhook = call("POST", "/webhooks", {"data": {"type": "webhook", "attributes": {
+    "name": "Seed", "url": "http://127.0.0.1:9/seed", "auto_retry": False,
+    "events": [{"entity_type": "upload", "event_types": ["create"]}]}}})["data"]
 collection = call("POST", "/upload-collections", {"data": {"type": "upload_collection", "attributes": {"label": "Seed"}}})["data"]
 uploads, jobs = [], []
 for fixture in ["cat.jpg", "dog.jpg", "cat.png"]:
@@ -94,6 +99,8 @@ for _ in range(3):
     request = upload_request("fresh.png")
     put_file(request["attributes"]["url"], png)
     fresh_paths.append(request["id"])
+
+webhook_calls = call("GET", "/webhook_calls")["data"]
 
 spare = upload_request("spare.bin")
 spare_url = urllib.parse.urlsplit(spare["attributes"]["url"])
@@ -136,6 +143,10 @@ values = {toml_list(jobs)}
 values = {toml_list(fresh_paths)}
 [dictionaries.files]
 values = {toml_list(files)}
+[dictionaries.webhook_ids]
+values = {toml_list([webhook["id"]])}
+[dictionaries.webhook_call_ids]
+values = {toml_list([c["id"] for c in webhook_calls])}
 
 """)
     config.write(binding(["show_upload", "update_upload", "list_upload_references"], {"path.id": dictionary("upload_ids", 0.6)}))
@@ -145,6 +156,8 @@ values = {toml_list(files)}
     config.write(binding(["show_upload_filter", "update_upload_filter"], {"path.id": dictionary("filter_ids", 0.6)}))
     config.write(binding(["show_job_result"], {"path.id": dictionary("job_ids", 0.6)}))
     config.write(binding(["serve_asset"], {"path.file": dictionary("files", 0.8)}))
+    config.write(binding(["show_webhook", "update_webhook"], {"path.id": dictionary("webhook_ids", 0.6)}))
+    config.write(binding(["show_webhook_call", "resend_webhook_call"], {"path.id": dictionary("webhook_call_ids", 0.6)}))
     # The direct PUT: a valid signed URL, so that the body (random bytes) is what varies.
     config.write(binding(["put_file"], {
         "path.project": json.dumps(project), "path.file": json.dumps(file_part),

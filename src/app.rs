@@ -17,6 +17,7 @@ use crate::{
     imaging::Transformer,
     ingest::IngestSettings,
     jobs::Worker,
+    metrics::Metrics,
     storage::Storage,
     views::ViewContext,
 };
@@ -46,6 +47,8 @@ pub struct App {
     pub transform_policy: TransformPolicy,
     /// Per-client-address budget on asset URLs and the direct PUT.
     pub public_rate_limiter: RateLimiter,
+    /// The instruments `/metrics` renders.
+    pub metrics: Metrics,
 }
 
 impl App {
@@ -69,6 +72,9 @@ impl App {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_owned();
+        let transformer = Transformer::new(storage.clone(), config.transformer_settings(), shared_render_leases(&db))
+            .context("starting the image pipeline (libvips)")?;
+        let metrics = Metrics::new(transformer.metrics().clone(), storage.metrics().clone());
         let app = App {
             views: ViewContext::from_config(&config, &public_url),
             ingest: IngestSettings {
@@ -89,8 +95,8 @@ impl App {
             .map_err(|message| anyhow::anyhow!("ASSETD_TRANSFORM_PRESETS: {message}"))?,
             tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
-            transformer: Transformer::new(storage.clone(), config.transformer_settings(), shared_render_leases(&db))
-                .context("starting the image pipeline (libvips)")?,
+            transformer,
+            metrics,
             public_url,
             db,
             storage,

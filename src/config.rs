@@ -14,6 +14,17 @@ use crate::{
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines as `text` (for people) or `json` (one object per line, for log shippers).
+    #[arg(long, env = "ASSETD_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written to stderr.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -28,6 +39,8 @@ pub enum Command {
     Import(crate::cli::transfer_args::ImportArgs),
     /// Download every upload of a running server, with a JSON manifest of their metadata.
     Export(crate::cli::transfer_args::ExportArgs),
+    /// Create, list and delete webhooks and read their delivery log (works while the server runs).
+    Webhooks(crate::cli::webhooks::WebhooksArgs),
 }
 
 /// `assetd tokens …`: the database to work on, and what to do.
@@ -246,6 +259,24 @@ pub struct Config {
     /// URL's file after the URL expired.
     #[arg(long, env = "ASSETD_CLEANUP_GRACE", default_value_t = 3600)]
     pub cleanup_grace_secs: u64,
+
+    /// Milliseconds before the first retry of a failed webhook delivery; each further retry waits
+    /// four times longer (45 s, 3 min, 12 min, 48 min with the default).
+    #[arg(long, env = "ASSETD_WEBHOOK_RETRY_BASE_MS", default_value_t = 45_000)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Attempts per webhook call (the first and its retries) before it is marked failed.
+    #[arg(long, env = "ASSETD_WEBHOOK_MAX_ATTEMPTS", default_value_t = 5)]
+    pub webhook_max_attempts: u32,
+
+    /// Days a finished webhook call (success or failed) stays in the delivery log; 0 keeps them all.
+    #[arg(long, env = "ASSETD_WEBHOOK_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub webhook_log_retention_days: u64,
+
+    /// When set, `GET /metrics` asks for `Authorization: Bearer <this secret>`; unset, it is open
+    /// (keep it to a private network).
+    #[arg(long, env = "ASSETD_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<Secret>,
 }
 
 impl Config {
@@ -286,6 +317,10 @@ impl Config {
             strip_location: false,
             cleanup_interval_secs: 3600,
             cleanup_grace_secs: 3600,
+            webhook_retry_base_ms: 45_000,
+            webhook_max_attempts: 5,
+            webhook_log_retention_days: 30,
+            metrics_token: None,
         }
     }
 

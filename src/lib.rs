@@ -2,11 +2,12 @@
 //!
 //! Layers (dependencies run downwards only):
 //! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
-//! - workflows: [`ingest`] (hash, sniff and probe a stored file) and [`cleanup`] (the orphaned-blob
-//!   sweep);
+//! - workflows: [`ingest`] (hash, sniff and probe a stored file), [`cleanup`] (the orphaned-blob
+//!   sweep) and [`webhooks`] (upload events recorded with the change, signed deliveries);
 //! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
 //!   [`imaging`] (transforms and the derived-image cache);
-//! - [`domain`] (types checked once when built) and [`views`] (the JSON:API documents we answer with).
+//! - [`domain`] (types checked once when built), [`views`] (the JSON:API documents we answer with)
+//!   and [`metrics`] (the Prometheus instruments every layer records into).
 
 pub mod api;
 pub mod app;
@@ -21,6 +22,8 @@ pub mod imaging;
 pub mod ingest;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod storage;
 pub mod telemetry;
 pub mod views;
+pub mod webhooks;

@@ -7,13 +7,14 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init();
+    telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve(config) => {
             let app = App::build(*config).await.context("starting assetd")?;
             app.serve_until_shutdown(telemetry::shutdown_signal()).await
         }
         Command::Tokens(args) => assetd::cli::tokens::run(args).await,
+        Command::Webhooks(args) => assetd::cli::webhooks::run(args).await,
         Command::Cleanup(config) => {
             let report = assetd::cleanup::run_once(&config).await.context("cleaning up")?;
             println!("{report}");

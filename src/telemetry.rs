@@ -2,11 +2,19 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info` level.
-pub fn init() {
+use crate::config::LogFormat;
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info` level. In JSON, each line is one
+/// object: the event's fields at the top level, and the fields of the span it happened in (the
+/// request's `request_id`, `method` and `route`; a job's `id` and `kind`) under `span`.
+pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     // A second init (tests) is harmless: ignore the error it returns.
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init(),
+    };
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

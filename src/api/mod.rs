@@ -9,19 +9,23 @@ mod extract;
 mod guard;
 mod health;
 mod job_results;
+mod metrics_endpoint;
 mod openapi;
 mod permissions;
 mod query;
 pub mod rate_limit;
+pub mod request_context;
 pub mod server;
 pub mod signing;
 mod tags;
 pub mod token_cache;
 pub mod transform_policy;
 mod transformed;
+mod ui;
 mod upload_filters;
 mod upload_requests;
 mod uploads;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -32,7 +36,7 @@ use axum::{
     routing::{get, post, put},
     Router,
 };
-use tower_http::{catch_panic::CatchPanicLayer, trace::TraceLayer};
+use tower_http::catch_panic::CatchPanicLayer;
 
 pub use guard::sha256_hex;
 /// The `GET /uploads` query-string parsers, for [`crate::fuzzing`] (which has no router to go through).
@@ -69,6 +73,14 @@ pub fn router(app: Arc<App>) -> Router {
                 .put(upload_filters::update_upload_filter)
                 .delete(upload_filters::destroy_upload_filter),
         )
+        .route("/webhooks", get(webhooks::list_webhooks).post(webhooks::create_webhook))
+        .route(
+            "/webhooks/{id}",
+            get(webhooks::show_webhook).put(webhooks::update_webhook).delete(webhooks::destroy_webhook),
+        )
+        .route("/webhook_calls", get(webhooks::list_webhook_calls))
+        .route("/webhook_calls/{id}", get(webhooks::show_webhook_call))
+        .route("/webhook_calls/{id}/resend_webhook", post(webhooks::resend_webhook_call))
         // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
         .fallback(health::unknown_endpoint)
         .method_not_allowed_fallback(health::unknown_endpoint)
@@ -85,16 +97,23 @@ pub fn router(app: Arc<App>) -> Router {
     let operations = Router::new()
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve_openapi));
+        .route("/openapi.json", get(openapi::serve_openapi))
+        .route("/metrics", get(metrics_endpoint::serve_metrics))
+        // The browser Media Area: static files, no token (the page asks for one).
+        .route("/ui", get(ui::index))
+        .route("/ui/", get(ui::index))
+        .route("/ui/{file}", get(ui::asset));
 
     operations
         .merge(limited_per_client)
         .merge(cma)
-        .with_state(app)
+        .with_state(app.clone())
         .layer(middleware::map_response(error::envelope_framework_errors))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");
             CmaError::internal().into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        // Outermost: the request id, the access log and the HTTP metrics see every answer,
+        // framework errors and panics included.
+        .layer(middleware::from_fn_with_state(app, request_context::request_context))
 }

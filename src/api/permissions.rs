@@ -10,9 +10,18 @@ pub(super) fn allows(role: TokenRole, method: &Method, path: &str) -> bool {
     let reads = method == Method::GET || method == Method::HEAD;
     match role {
         TokenRole::FullAccess => true,
+        // Webhooks hold credentials (basic auth, custom headers, the signing secret) and their
+        // log holds what was sent: full access only, reads included.
+        _ if is_webhooks(path) => false,
         TokenRole::ReadOnly => reads,
         TokenRole::UploadOnly => reads || (method == Method::POST && adds_a_file(path)),
     }
+}
+
+/// `/webhooks…` and `/webhook_calls…`.
+fn is_webhooks(path: &str) -> bool {
+    let first = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+    first == "webhooks" || first == "webhook_calls"
 }
 
 /// The two calls of the upload flow: ask for an upload URL, then create the upload from it.
@@ -38,6 +47,11 @@ mod tests {
             (Method::POST, "/upload-tags", [true, false, false]),
             (Method::POST, "/upload-collections", [true, false, false]),
             (Method::PUT, "/upload-filters/1", [true, false, false]),
+            (Method::GET, "/webhooks", [true, false, false]),
+            (Method::GET, "/webhooks/1", [true, false, false]),
+            (Method::POST, "/webhooks", [true, false, false]),
+            (Method::GET, "/webhook_calls", [true, false, false]),
+            (Method::POST, "/webhook_calls/1/resend_webhook", [true, false, false]),
         ];
         for (method, path, expected) in cases {
             let got = [TokenRole::FullAccess, TokenRole::ReadOnly, TokenRole::UploadOnly]

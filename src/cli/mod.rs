@@ -1,5 +1,5 @@
-//! Commands other than `serve`: `tokens` works on the database directly, while the server runs or
-//! not; `import` and `export` talk to a running server over HTTP.
+//! Commands other than `serve`: `tokens` and `webhooks` work on the database directly, while the
+//! server runs or not; `import` and `export` talk to a running server over HTTP.
 
 pub mod cma_client;
 pub mod export;
@@ -9,3 +9,4 @@ pub mod manifest;
 pub mod progress;
 pub mod tokens;
 pub mod transfer_args;
+pub mod webhooks;

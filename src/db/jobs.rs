@@ -149,6 +149,20 @@ impl Db {
             .await)?)
     }
 
+    /// The queue as `/metrics` shows it: jobs waiting, jobs running, and when the oldest waiting
+    /// job was queued (if any waits).
+    pub async fn job_queue_stats(&self) -> Result<(i64, i64, Option<i64>), DbError> {
+        let row: (i64, i64, Option<i64>) = on_read!(self, |pool| sqlx::query_as(
+            r#"SELECT COUNT(*) FILTER (WHERE state = 'queued'),
+                      COUNT(*) FILTER (WHERE state = 'running'),
+                      MIN(created_at) FILTER (WHERE state = 'queued')
+               FROM jobs WHERE state IN ('queued', 'running')"#
+        )
+        .fetch_one(pool)
+        .await)?;
+        Ok(row)
+    }
+
     /// Forgets results finished before `cutoff`.
     pub async fn delete_finished_jobs_before(&self, cutoff: i64) -> Result<u64, DbError> {
         let result = on_write!(self, |pool| sqlx::query(

@@ -66,6 +66,7 @@ mod upload_filters;
 mod upload_requests;
 mod uploads;
 mod uploads_list;
+mod webhooks;
 
 use sqlx::{postgres::PgPool, sqlite::SqlitePool};
 
@@ -83,6 +84,7 @@ pub use uploads_list::{
     Comparison, NumberField, OrderField, Pattern, StringField, StringOp, TagOp, UploadCondition, UploadQuery,
     RESOLUTION_LIMITS,
 };
+pub use webhooks::{AttemptRecord, WebhookAttemptRow, WebhookCallQuery, WebhookCallRow, WebhookRow};
 
 /// Which SQL a backend speaks where the two differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -30,6 +30,7 @@ pub(super) fn string_expression(dialect: Dialect, field: &StringField) -> String
         StringField::Copyright => "uploads.copyright".into(),
         StringField::Notes => "uploads.notes".into(),
         StringField::Basename => "uploads.basename".into(),
+        StringField::Collection => "uploads.upload_collection_id".into(),
         StringField::Filename => "(uploads.basename || COALESCE('.' || uploads.extension, ''))".into(),
         StringField::Resolution => {
             let mut case = String::from("(CASE WHEN uploads.width IS NULL OR uploads.height IS NULL THEN NULL");

@@ -35,6 +35,8 @@ pub enum StringField {
     Alt(String),
     /// Default title in this locale.
     Title(String),
+    /// The id of the upload's collection (null at the root).
+    Collection,
 }
 
 /// A `matches` pattern.

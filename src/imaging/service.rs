@@ -23,6 +23,7 @@ use super::{
 use crate::{
     db::Db,
     media,
+    metrics::TransformMetrics,
     storage::{BlobRead, LocalBlob, Storage, StorageError, StorageKey, TempFile},
 };
 
@@ -139,6 +140,8 @@ pub struct Transformer {
     /// Render leases shared by every node (PostgreSQL); `None` on a single node, where the
     /// in-process single flight is enough.
     leases: Option<Db>,
+    /// Cache results, render times and failures, for `/metrics`.
+    metrics: TransformMetrics,
 }
 
 /// What a render lease tells a node that missed the cache.
@@ -166,7 +169,13 @@ impl Transformer {
             in_flight: Mutex::new(HashMap::new()),
             rendered: AtomicU64::new(0),
             leases,
+            metrics: TransformMetrics::default(),
         })
+    }
+
+    /// The service's instruments, for the `/metrics` registry.
+    pub fn metrics(&self) -> &TransformMetrics {
+        &self.metrics
     }
 
     /// How many images this process has rendered (each cache miss renders once).
@@ -215,6 +224,15 @@ impl Transformer {
 
     /// The derived image: from storage, or rendered now (once, however many ask at the same time).
     pub async fn fetch(&self, source: &Source, variant: &Variant) -> Result<Derived, TransformError> {
+        let fetched = self.fetch_or_render(source, variant).await;
+        match &fetched {
+            Ok(derived) => self.metrics.record_lookup(matches!(derived, Derived::Stored(_))),
+            Err(error) => self.metrics.record_failure(failure_reason(error)),
+        }
+        fetched
+    }
+
+    async fn fetch_or_render(&self, source: &Source, variant: &Variant) -> Result<Derived, TransformError> {
         if let Some(stored) = self.stored(&variant.key).await? {
             return Ok(Derived::Stored(stored));
         }
@@ -340,7 +358,8 @@ impl Transformer {
             self.local_original(source).await?
         };
         let permit = self.slot().await?;
-        let deadline = std::time::Instant::now() + self.settings.timeout;
+        let started = std::time::Instant::now();
+        let deadline = started + self.settings.timeout;
         let made = match output {
             Output::Transform(recipe) => {
                 let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
@@ -383,6 +402,12 @@ impl Transformer {
             }
         };
         self.rendered.fetch_add(1, Ordering::Relaxed);
+        let kind = match output {
+            Output::Transform(_) => "image",
+            Output::PosterFrame { .. } => "poster",
+            Output::SafeSvg => "svg",
+        };
+        self.metrics.record_render(kind, started.elapsed());
         Ok(made)
     }
 
@@ -423,6 +448,18 @@ impl Transformer {
             Ok(Err(join)) => Err(TransformError::Internal(join.to_string())),
             Ok(Ok(result)) => result,
         }
+    }
+}
+
+/// The `reason` label of a failed transform.
+fn failure_reason(error: &TransformError) -> &'static str {
+    match error {
+        TransformError::Params(_) => "params",
+        TransformError::TooLarge { .. } => "too_large",
+        TransformError::Decode(_) => "decode",
+        TransformError::Timeout => "timeout",
+        TransformError::Busy => "busy",
+        TransformError::Internal(_) => "internal",
     }
 }
 

@@ -4,13 +4,14 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{finish, BackgroundJob, JobError};
+use super::{finish, upload_document_in, BackgroundJob, JobError};
 use crate::{
     app::App,
     db::ClaimedJob,
     db::Db,
     domain::{normalize_tags, now_millis, Change, UploadPatch},
     storage::StorageKey,
+    webhooks::{outbox, UploadEvent},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,10 +37,20 @@ impl BackgroundJob for BulkUploads {
         let mut tx = app.db.begin_write().await?;
         let (mut successful, mut failed) = (0u64, 0u64);
         let mut removed_blobs = Vec::new();
+        // Each upload changed or destroyed is an update or delete event for the webhooks.
+        let event = match self.action {
+            BulkAction::Destroy => UploadEvent::Delete,
+            _ => UploadEvent::Update,
+        };
+        let subscribers = outbox::subscribers(&mut tx, event).await?;
         for id in &self.upload_ids {
             let Some(upload) = Db::find_upload_in(&mut tx, id).await? else {
                 failed += 1;
                 continue;
+            };
+            let before = match subscribers.is_empty() {
+                true => None,
+                false => Some(upload_document_in(&mut tx, app, id).await?["data"].take()),
             };
             match &self.action {
                 BulkAction::Tag(tags) => {
@@ -62,6 +73,14 @@ impl BackgroundJob for BulkUploads {
                 BulkAction::Destroy => {
                     Db::delete_upload(&mut tx, id).await?;
                     removed_blobs.push((id.clone(), upload.blob_key.clone()));
+                }
+            }
+            if let Some(before) = &before {
+                if event == UploadEvent::Delete {
+                    outbox::record_for(&mut tx, app, &subscribers, event, before, None).await?;
+                } else {
+                    let after = upload_document_in(&mut tx, app, id).await?;
+                    outbox::record_for(&mut tx, app, &subscribers, event, &after["data"], Some(before)).await?;
                 }
             }
             successful += 1;

@@ -11,6 +11,7 @@ use crate::{
     domain::{now_millis, CmaError, Creator, MetadataPatch, UploadPathParts},
     ingest::inspect_blob,
     storage::StorageKey,
+    webhooks::{self, UploadEvent},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +69,8 @@ impl BackgroundJob for CreateUpload {
             )
         })?;
         let payload = upload_document_in(&mut tx, app, &self.upload_id).await?;
+        // The event commits with the upload (the transactional outbox).
+        webhooks::record_upload_event(&mut tx, app, UploadEvent::Create, &payload["data"], None).await?;
         finish(tx, job, &payload).await
     }
 }

@@ -3,6 +3,7 @@
 
 mod bulk_uploads;
 mod create_upload;
+mod deliver_webhook;
 mod reorder_collections;
 mod update_upload;
 mod worker;
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 
 pub use bulk_uploads::{BulkAction, BulkUploads};
 pub use create_upload::CreateUpload;
+pub use deliver_webhook::DeliverWebhook;
 pub use reorder_collections::ReorderCollections;
 pub use update_upload::UpdateUpload;
 pub use worker::{RunOutcome, Worker};

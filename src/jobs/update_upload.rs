@@ -12,6 +12,7 @@ use crate::{
     ingest::inspect_blob,
     media,
     storage::StorageKey,
+    webhooks::{outbox, UploadEvent},
 };
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -33,6 +34,12 @@ impl BackgroundJob for UpdateUpload {
         let now = now_millis();
         let mut tx = app.db.begin_write().await?;
         let upload = Db::find_upload_in(&mut tx, &self.upload_id).await?.ok_or_else(CmaError::not_found)?;
+        // The upload as it was, for the webhooks' `previous_entity` (rendered only if one listens).
+        let subscribers = outbox::subscribers(&mut tx, UploadEvent::Update).await?;
+        let previous = match subscribers.is_empty() {
+            true => None,
+            false => Some(upload_document_in(&mut tx, app, &self.upload_id).await?["data"].take()),
+        };
         let mut replaced_blob = None;
         if let (Change::Set(path), Some(facts)) = (&self.patch.path, &facts) {
             self.replace_file(&mut tx, &upload, path, facts, now).await?;
@@ -52,6 +59,10 @@ impl BackgroundJob for UpdateUpload {
             )
         })?;
         let payload = upload_document_in(&mut tx, app, &self.upload_id).await?;
+        if let Some(previous) = &previous {
+            outbox::record_for(&mut tx, app, &subscribers, UploadEvent::Update, &payload["data"], Some(previous))
+                .await?;
+        }
         finish(tx, job, &payload).await?;
         if let Some(old) = replaced_blob {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&old)).await {

@@ -6,11 +6,12 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
-use super::{BackgroundJob, BulkUploads, CreateUpload, JobError, ReorderCollections, UpdateUpload};
+use super::{BackgroundJob, BulkUploads, CreateUpload, DeliverWebhook, JobError, ReorderCollections, UpdateUpload};
 use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd},
     domain::{now_millis, CmaError},
+    metrics::{JobLabels, JobOutcomeLabels},
 };
 
 /// How long a claimed job stays ours without a heartbeat.
@@ -98,6 +99,7 @@ impl Worker {
             // out-of-memory kill). Give up instead of taking the next node down too.
             tracing::error!("job claimed {} times without finishing; giving up", job.attempts);
             self.store_failure(&job, JobEnd::Dead, &CmaError::internal()).await;
+            self.record_run(&job, "dead", None);
             return;
         }
         let started = std::time::Instant::now();
@@ -105,8 +107,17 @@ impl Worker {
             outcome = self.dispatch(&job) => outcome,
             () = self.heartbeat(&job) => Err(JobError::LeaseLost),
         };
+        let took = started.elapsed();
+        let label = match &outcome {
+            Ok(()) => "done",
+            Err(JobError::Rejected(_)) => "rejected",
+            Err(JobError::LeaseLost) => "lease_lost",
+            Err(JobError::Transient(_)) if job.attempts < MAX_ATTEMPTS => "retried",
+            Err(JobError::Transient(_)) => "dead",
+        };
+        self.record_run(&job, label, Some(took));
         match outcome {
-            Ok(()) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "job done"),
+            Ok(()) => tracing::info!(elapsed_ms = took.as_millis() as u64, "job done"),
             Err(JobError::Rejected(error)) => {
                 tracing::info!(code = error.code, "job rejected");
                 self.store_failure(&job, JobEnd::Done, &error).await;
@@ -126,6 +137,14 @@ impl Worker {
         }
     }
 
+    fn record_run(&self, job: &ClaimedJob, outcome: &'static str, took: Option<Duration>) {
+        let metrics = &self.app.metrics.jobs;
+        metrics.runs.get_or_create(&JobOutcomeLabels { kind: job.kind.clone(), outcome }).inc();
+        if let Some(took) = took {
+            metrics.duration.get_or_create(&JobLabels { kind: job.kind.clone() }).observe(took.as_secs_f64());
+        }
+    }
+
     /// The job registry: every kind of job, by its stored name.
     async fn dispatch(&self, job: &ClaimedJob) -> Result<(), JobError> {
         match job.kind.as_str() {
@@ -133,6 +152,7 @@ impl Worker {
             UpdateUpload::JOB_NAME => run::<UpdateUpload>(&self.app, job).await,
             ReorderCollections::JOB_NAME => run::<ReorderCollections>(&self.app, job).await,
             BulkUploads::JOB_NAME => run::<BulkUploads>(&self.app, job).await,
+            DeliverWebhook::JOB_NAME => run::<DeliverWebhook>(&self.app, job).await,
             other => Err(JobError::Rejected({
                 tracing::error!(kind = other, "unknown job kind");
                 CmaError::internal()
@@ -173,6 +193,16 @@ impl Worker {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "forgot old job results"),
             Err(error) => tracing::warn!(%error, "cannot delete old job results"),
+        }
+        let days = self.app.config.webhook_log_retention_days;
+        if days > 0 {
+            let cutoff =
+                now_millis().saturating_sub(i64::try_from(days.saturating_mul(86_400_000)).unwrap_or(i64::MAX));
+            match self.app.db.delete_finished_webhook_calls_before(cutoff).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "forgot old webhook calls"),
+                Err(error) => tracing::warn!(%error, "cannot delete old webhook calls"),
+            }
         }
     }
 }

@@ -19,7 +19,7 @@ use object_store::{
     WriteMultipart,
 };
 
-use crate::{config::Config, domain::new_opaque_id};
+use crate::{config::Config, domain::new_opaque_id, metrics::StorageMetrics};
 
 pub use listing::{KeyOwner, ListedBlob, SWEPT_PREFIXES};
 
@@ -86,6 +86,12 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// A failure of the store (I/O, the backend), as opposed to an answer about the request
+    /// (not found, too large, the client's body broke off).
+    pub fn is_store_failure(&self) -> bool {
+        matches!(self, StorageError::Io(_) | StorageError::Backend(_)) && !self.is_not_found()
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, StorageError::NotFound(_) | StorageError::Backend(object_store::Error::NotFound { .. }))
     }
@@ -107,6 +113,8 @@ pub struct Storage {
     local_root: Option<PathBuf>,
     /// Set for S3: signs the URLs clients PUT files to.
     presigner: Option<s3::Presigner>,
+    /// Failures counted for `/metrics` (shared by every clone).
+    metrics: StorageMetrics,
 }
 
 impl Storage {
@@ -123,7 +131,13 @@ impl Storage {
     /// Credentials come from the usual `AWS_*` variables; requests are path-style.
     pub fn s3(url: &str) -> Result<Self, StorageError> {
         let s3::S3Store { store, presigner } = s3::connect(url)?;
-        Ok(Storage { store, local: None, local_root: None, presigner: Some(presigner) })
+        Ok(Storage {
+            store,
+            local: None,
+            local_root: None,
+            presigner: Some(presigner),
+            metrics: StorageMetrics::default(),
+        })
     }
 
     /// Files under `root` on local disk. Writes go to a temporary file renamed into place when
@@ -131,12 +145,39 @@ impl Storage {
     pub fn local(root: PathBuf) -> Result<Self, StorageError> {
         std::fs::create_dir_all(&root)?;
         let local = Arc::new(LocalFileSystem::new_with_prefix(&root)?);
-        Ok(Storage { store: local.clone(), local: Some(local), local_root: Some(root), presigner: None })
+        Ok(Storage {
+            store: local.clone(),
+            local: Some(local),
+            local_root: Some(root),
+            presigner: None,
+            metrics: StorageMetrics::default(),
+        })
     }
 
     /// Blobs in memory (tests).
     pub fn in_memory() -> Self {
-        Storage { store: Arc::new(InMemory::new()), local: None, local_root: None, presigner: None }
+        Storage {
+            store: Arc::new(InMemory::new()),
+            local: None,
+            local_root: None,
+            presigner: None,
+            metrics: StorageMetrics::default(),
+        }
+    }
+
+    /// The store's failure counters, for the `/metrics` registry.
+    pub fn metrics(&self) -> &StorageMetrics {
+        &self.metrics
+    }
+
+    /// Counts `result` if it is a failure of the store itself (see [`StorageError::is_store_failure`]).
+    fn observe<T>(&self, operation: &'static str, result: Result<T, StorageError>) -> Result<T, StorageError> {
+        if let Err(error) = &result {
+            if error.is_store_failure() {
+                self.metrics.record_error(operation);
+            }
+        }
+        result
     }
 
     /// True when clients upload straight to the backend (S3) rather than through assetd.
@@ -152,10 +193,14 @@ impl Storage {
         key: &StorageKey,
         expires_in: Duration,
     ) -> Result<Option<String>, StorageError> {
-        match &self.presigner {
-            Some(presigner) => Ok(Some(presigner.put_url(&key.incoming().location(), expires_in).await?)),
-            None => Ok(None),
+        let result: Result<_, StorageError> = async {
+            match &self.presigner {
+                Some(presigner) => Ok(Some(presigner.put_url(&key.incoming().location(), expires_in).await?)),
+                None => Ok(None),
+            }
         }
+        .await;
+        self.observe("sign", result)
     }
 
     /// Moves what a client PUT to the presigned URL of `key` into `key` and returns its size.
@@ -164,31 +209,35 @@ impl Storage {
     /// write, so a PUT racing with this call cannot slip a larger file past the limit. The move is
     /// a server-side copy (S3 copies at most 5 GiB in one request).
     pub async fn take_presigned_upload(&self, key: &StorageKey, max_size: u64) -> Result<u64, StorageError> {
-        let incoming = key.incoming();
-        match self.store.head(&incoming.location()).await {
-            Ok(meta) if meta.size > max_size => {
+        let result: Result<_, StorageError> = async {
+            let incoming = key.incoming();
+            match self.store.head(&incoming.location()).await {
+                Ok(meta) if meta.size > max_size => {
+                    self.delete(&incoming).await?;
+                    return Err(StorageError::TooLarge { limit: max_size });
+                }
+                Ok(_) => match self.store.copy(&incoming.location(), &key.location()).await {
+                    // Not found: a concurrent call took it first, so the file is in place (or gone).
+                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                    Err(error) => return Err(error.into()),
+                },
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(error) => return Err(error.into()),
+            }
+            let size = self.size(key).await?;
+            if size > max_size {
+                self.delete(key).await?;
                 self.delete(&incoming).await?;
                 return Err(StorageError::TooLarge { limit: max_size });
             }
-            Ok(_) => match self.store.copy(&incoming.location(), &key.location()).await {
-                // Not found: a concurrent call took it first, so the file is in place (or gone).
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            },
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(error) => return Err(error.into()),
+            if let Err(error) = self.delete(&incoming).await {
+                // The file is in place; the staging copy is only wasted space.
+                tracing::warn!(%error, key = incoming.as_str(), "could not delete a taken upload's staging copy");
+            }
+            Ok(size)
         }
-        let size = self.size(key).await?;
-        if size > max_size {
-            self.delete(key).await?;
-            self.delete(&incoming).await?;
-            return Err(StorageError::TooLarge { limit: max_size });
-        }
-        if let Err(error) = self.delete(&incoming).await {
-            // The file is in place; the staging copy is only wasted space.
-            tracing::warn!(%error, key = incoming.as_str(), "could not delete a taken upload's staging copy");
-        }
-        Ok(size)
+        .await;
+        self.observe("copy", result)
     }
 
     /// Streams `body` into `key`, failing with `TooLarge` past `max_size` bytes. Returns the size.
@@ -198,105 +247,148 @@ impl Storage {
         S: Stream<Item = Result<Bytes, E>> + Send,
         E: std::fmt::Display,
     {
-        let upload = self.store.put_multipart(&key.location()).await?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
-        let mut size: u64 = 0;
-        let mut body = std::pin::pin!(body);
-        while let Some(chunk) = body.next().await {
-            let failure = match chunk {
-                Ok(chunk) => {
-                    size += chunk.len() as u64;
-                    if size > max_size {
-                        Some(StorageError::TooLarge { limit: max_size })
-                    } else if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
-                        Some(error.into())
-                    } else {
-                        writer.write(&chunk);
-                        None
+        let result: Result<_, StorageError> = async {
+            let upload = self.store.put_multipart(&key.location()).await?;
+            let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_SIZE);
+            let mut size: u64 = 0;
+            let mut body = std::pin::pin!(body);
+            while let Some(chunk) = body.next().await {
+                let failure = match chunk {
+                    Ok(chunk) => {
+                        size += chunk.len() as u64;
+                        if size > max_size {
+                            Some(StorageError::TooLarge { limit: max_size })
+                        } else if let Err(error) = writer.wait_for_capacity(PARTS_IN_FLIGHT).await {
+                            Some(error.into())
+                        } else {
+                            writer.write(&chunk);
+                            None
+                        }
                     }
+                    Err(error) => Some(StorageError::Body(error.to_string())),
+                };
+                if let Some(failure) = failure {
+                    if let Err(error) = writer.abort().await {
+                        tracing::warn!(%error, key = key.as_str(), "aborting a failed write");
+                    }
+                    return Err(failure);
                 }
-                Err(error) => Some(StorageError::Body(error.to_string())),
-            };
-            if let Some(failure) = failure {
-                if let Err(error) = writer.abort().await {
-                    tracing::warn!(%error, key = key.as_str(), "aborting a failed write");
-                }
-                return Err(failure);
             }
+            writer.finish().await?;
+            Ok(size)
         }
-        writer.finish().await?;
-        Ok(size)
+        .await;
+        self.observe("put", result)
     }
 
     /// Answers when the store does (readiness): a missing probe object is an answer too.
     pub async fn probe(&self) -> Result<(), StorageError> {
-        match self.store.head(&ObjectPath::from("readiness-probe")).await {
-            Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
+        let result: Result<_, StorageError> = async {
+            match self.store.head(&ObjectPath::from("readiness-probe")).await {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
         }
+        .await;
+        self.observe("head", result)
     }
 
     /// Stores a small blob written in one piece (a derived image), replacing any previous one.
     pub async fn put_bytes(&self, key: &StorageKey, bytes: Bytes) -> Result<(), StorageError> {
-        self.store.put(&key.location(), bytes.into()).await?;
-        Ok(())
+        let result: Result<_, StorageError> = async {
+            self.store.put(&key.location(), bytes.into()).await?;
+            Ok(())
+        }
+        .await;
+        self.observe("put", result)
     }
 
     /// Deletes every blob whose key starts with `prefix`; returns how many were deleted.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
-        let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
-        let locations = self.store.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
-        let deleted: Vec<ObjectPath> = self.store.delete_stream(locations).try_collect().await?;
-        Ok(deleted.len())
+        let result: Result<_, StorageError> = async {
+            let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
+            let locations = self.store.list(Some(&prefix)).map_ok(|meta| meta.location).boxed();
+            let deleted: Vec<ObjectPath> = self.store.delete_stream(locations).try_collect().await?;
+            Ok(deleted.len())
+        }
+        .await;
+        self.observe("delete", result)
     }
 
     /// How many blobs have keys starting with `prefix`.
     pub async fn count_prefix(&self, prefix: &str) -> Result<usize, StorageError> {
-        let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
-        let count = self.store.list(Some(&prefix)).try_fold(0, |n, _| async move { Ok(n + 1) }).await?;
-        Ok(count)
+        let result: Result<_, StorageError> = async {
+            let prefix = ObjectPath::from(prefix.trim_end_matches('/'));
+            let count = self.store.list(Some(&prefix)).try_fold(0, |n, _| async move { Ok(n + 1) }).await?;
+            Ok(count)
+        }
+        .await;
+        self.observe("list", result)
     }
 
     /// The blob at `key` as a local file, for tools that need a path: the stored file itself on
     /// local disk, otherwise a streamed copy under `tmp_dir`, removed when the result is dropped.
     pub async fn local_blob(&self, key: &StorageKey, tmp_dir: &std::path::Path) -> Result<LocalBlob, StorageError> {
-        if let Some(path) = self.local_file(key) {
-            return Ok(LocalBlob { path, _copy: None });
+        let result: Result<_, StorageError> = async {
+            if let Some(path) = self.local_file(key) {
+                return Ok(LocalBlob { path, _copy: None });
+            }
+            let copy = TempFile::new(tmp_dir.join(format!("blob-{}", new_opaque_id())));
+            let mut file = tokio::fs::File::create(copy.path()).await?;
+            let mut stream = self.get(key, None).await?.stream;
+            while let Some(chunk) = stream.next().await {
+                tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
+            }
+            tokio::io::AsyncWriteExt::flush(&mut file).await?;
+            Ok(LocalBlob { path: copy.path().to_path_buf(), _copy: Some(copy) })
         }
-        let copy = TempFile::new(tmp_dir.join(format!("blob-{}", new_opaque_id())));
-        let mut file = tokio::fs::File::create(copy.path()).await?;
-        let mut stream = self.get(key, None).await?.stream;
-        while let Some(chunk) = stream.next().await {
-            tokio::io::AsyncWriteExt::write_all(&mut file, &chunk?).await?;
-        }
-        tokio::io::AsyncWriteExt::flush(&mut file).await?;
-        Ok(LocalBlob { path: copy.path().to_path_buf(), _copy: Some(copy) })
+        .await;
+        self.observe("get", result)
     }
 
     /// Reads `key`, all of it or the byte range given.
     pub async fn get(&self, key: &StorageKey, range: Option<Range<u64>>) -> Result<BlobRead, StorageError> {
-        if let Some(path) = self.local_file(key) {
-            return read_local(path, range, key).await;
+        let result: Result<_, StorageError> = async {
+            if let Some(path) = self.local_file(key) {
+                return read_local(path, range, key).await;
+            }
+            let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
+            let result = self.store.get_opts(&key.location(), options).await.map_err(|e| not_found(e, key))?;
+            let total_size = result.meta.size;
+            let metrics = self.metrics.clone();
+            let stream = result
+                .into_stream()
+                .map_err(move |error| {
+                    metrics.record_error("read");
+                    StorageError::from(error)
+                })
+                .boxed();
+            Ok(BlobRead { total_size, stream })
         }
-        let options = GetOptions { range: range.map(GetRange::Bounded), ..GetOptions::default() };
-        let result = self.store.get_opts(&key.location(), options).await.map_err(|e| not_found(e, key))?;
-        let total_size = result.meta.size;
-        let stream = result.into_stream().map_err(StorageError::from).boxed();
-        Ok(BlobRead { total_size, stream })
+        .await;
+        self.observe("get", result)
     }
 
     /// The blob's size, or `NotFound`.
     pub async fn size(&self, key: &StorageKey) -> Result<u64, StorageError> {
-        let meta = self.store.head(&key.location()).await.map_err(|e| not_found(e, key))?;
-        Ok(meta.size)
+        let result: Result<_, StorageError> = async {
+            let meta = self.store.head(&key.location()).await.map_err(|e| not_found(e, key))?;
+            Ok(meta.size)
+        }
+        .await;
+        self.observe("head", result)
     }
 
     /// Deletes `key`; a blob that is already gone is not an error.
     pub async fn delete(&self, key: &StorageKey) -> Result<(), StorageError> {
-        match self.store.delete(&key.location()).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(error) => Err(error.into()),
+        let result: Result<_, StorageError> = async {
+            match self.store.delete(&key.location()).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+                Err(error) => Err(error.into()),
+            }
         }
+        .await;
+        self.observe("delete", result)
     }
 
     /// The file holding `key` when the backend is local disk (so probes can read it in place).

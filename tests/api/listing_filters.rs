@@ -358,3 +358,28 @@ async fn colors_filter_by_bucket() {
         assert_eq!(basenames(&app, query).await, expected, "{query}");
     }
 }
+
+/// `filter[fields][upload_collection]` (an assetd extension, for the Media Area's tree): `eq` and
+/// `in` by collection id, `neq` (also the root's), `exists=false` for the root.
+#[tokio::test]
+async fn upload_collection_filter() {
+    let app = TestApp::spawn().await;
+    let posts = app.create_collection("Posts").await;
+    let press = app.create_collection("Press").await;
+    let coll = |id: &str| json!({ "data": { "type": "upload_collection", "id": id } });
+    for (name, collection) in [("a", Some(&posts)), ("b", Some(&posts)), ("c", Some(&press)), ("d", None)] {
+        let body = json!({ "data": { "type": "upload", "attributes": { "path": app.put_file(&format!("{name}.txt"), name.as_bytes()).await },
+            "relationships": { "upload_collection": collection.map_or(json!({ "data": null }), |id| coll(id)) } } });
+        let (status, _) = app.call_job(Method::POST, "/uploads", body).await;
+        assert_eq!(status, 200);
+    }
+    let f = "filter[fields][upload_collection]";
+    assert_eq!(basenames(&app, &format!("{f}[eq]={posts}")).await, set(&["a", "b"]));
+    assert_eq!(basenames(&app, &format!("{f}[in]={posts},{press}")).await, set(&["a", "b", "c"]));
+    assert_eq!(basenames(&app, &format!("{f}[neq]={posts}")).await, set(&["c", "d"]));
+    assert_eq!(basenames(&app, &format!("{f}[exists]=false")).await, set(&["d"]));
+    assert_eq!(basenames(&app, &format!("{f}[eq]=unknown")).await, set(&[]));
+    let response = app.call(Method::GET, &format!("/uploads?{f}[matches][pattern]=x"), None).await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(response.error_code(), "INVALID_FILTER_FIELDS_PARAM");
+}

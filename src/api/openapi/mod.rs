@@ -17,6 +17,7 @@ mod components;
 mod operation;
 mod public;
 mod resources;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -53,6 +54,7 @@ pub(super) fn document(app: &App) -> Value {
         "tags": [
             { "name": "uploads", "description": "Uploads, their upload requests, bulk operations and job results" },
             { "name": "media-area", "description": "Collections, tags, smart tags and saved filters" },
+            { "name": "webhooks", "description": "Signed POSTs on upload events, and their delivery log" },
             { "name": "delivery", "description": "Public asset URLs (no token), imgix-style transforms" },
             { "name": "operations", "description": "Probes and this document" },
         ],
@@ -64,6 +66,7 @@ pub(super) fn document(app: &App) -> Value {
 /// Every documented operation: the CMA, then the public routes.
 fn operations(app: &App) -> Vec<Operation> {
     let mut operations = cma::operations(app);
+    operations.extend(webhooks::operations());
     operations.extend(public::operations(app));
     operations
 }

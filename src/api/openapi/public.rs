@@ -58,6 +58,7 @@ pub(super) fn operations(app: &App) -> Vec<Operation> {
                 "properties": { "openapi": { "const": "3.1.0" } },
             }),
         ),
+        metrics(),
         serve_asset(app),
         put_file(),
         op("options", "/put/{project}/{file}", "preflight", "uploads")
@@ -74,7 +75,73 @@ pub(super) fn operations(app: &App) -> Vec<Operation> {
                     },
                 }),
             ),
+        ui_page("/ui", "ui_index"),
+        ui_page("/ui/", "ui_index_slash"),
+        ui_asset(),
     ]
+}
+
+fn metrics() -> Operation {
+    let text = json!({
+        "description": "Prometheus text format 0.0.4: request rates and latencies by route, the job queue, transform timings and cache hits, storage errors",
+        "content": { "text/plain": { "schema": { "type": "string" } } },
+    });
+    let refused = op("get", "/metrics", "serve_metrics", "operations")
+        .summary("Prometheus metrics")
+        .description("Open unless `ASSETD_METRICS_TOKEN` is set; then it takes `Authorization: Bearer <that secret>`.")
+        .response(200, text);
+    error(
+        refused,
+        401,
+        "`INVALID_AUTHORIZATION_HEADER`: `ASSETD_METRICS_TOKEN` is set and the bearer token is missing or wrong",
+    )
+}
+
+/// The headers every `/ui` answer carries.
+fn ui_headers() -> Value {
+    json!({
+        "Content-Security-Policy": header("`default-src 'self'`; images also from the asset origin, connections also to the upload PUT origin; no inline script"),
+        "X-Content-Type-Options": header("`nosniff`"),
+        "Referrer-Policy": header("`same-origin`"),
+        "X-Frame-Options": header("`DENY`"),
+        "ETag": header("a hash of the file"),
+        "Cache-Control": header("`no-cache` for the page, a short `max-age` for its files"),
+    })
+}
+
+/// `GET /ui` (and `/ui/`): the browser Media Area's page (README "Media Area (browser)").
+fn ui_page(path: &'static str, id: &str) -> Operation {
+    op("get", path, id, "operations")
+        .summary("The browser Media Area (sign in with an API token)")
+        .response(
+            200,
+            json!({
+                "description": "the HTML page",
+                "headers": ui_headers(),
+                "content": { "text/html": { "schema": { "type": "string" } } },
+            }),
+        )
+        .response(304, no_body("not modified (If-None-Match)"))
+}
+
+/// `GET /ui/{file}`: a script or the style sheet of the page.
+fn ui_asset() -> Operation {
+    let operation = op("get", "/ui/{file}", "ui_asset", "operations")
+        .summary("A file of the browser Media Area (JavaScript module or style sheet)")
+        .param(path_param("file", "a file name such as `app.js` or `style.css`"))
+        .response(
+            200,
+            json!({
+                "description": "the file",
+                "headers": ui_headers(),
+                "content": {
+                    "text/javascript": { "schema": { "type": "string" } },
+                    "text/css": { "schema": { "type": "string" } },
+                },
+            }),
+        )
+        .response(304, no_body("not modified (If-None-Match)"));
+    error(operation, 404, "`NOT_FOUND`: no such file")
 }
 
 fn readyz() -> Operation {

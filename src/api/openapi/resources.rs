@@ -132,6 +132,7 @@ pub(super) fn schemas(app: &App) -> Value {
     let reorder_item = RequestBody::new("", REORDER_ITEM, &["position"], &[]);
     let items = resource_object(&reorder_item, true);
     put("ReorderUploadCollectionsBody", object(json!({ "data": { "type": "array", "items": items } })));
+    super::webhooks::schemas(&mut schemas);
     Value::Object(schemas)
 }
 

@@ -71,6 +71,11 @@ fn condition(field: &str, op: &str, value: &Value, locale: &Locale) -> Result<Up
         "notes" => string(StringField::Notes, MATCHING_EXISTS, None),
         "basename" => string(StringField::Basename, MATCHING, None),
         "filename" => string(StringField::Filename, MATCHING, None),
+        // An assetd extension (the Media Area's collection tree): `eq`/`in` a collection id,
+        // `exists=false` for the uploads at the root.
+        "upload_collection" => {
+            string(StringField::Collection, StringOps { equality: true, matching: false, exists: true }, None)
+        }
         "resolution" => string(StringField::Resolution, EQUALITY, Some(&RESOLUTIONS)),
         "orientation" => {
             if op != "eq" && op != "neq" {

@@ -29,6 +29,7 @@ use crate::{
     domain::{now_millis, CmaError},
     storage::{StorageError, StorageKey},
     views::{document, upload_resource},
+    webhooks::{self, UploadEvent},
 };
 
 /// `GET /uploads/{id}`.
@@ -65,14 +66,20 @@ pub(super) async fn destroy_upload(State(app): State<Arc<App>>, Path(id): Path<S
     let mut tx = app.db.begin_write().await?;
     let row = Db::find_upload_in(&mut tx, &id).await?.ok_or_else(CmaError::not_found)?;
     let metadata = Db::list_metadata_in(&mut tx, &id).await?;
+    let resource = upload_resource(&row, &metadata, &app.views);
     Db::delete_upload(&mut tx, &id).await?;
+    // The delete event commits with the delete (the transactional outbox).
+    let calls = webhooks::record_upload_event(&mut tx, &app, UploadEvent::Delete, &resource, None).await?;
     tx.commit().await?;
+    if calls > 0 {
+        app.job_wakeup.notify_one();
+    }
     if let Err(error) = app.storage.delete(&StorageKey::from_stored(&row.blob_key)).await {
         // The row is gone, so the URL already 404s; the orphaned blob is only wasted space.
         tracing::warn!(%error, upload = %id, "could not delete the file of a destroyed upload");
     }
     app.transformer.purge(&id).await;
-    Ok(Json(document(upload_resource(&row, &metadata, &app.views))))
+    Ok(Json(document(resource)))
 }
 
 /// Sniffs the file of an upload request; a file that vanished is the client's reference gone bad.
