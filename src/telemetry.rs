@@ -17,8 +17,14 @@ pub fn init(format: LogFormat) {
     };
 }
 
-/// Resolves on SIGTERM or Ctrl-C.
+/// Resolves on SIGTERM or Ctrl-C, and says so in the log.
 pub async fn shutdown_signal() {
+    termination_requested().await;
+    tracing::info!("shutdown signal received");
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn termination_requested() {
     let ctrl_c = async {
         if let Err(error) = tokio::signal::ctrl_c().await {
             tracing::error!(%error, "cannot listen for Ctrl-C");
@@ -43,5 +49,4 @@ pub async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutdown signal received");
 }

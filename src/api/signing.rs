@@ -3,6 +3,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::{decode_hex, encode_hex};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Signs and checks upload URLs. The key is shared by every node (it lives in the database).
@@ -42,19 +44,6 @@ impl UrlSigner {
         let Some(bytes) = decode_hex(signature_hex) else { return false };
         self.mac(path, expires).verify_slice(&bytes).is_ok()
     }
-}
-
-/// Lowercase hex, as signatures travel in URLs.
-pub(super) fn encode_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of a hex signature; `None` when it is not hex.
-pub(super) fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]

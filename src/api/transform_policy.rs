@@ -15,7 +15,7 @@ use hmac::{Hmac, Mac};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::signing::{decode_hex, encode_hex};
+use crate::domain::{decode_hex, encode_hex};
 use crate::{config::Secret, domain::CmaError, imaging::TransformParams};
 
 type HmacSha256 = Hmac<Sha256>;

@@ -67,7 +67,7 @@ pub(super) async fn asset(
 
 fn serve(file: &UiFile, request: &HeaderMap, cache_control: &'static str, csp: &str) -> Response {
     let digest = sha2::Sha256::digest(file.bytes);
-    let etag = format!("\"{}\"", super::signing::encode_hex(&digest[..16]));
+    let etag = format!("\"{}\"", crate::domain::encode_hex(&digest[..16]));
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())

@@ -11,14 +11,14 @@ use std::{
 
 use anyhow::{anyhow, bail};
 use futures_util::{stream, StreamExt};
-use indicatif::{HumanBytes, HumanDuration};
+use indicatif::HumanBytes;
 use serde_json::Value;
 
 use super::{
     cma_client::{ClientError, CmaClient},
     file_transfer::file_md5,
     manifest::{Manifest, ManifestCollection, ManifestUpload},
-    progress::{exit_on_error, interrupted, Progress},
+    progress::{exit_on_error, interrupted, print_summary, Progress},
     transfer_args::ExportArgs,
 };
 use crate::domain::{format_iso_millis, now_millis};
@@ -231,25 +231,14 @@ struct Summary {
 
 impl Summary {
     fn print(&self, started: Instant, not_done: usize, dir: &Path, rate_limit_waits: u64) {
-        let mut line = format!(
-            "export to {}: {} downloaded ({}), {} already present, {} failed",
+        let line = format!(
+            "export to {}: {} downloaded ({}), {} already present",
             dir.display(),
             self.downloaded,
             HumanBytes(self.bytes),
             self.present,
-            self.failed.len()
         );
-        if not_done > 0 {
-            line.push_str(&format!(", {not_done} not done"));
-        }
-        if rate_limit_waits > 0 {
-            line.push_str(&format!(", {rate_limit_waits} rate-limit waits"));
-        }
-        line.push_str(&format!(" in {}", HumanDuration(started.elapsed())));
-        println!("{line}");
-        for (path, reason) in &self.failed {
-            println!("  failed {path}: {reason}");
-        }
+        print_summary(line, &self.failed, not_done, rate_limit_waits, started);
     }
 }
 

@@ -17,6 +17,8 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
+use crate::domain::encode_hex;
+
 use super::cma_client::{backoff, ClientError, CmaClient, OnBytes, Streamed, UploadTarget, ATTEMPTS};
 
 impl CmaClient {
@@ -153,7 +155,7 @@ impl CmaClient {
         }
         file.flush().await.map_err(local)?;
         file.sync_all().await.map_err(local)?;
-        Ok(Streamed { size, md5: hex(&hasher.finalize()) })
+        Ok(Streamed { size, md5: encode_hex(&hasher.finalize()) })
     }
 }
 
@@ -162,11 +164,6 @@ enum DownloadError {
     RateLimited,
     Retry(String),
     Fail(ClientError),
-}
-
-/// Lowercase hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The md5 of a file, read in chunks on a blocking thread.
@@ -186,7 +183,7 @@ pub async fn file_md5(path: &Path) -> std::io::Result<Streamed> {
             hasher.update(&buffer[..read]);
             size += read as u64;
         }
-        Ok(Streamed { size, md5: hex(&hasher.finalize()) })
+        Ok(Streamed { size, md5: encode_hex(&hasher.finalize()) })
     })
     .await
     .map_err(std::io::Error::other)?

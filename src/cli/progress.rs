@@ -102,24 +102,28 @@ pub fn exit_on_error(result: anyhow::Result<()>) -> anyhow::Result<()> {
 
 /// Resolves on Ctrl-C or SIGTERM (quietly: the summary says the run was interrupted).
 pub async fn interrupted() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    crate::telemetry::termination_requested().await;
+}
+
+/// The closing lines of a run: `counts`, then the failures, what was left undone and the time;
+/// then one line per failed file.
+pub fn print_summary(
+    counts: String,
+    failed: &[(String, String)],
+    not_done: usize,
+    rate_limit_waits: u64,
+    started: std::time::Instant,
+) {
+    let mut line = format!("{counts}, {} failed", failed.len());
+    if not_done > 0 {
+        line.push_str(&format!(", {not_done} not done"));
+    }
+    if rate_limit_waits > 0 {
+        line.push_str(&format!(", {rate_limit_waits} rate-limit waits"));
+    }
+    line.push_str(&format!(" in {}", indicatif::HumanDuration(started.elapsed())));
+    println!("{line}");
+    for (path, reason) in failed {
+        println!("  failed {path}: {reason}");
     }
 }

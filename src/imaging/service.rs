@@ -22,6 +22,7 @@ use super::{
 };
 use crate::{
     db::Db,
+    domain::encode_hex,
     media,
     metrics::TransformMetrics,
     storage::{BlobRead, LocalBlob, Storage, StorageError, StorageKey, TempFile},
@@ -217,7 +218,7 @@ impl Transformer {
     fn variant_of(&self, source: &Source, output: Output, canonical: String, negotiated: bool) -> Variant {
         let mut hasher = Sha256::new();
         hasher.update(format!("{PIPELINE_VERSION}\n{}\n{canonical}", source.md5));
-        let digest = hex(&hasher.finalize()[..20]);
+        let digest = encode_hex(&hasher.finalize()[..20]);
         let key = StorageKey::derived(&source.upload_id, &digest);
         Variant { output, canonical, digest, key, negotiated }
     }
@@ -589,13 +590,6 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
         pairs.push(("w", length(w)));
     }
     pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
+use crate::domain::{decode_hex, encode_hex};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// The header name.
@@ -21,8 +23,7 @@ fn mac(secret: &str, timestamp: i64, body: &[u8]) -> HmacSha256 {
 /// The header value for a delivery of `body` at `timestamp` (unix seconds).
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
     let digest = mac(secret, timestamp, body).finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", encode_hex(&digest))
 }
 
 /// What a receiver does: true when `header` carries a `v1` signature of `body` under `secret`
@@ -45,13 +46,6 @@ pub fn verify(secret: &str, header: &str, body: &[u8], now_secs: i64, tolerance_
         let Some(bytes) = decode_hex(hex) else { return false };
         mac(secret, timestamp, body).verify_slice(&bytes).is_ok()
     })
-}
-
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
 }
 
 #[cfg(test)]
