@@ -129,6 +129,8 @@ fn transform_error(error: TransformError) -> CmaError {
             ..CmaError::new(503, "TRANSFORM_TIMEOUT", json!({ "message": "the transform took too long" }))
         },
         TransformError::Busy => CmaError { retry_after_secs: Some(1), ..CmaError::unavailable() },
+        // The upload was deleted or replaced while its transform was made: like its URL now.
+        TransformError::SourceGone => CmaError::not_found(),
         TransformError::Internal(message) => {
             tracing::error!(%message, "a transform failed");
             CmaError::internal()

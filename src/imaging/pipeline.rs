@@ -32,6 +32,10 @@ pub enum TransformError {
     Timeout,
     #[error("too many transforms are waiting")]
     Busy,
+    /// The original left the store while the transform was being made (the upload was deleted,
+    /// or replaced by a new version).
+    #[error("the upload's file is gone")]
+    SourceGone,
     #[error("transform failed: {0}")]
     Internal(String),
 }

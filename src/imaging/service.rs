@@ -352,6 +352,24 @@ impl Transformer {
 
     /// Makes a derived image under the concurrency bound; returns its bytes and type.
     async fn make(&self, source: &Source, output: &Output) -> Result<(Vec<u8>, &'static str), TransformError> {
+        match self.make_from_original(source, output).await {
+            // A delete or a new version may have removed the original while it was being read:
+            // then the upload is gone, not broken.
+            Err(TransformError::Decode(message)) => {
+                match self.storage.size(&StorageKey::from_stored(&source.blob_key)).await {
+                    Err(error) if error.is_not_found() => Err(TransformError::SourceGone),
+                    _ => Err(TransformError::Decode(message)),
+                }
+            }
+            made => made,
+        }
+    }
+
+    async fn make_from_original(
+        &self,
+        source: &Source,
+        output: &Output,
+    ) -> Result<(Vec<u8>, &'static str), TransformError> {
         // The source is fetched before taking a CPU slot: from a remote store that takes a while,
         // and the slot's core should compute meanwhile. Fetches are bounded on their own.
         let original = {
@@ -460,11 +478,15 @@ fn failure_reason(error: &TransformError) -> &'static str {
         TransformError::Decode(_) => "decode",
         TransformError::Timeout => "timeout",
         TransformError::Busy => "busy",
+        TransformError::SourceGone => "source_gone",
         TransformError::Internal(_) => "internal",
     }
 }
 
 fn storage_error(error: StorageError) -> TransformError {
+    if error.is_not_found() {
+        return TransformError::SourceGone;
+    }
     TransformError::Internal(error.to_string())
 }
 

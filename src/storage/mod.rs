@@ -331,7 +331,13 @@ impl Storage {
     pub async fn local_blob(&self, key: &StorageKey, tmp_dir: &std::path::Path) -> Result<LocalBlob, StorageError> {
         let result: Result<_, StorageError> = async {
             if let Some(path) = self.local_file(key) {
-                return Ok(LocalBlob { path, _copy: None });
+                return match tokio::fs::metadata(&path).await {
+                    Ok(_) => Ok(LocalBlob { path, _copy: None }),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                        Err(StorageError::NotFound(key.as_str().to_owned()))
+                    }
+                    Err(error) => Err(error.into()),
+                };
             }
             let copy = TempFile::new(tmp_dir.join(format!("blob-{}", new_opaque_id())));
             let mut file = tokio::fs::File::create(copy.path()).await?;

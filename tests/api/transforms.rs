@@ -672,3 +672,21 @@ async fn nodes_sharing_postgres_render_each_image_once_if_configured() {
     assert_eq!(status, 200);
     assert!(first.raw_text_rows("SELECT key FROM derived_images").await.is_empty());
 }
+
+/// A transform asked for while its upload is being deleted (or replaced by a new version) finds
+/// the row and then no file: that is the upload gone (404), not a broken image (422) or a server
+/// error (500, as it was on S3). The state of that race is made here by removing the file.
+#[tokio::test]
+async fn a_transform_whose_original_left_the_store_answers_404() {
+    let app = TestApp::spawn_on_disk_with(|_| {}).await;
+    let upload = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
+    let id = upload["id"].as_str().unwrap();
+    let rows = app.raw_text_rows(&format!("SELECT blob_key FROM uploads WHERE id = '{id}'")).await;
+    app.app.storage.delete(&assetd::storage::StorageKey::from_stored(&rows[0][0])).await.unwrap();
+    let url = upload["attributes"]["url"].as_str().unwrap();
+    let response = app.fetch_asset(&format!("{url}?w=30&fm=png"), &[]).await;
+    assert_eq!(response.status, StatusCode::NOT_FOUND, "{}", String::from_utf8_lossy(&response.bytes));
+    assert_eq!(response.error_code(), "NOT_FOUND");
+    let metrics = app.app.metrics.render(None);
+    assert!(metrics.contains("assetd_transform_failures_total{reason=\"source_gone\"} 1\n"), "{metrics}");
+}
