@@ -49,6 +49,8 @@ pub struct App {
     pub public_rate_limiter: RateLimiter,
     /// The instruments `/metrics` renders.
     pub metrics: Metrics,
+    /// The Content-Security-Policy of the Media Area's files, made on first use (`api::ui`).
+    pub ui_policy: tokio::sync::OnceCell<String>,
 }
 
 impl App {
@@ -97,6 +99,7 @@ impl App {
             job_wakeup: Notify::new(),
             transformer,
             metrics,
+            ui_policy: tokio::sync::OnceCell::new(),
             public_url,
             db,
             storage,

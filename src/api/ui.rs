@@ -6,7 +6,7 @@
 //! script; images from here and the asset origin; connections to here and the upload PUT
 //! origin), `nosniff`, `Referrer-Policy: same-origin` and `X-Frame-Options: DENY`.
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use axum::{
     extract::{Path, State},
@@ -16,7 +16,11 @@ use axum::{
 
 use sha2::Digest;
 
-use crate::{app::App, domain::CmaError, storage::StorageKey};
+use crate::{
+    app::App,
+    domain::{encode_hex, CmaError},
+    storage::StorageKey,
+};
 
 /// One embedded file of `ui/dist`.
 struct UiFile {
@@ -48,10 +52,14 @@ const FILES: &[UiFile] = &[
     ui_file!("thumbs.js", JS),
 ];
 
+/// The ETag of each of [`FILES`] (same order): the files are in the binary, so once per process.
+static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
+    FILES.iter().map(|file| format!("\"{}\"", encode_hex(&sha2::Sha256::digest(file.bytes)[..16]))).collect()
+});
+
 /// `GET /ui` and `GET /ui/`: the page.
 pub(super) async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let csp = content_security_policy(&app).await;
-    serve(&FILES[0], &headers, "no-cache", &csp)
+    serve(0, &headers, "no-cache", ui_policy(&app).await)
 }
 
 /// `GET /ui/{file}`: a script or the style sheet; 404 `NOT_FOUND` for anything else.
@@ -60,25 +68,23 @@ pub(super) async fn asset(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, CmaError> {
-    let file = FILES.iter().find(|file| file.name == name).ok_or_else(CmaError::not_found)?;
-    let csp = content_security_policy(&app).await;
-    Ok(serve(file, &headers, "public, max-age=300", &csp))
+    let index = FILES.iter().position(|file| file.name == name).ok_or_else(CmaError::not_found)?;
+    Ok(serve(index, &headers, "public, max-age=300", ui_policy(&app).await))
 }
 
-fn serve(file: &UiFile, request: &HeaderMap, cache_control: &'static str, csp: &str) -> Response {
-    let digest = sha2::Sha256::digest(file.bytes);
-    let etag = format!("\"{}\"", crate::domain::encode_hex(&digest[..16]));
+fn serve(index: usize, request: &HeaderMap, cache_control: &'static str, csp: &str) -> Response {
+    let (file, etag) = (&FILES[index], &ETAGS[index]);
     let fresh = request
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag || tag.trim() == "*"));
+        .is_some_and(|tags| tags.split(',').any(|tag| tag.trim() == etag.as_str() || tag.trim() == "*"));
     let mut response = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { file.bytes.into_response() };
     let headers = response.headers_mut();
     if !fresh {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(file.content_type));
     }
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache_control));
-    if let Ok(value) = HeaderValue::from_str(&etag) {
+    if let Ok(value) = HeaderValue::from_str(etag) {
         headers.insert(header::ETAG, value);
     }
     if let Ok(value) = HeaderValue::from_str(csp) {
@@ -88,6 +94,11 @@ fn serve(file: &UiFile, request: &HeaderMap, cache_control: &'static str, csp: &
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// The app's policy, made on the first `/ui` request and kept (it depends only on the configuration).
+async fn ui_policy(app: &App) -> &str {
+    app.ui_policy.get_or_init(|| content_security_policy(app)).await
 }
 
 /// The policy of the page: its own files only, images also from the asset origin (the uploads'
