@@ -8,7 +8,7 @@
 //! - [`transform_params`]: the imgix parameters of a delivery URL, through the URL policy
 //!   (signatures, presets) and to the geometry plan;
 //! - [`sniff`]: content sniffing of an upload's first bytes;
-//! - [`svg_sanitize`]: the streaming SVG sanitiser, whose output must hold no script or remote link.
+//! - [`svg_sanitize`]: the allow-list SVG sanitiser, whose output must hold no script or remote link.
 
 use std::sync::OnceLock;
 
@@ -201,40 +201,58 @@ pub fn sniff(data: &[u8]) {
     }
 }
 
-/// An SVG upload: sanitising either fails (not well-formed) or gives a document that, parsed
-/// again, holds no dropped element, no event handler, no `javascript:` (after unescaping) and no
-/// link other than in-document and inline raster images; sanitising that output changes nothing.
+/// An SVG upload: sanitising either fails (not well-formed, not SVG) or gives a document that,
+/// parsed again, holds only SVG-namespace elements, no dropped element, no event handler, no
+/// `javascript:` (after unescaping), no link other than in-document and inline raster images, no
+/// `url()` other than `url(#…)` and no `@import`; sanitising that output changes nothing.
 pub fn svg_sanitize(data: &[u8]) {
-    let mut once = Vec::new();
-    if media::sanitize_svg(data, &mut once).is_err() {
-        return;
+    let Ok(once) = media::sanitize_svg(data) else { return };
+    assert_safe(once.as_bytes());
+    match media::sanitize_svg(once.as_bytes()) {
+        Ok(twice) => assert_eq!(once, twice, "sanitising is idempotent"),
+        Err(error) => panic!("sanitised output is well-formed: {error}\n{once}"),
     }
-    assert_safe(&once);
-    let mut twice = Vec::new();
-    if let Err(error) = media::sanitize_svg(once.as_slice(), &mut twice) {
-        panic!("sanitised output is well-formed: {error}\n{}", String::from_utf8_lossy(&once));
+}
+
+/// CSS (squeezed, lowercase) that holds no `url()` but `url(#…)` and no `@import`.
+fn assert_local_css(css: &str, document: &str) {
+    let squeezed: String = css.chars().filter(|c| !c.is_whitespace()).collect();
+    for (at, _) in squeezed.match_indices("url(") {
+        let rest = squeezed[at + 4..].trim_start_matches(['"', '\'']);
+        assert!(rest.starts_with('#'), "non-local url() kept:\n{document}");
     }
-    assert_eq!(String::from_utf8_lossy(&once), String::from_utf8_lossy(&twice), "sanitising is idempotent");
+    assert!(!squeezed.contains("@import"), "@import kept:\n{document}");
 }
 
 fn assert_safe(svg: &[u8]) {
     let dropped = ["script", "foreignobject", "iframe", "embed", "object", "audio", "video", "handler", "listener"];
+    let text = String::from_utf8_lossy(svg);
+    let mut in_style = false;
     let mut reader = Reader::from_reader(svg);
     let mut buf = Vec::new();
     loop {
         let event = match reader.read_event_into(&mut buf) {
             Ok(Event::Eof) => break,
             Ok(event) => event,
-            Err(error) => panic!("sanitised output parses: {error}\n{}", String::from_utf8_lossy(svg)),
+            Err(error) => panic!("sanitised output parses: {error}\n{text}"),
         };
-        let context = || String::from_utf8_lossy(svg).into_owned();
+        match &event {
+            Event::Start(element) => in_style = element.local_name().as_ref() == b"style",
+            Event::End(_) => in_style = false,
+            Event::Text(css) if in_style => {
+                let css = css.xml_content().unwrap_or_default().to_ascii_lowercase();
+                assert_local_css(&css, &text);
+            }
+            _ => {}
+        }
         if let Event::Start(element) | Event::Empty(element) = &event {
+            assert!(element.name().prefix().is_none(), "prefixed element kept:\n{text}");
             let name = element.local_name().as_ref().to_ascii_lowercase();
-            assert!(!dropped.iter().any(|d| d.as_bytes() == name), "dropped element kept:\n{}", context());
+            assert!(!dropped.iter().any(|d| d.as_bytes() == name), "dropped element kept:\n{text}");
             for attribute in element.attributes() {
-                let Ok(attribute) = attribute else { panic!("sanitised attributes parse:\n{}", context()) };
+                let Ok(attribute) = attribute else { panic!("sanitised attributes parse:\n{text}") };
                 let key = attribute.key.local_name().as_ref().to_ascii_lowercase();
-                assert!(!key.starts_with(b"on"), "event handler kept:\n{}", context());
+                assert!(!key.starts_with(b"on"), "event handler kept:\n{text}");
                 // What a browser acts on: the unescaped value, without whitespace and controls.
                 let value: String = attribute
                     .unescape_value()
@@ -243,16 +261,15 @@ fn assert_safe(svg: &[u8]) {
                     .filter(|c| !c.is_whitespace() && !c.is_control())
                     .collect::<String>()
                     .to_ascii_lowercase();
-                assert!(
-                    !value.contains("javascript:") && !value.contains("vbscript:"),
-                    "script URL kept:\n{}",
-                    context()
-                );
+                assert!(!value.contains("javascript:") && !value.contains("vbscript:"), "script URL kept:\n{text}");
                 if key == b"href" {
+                    assert!(value.starts_with('#') || value.starts_with("data:image/"), "remote link kept:\n{text}");
+                }
+                assert_local_css(&value, &text);
+                if key == b"attributename" {
                     assert!(
-                        value.starts_with('#') || value.starts_with("data:image/"),
-                        "remote link kept:\n{}",
-                        context()
+                        !value.starts_with("on") && !value.contains("href"),
+                        "animated link or handler kept:\n{text}"
                     );
                 }
             }

@@ -21,8 +21,11 @@ use crate::{
     storage::{Storage, StorageError, StorageKey, TempFile},
 };
 
-/// Bytes read from the start of a file to sniff its type.
-pub const SNIFF_LEN: usize = 8192;
+/// Bytes read from the start of a file to sniff its type: for XML, the root element's start tag
+/// must begin within them (prologs of real files take a few KiB: Illustrator's DOCTYPE, editors'
+/// comments). A file whose root starts later is not taken for SVG; it is stored as XML or text and
+/// never shown as SVG (see `media::sniff`).
+pub const SNIFF_LEN: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
@@ -138,7 +141,7 @@ pub async fn sniff_blob(storage: &Storage, key: &StorageKey) -> Result<Sniffed, 
         return Ok(media::sniff(&[]));
     }
     let read = storage.get(key, Some(0..size.min(SNIFF_LEN as u64))).await?;
-    let mut head = Vec::with_capacity(SNIFF_LEN);
+    let mut head = Vec::with_capacity(size.min(SNIFF_LEN as u64) as usize);
     let mut stream = read.stream;
     while let Some(chunk) = stream.next().await {
         head.extend_from_slice(&chunk?);

@@ -96,14 +96,23 @@ async fn body_response(
     *response.status_mut() = status;
     insert(&mut response, header::CONTENT_TYPE, &upload.mime_type);
     insert(&mut response, header::CONTENT_LENGTH, &length.to_string());
-    if upload.mime_type == "image/svg+xml" {
-        // Only SVGs that could not be sanitised get here (too large, or not well-formed): download them.
+    if is_download_only(&upload.mime_type) {
         insert(&mut response, header::CONTENT_DISPOSITION, "attachment");
     }
     if let Some(range) = range {
         insert(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{}/{size}", range.start, range.end - 1));
     }
     Ok(response)
+}
+
+/// XML is downloaded, never shown: a browser renders XML whose root is SVG or XHTML as that, with
+/// its scripts. SVGs get here only when they could not be sanitised (too large, not well-formed);
+/// the others are served sanitised (see `transformed`). `text/xml` is what files sniffed before
+/// assetd read XML were stored as.
+fn is_download_only(mime_type: &str) -> bool {
+    let essence = mime_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    matches!(essence.as_str(), "text/xml" | "application/xml" | "text/xsl" | "application/xslt+xml")
+        || essence.ends_with("+xml")
 }
 
 /// Immutable, unless keep_url has ever pointed this URL at other bytes.
@@ -215,6 +224,17 @@ mod tests {
         ];
         for (header, expected) in cases {
             assert_eq!(parse_range(header, 100), expected, "{header}");
+        }
+    }
+
+    #[test]
+    fn xml_is_download_only() {
+        for mime in ["image/svg+xml", "text/xml", "application/xml", "application/xhtml+xml", "Text/XML; charset=utf-8"]
+        {
+            assert!(is_download_only(mime), "{mime}");
+        }
+        for mime in ["text/plain", "text/html", "image/png", "application/pdf", "application/json"] {
+            assert!(!is_download_only(mime), "{mime}");
         }
     }
 

@@ -212,7 +212,8 @@ impl Transformer {
 
     /// The sanitised copy of an SVG upload (see [`crate::media::sanitize_svg`]).
     pub fn safe_svg(&self, source: &Source) -> Variant {
-        self.variant_of(source, Output::SafeSvg, "svg=sanitized".into(), false)
+        // `-2`: the allow-list sanitiser of issue 14; copies the old one made are never served again.
+        self.variant_of(source, Output::SafeSvg, "svg=sanitized-2".into(), false)
     }
 
     fn variant_of(&self, source: &Source, output: Output, canonical: String, negotiated: bool) -> Variant {
@@ -407,12 +408,11 @@ impl Transformer {
                 let bytes = self
                     .blocking(
                         move || {
-                            let file = std::fs::File::open(original.path())
-                                .map_err(|e| TransformError::Internal(e.to_string()))?;
-                            let mut out = Vec::new();
-                            media::sanitize_svg(std::io::BufReader::new(file), &mut out)
-                                .map_err(|e| TransformError::Decode(e.to_string()))?;
-                            Ok(out)
+                            // Whole in memory: the caller only asks for SVGs up to MAX_SANITIZED_SVG_BYTES.
+                            let svg =
+                                std::fs::read(original.path()).map_err(|e| TransformError::Internal(e.to_string()))?;
+                            let safe = media::sanitize_svg(&svg).map_err(|e| TransformError::Decode(e.to_string()))?;
+                            Ok(safe.into_bytes())
                         },
                         permit,
                     )

@@ -5,7 +5,7 @@
 //! * [`probe_image`] reads raster dimensions and computes the placeholder
 //!   data DatoCMS exposes for images (blurhash, thumbhash, dominant colours).
 //!   It is blocking: run it in `tokio::task::spawn_blocking`.
-//! * [`sanitize_svg`] removes script and remote references from an SVG before it is served.
+//! * [`sanitize_svg`] rewrites an SVG by an allow-list (no script, no remote reference) before it is served.
 //! * [`location_strip`] removes the GPS position from a JPEG original (when configured).
 //! * [`read_exif`] reads the camera facts shown as `exif_info` (never the location).
 //! * [`probe_av`] asks `ffprobe` for the duration, frame rate and size of
@@ -20,9 +20,12 @@ pub mod exif_facts;
 pub mod image_facts;
 pub mod location_strip;
 pub mod sniff;
+mod svg_allow;
+mod svg_css;
 pub mod svg_sanitize;
 pub mod video_facts;
 pub mod video_poster;
+mod xml_prolog;
 
 pub use exif_facts::read_exif;
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};

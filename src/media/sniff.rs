@@ -1,14 +1,23 @@
 //! Content sniffing: decide what an upload is from its first bytes.
 //!
 //! The filename and the client's `Content-Type` are not trusted; [`sniff`]
-//! looks at the first (up to 8 KiB) bytes of the file instead. Binary formats
-//! are recognised with the `infer` crate; SVG and plain text, which `infer`
-//! does not handle, are detected here.
+//! looks at the first bytes of the file instead (ingest passes up to
+//! `ingest::SNIFF_LEN`). Binary formats are recognised with the `infer` crate.
+//! XML is read as XML (quick-xml for the prolog, roxmltree for the root's
+//! namespace): an SVG is a document whose root element is `svg` in the SVG
+//! namespace, whatever prefix or entity declares it and however long the
+//! prolog before it, as long as the root's start tag is within the bytes
+//! given; other XML is `application/xml`. Plain text is detected here too.
 
 use serde::{Deserialize, Serialize};
 
+use super::xml_prolog;
+
 /// MIME type reported for SVG documents.
 const SVG_MIME: &str = "image/svg+xml";
+/// MIME type reported for other XML documents (served as downloads: a browser would render
+/// one whose root turns out to be SVG or XHTML).
+const XML_MIME: &str = "application/xml";
 /// MIME type reported for UTF-8 text that matched nothing more specific.
 const TEXT_MIME: &str = "text/plain";
 /// MIME type reported when nothing matched.
@@ -63,15 +72,17 @@ impl Sniffed {
     }
 }
 
-/// Classify a file from its first bytes (`head`, up to 8 KiB).
+/// Classify a file from its first bytes (`head`).
 ///
-/// Order: SVG (checked first because `infer` would call it XML or HTML),
-/// then `infer`'s binary signatures, then a UTF-8 text fallback
+/// Order: XML read up to its root element (SVG, or `application/xml`; checked
+/// first because `infer` would call it text or `text/xml`), then `infer`'s binary signatures, then a UTF-8 text fallback
 /// (`text/plain`, format `None`), else `application/octet-stream`.
 /// An empty `head` is `application/octet-stream`.
 pub fn sniff(head: &[u8]) -> Sniffed {
-    if is_svg(head) {
-        return Sniffed::new(SVG_MIME, Some("svg".to_owned()), MediaKind::Image);
+    match xml_root(head) {
+        Some(XmlRoot::Svg) => return Sniffed::new(SVG_MIME, Some("svg".to_owned()), MediaKind::Image),
+        Some(XmlRoot::Other) => return Sniffed::new(XML_MIME, Some("xml".to_owned()), MediaKind::Other),
+        None => {}
     }
     if let Some(found) = infer::get(head) {
         return from_infer(&found);
@@ -146,52 +157,36 @@ fn looks_like_text(head: &[u8]) -> bool {
     }
 }
 
-/// Whether `head` is an SVG document: optional BOM, whitespace, XML
-/// declaration, processing instructions, comments and doctype, then `<svg`.
-fn is_svg(head: &[u8]) -> bool {
-    let mut rest = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
-    loop {
-        rest = rest.trim_ascii_start();
-        let skipped = if rest.starts_with(b"<?") {
-            skip_past(rest, b"?>")
-        } else if rest.starts_with(b"<!--") {
-            skip_past(rest, b"-->")
-        } else if starts_with_ignore_case(rest, b"<!DOCTYPE") {
-            skip_doctype(rest)
-        } else {
-            return is_svg_start_tag(rest);
-        };
-        match skipped {
-            Some(next) => rest = next,
-            None => return false,
-        }
+/// What the start of an XML document says it is.
+#[derive(Debug, PartialEq, Eq)]
+enum XmlRoot {
+    /// Root element `svg` in the SVG namespace, however declared (any prefix, an entity).
+    Svg,
+    /// Well-formed up to a root element that is not SVG (and not HTML's `html`).
+    Other,
+}
+
+/// Reads `head` as the start of an XML document: BOM, whitespace, XML declaration, comments,
+/// processing instructions and DOCTYPE of any length (within `head`), then the root element's
+/// start tag, whose namespace is resolved by roxmltree. `None` when `head` does not reach a root
+/// element this way (not XML, or a prolog longer than `head`), or the root is `html`, left to
+/// `infer`.
+fn xml_root(head: &[u8]) -> Option<XmlRoot> {
+    let document = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    if document.trim_ascii_start().first() != Some(&b'<') {
+        return None;
     }
-}
-
-fn is_svg_start_tag(rest: &[u8]) -> bool {
-    match rest.strip_prefix(b"<svg") {
-        Some(after) => matches!(after.first(), Some(b' ' | b'\t' | b'\r' | b'\n' | b'>' | b'/')),
-        None => false,
+    let prolog = xml_prolog::scan(document)?;
+    if prolog.root_local_name.eq_ignore_ascii_case(b"html") {
+        return None;
     }
-}
-
-/// The bytes after the first occurrence of `end`, if any.
-fn skip_past<'a>(buf: &'a [u8], end: &[u8]) -> Option<&'a [u8]> {
-    buf.windows(end.len()).position(|window| window == end).map(|at| &buf[at + end.len()..])
-}
-
-/// Skip `<!DOCTYPE …>`, including an internal subset `[ … ]`.
-fn skip_doctype(buf: &[u8]) -> Option<&[u8]> {
-    let stop = buf.iter().position(|&b| b == b'[' || b == b'>')?;
-    if buf[stop] == b'>' {
-        return Some(&buf[stop + 1..]);
-    }
-    let after_subset = skip_past(&buf[stop..], b"]")?;
-    skip_past(after_subset, b">")
-}
-
-fn starts_with_ignore_case(buf: &[u8], prefix: &[u8]) -> bool {
-    buf.len() >= prefix.len() && buf[..prefix.len()].eq_ignore_ascii_case(prefix)
+    let Some(root_only) = xml_prolog::root_only(&prolog) else { return Some(XmlRoot::Other) };
+    let options = roxmltree::ParsingOptions { allow_dtd: true, nodes_limit: 1024, ..Default::default() };
+    let is_svg = roxmltree::Document::parse_with_options(&root_only, options).is_ok_and(|doc| {
+        let root = doc.root_element().tag_name();
+        root.namespace() == Some(xml_prolog::SVG_NS) && root.name() == "svg"
+    });
+    Some(if is_svg { XmlRoot::Svg } else { XmlRoot::Other })
 }
 
 #[cfg(test)]
@@ -204,7 +199,7 @@ mod tests {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let file = std::fs::File::open(&path).expect("fixture exists");
         let mut head = Vec::new();
-        file.take(8192).read_to_end(&mut head).expect("fixture readable");
+        file.take(crate::ingest::SNIFF_LEN as u64).read_to_end(&mut head).expect("fixture readable");
         head
     }
 
@@ -249,17 +244,61 @@ mod tests {
     fn svg_variants() {
         let cases: &[&[u8]] = &[
             b"<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
-            b"\xEF\xBB\xBF  \n<svg>",
-            b"<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<svg\n width=\"1\">",
+            b"\xEF\xBB\xBF  \n<svg xmlns=\"http://www.w3.org/2000/svg\">",
+            b"<?xml version=\"1.0\"?>\n<!-- made by hand -->\n<svg\n width=\"1\" xmlns=\"http://www.w3.org/2000/svg\">",
             b"<?xml version=\"1.0\"?><!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \
-              \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\"><svg>",
-            b"<!DOCTYPE svg [ <!ENTITY a \"b\"> ]>\n<svg/>",
+              \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\"><svg xmlns=\"http://www.w3.org/2000/svg\">",
+            b"<!DOCTYPE svg [ <!ENTITY a \"b\"> ]>\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>",
+            // Any prefix (defect 4 of issue 14: this was text/xml, served inline, and ran its script).
+            b"<svg:svg xmlns:svg=\"http://www.w3.org/2000/svg\"><svg:script>alert(1)</svg:script></svg:svg>",
+            // Illustrator: the namespace comes from an entity of the internal subset.
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<!DOCTYPE svg PUBLIC \"-//W3C//DTD SVG 1.1//EN\" \
+              \"http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd\" [\n\t<!ENTITY ns_svg \"http://www.w3.org/2000/svg\">\n\
+              \t<!ENTITY ns_xlink \"http://www.w3.org/1999/xlink\">\n]>\n<svg version=\"1.1\" xmlns=\"&ns_svg;\" \
+              xmlns:xlink=\"&ns_xlink;\" width=\"10\">",
+            // BOM, whitespace and a start tag split over lines.
+            b"\xEF\xBB\xBF\r\n\t <svg\n  xmlns=\"http://www.w3.org/2000/svg\"\n>",
         ];
         for case in cases {
             let got = sniff(case);
             assert_eq!(got.mime_type, SVG_MIME, "{}", String::from_utf8_lossy(case));
             assert!(got.kind.is_image());
         }
+    }
+
+    #[test]
+    fn a_prolog_of_any_length_before_the_root() {
+        // Defect 4 of issue 14: a comment longer than the old 8 KiB sniffing window hid the root.
+        let comment = "made by a very chatty exporter. ".repeat(1024);
+        let svg = format!("<?xml version=\"1.0\"?>\n<!--{comment}-->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
+        assert!(svg.len() > 32 * 1024 && svg.len() < crate::ingest::SNIFF_LEN);
+        assert_eq!(sniff(svg.as_bytes()).mime_type, SVG_MIME);
+        // Past the bytes given, nothing is known: XML-looking text that is never shown as SVG.
+        let cut = &svg.as_bytes()[..16 * 1024];
+        let sniffed = sniff(cut);
+        assert_ne!(sniffed.mime_type, SVG_MIME);
+        assert!(!sniffed.kind.is_image());
+    }
+
+    #[test]
+    fn other_xml_is_application_xml() {
+        let cases: &[&[u8]] = &[
+            b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel/></rss>",
+            b"<svg><rect/></svg>",
+            b"<svg xmlns=\"http://example.com/not-svg\"/>",
+            b"<x:svg xmlns:x=\"http://www.w3.org/2000/svg-not\"/>",
+            b"<kml xmlns=\"http://www.opengis.net/kml/2.2\">",
+            // Browsers refuse an undeclared prefix or entity; so does the sniffer.
+            b"<svg:svg>",
+            b"<svg xmlns=\"&ns;\">",
+        ];
+        for case in cases {
+            let got = sniff(case);
+            assert_eq!(got.mime_type, XML_MIME, "{}", String::from_utf8_lossy(case));
+            assert_eq!(got.format.as_deref(), Some("xml"));
+            assert_eq!(got.kind, MediaKind::Other);
+        }
+        assert_eq!(sniff(b"<!DOCTYPE html><html><body><svg></svg></body></html>").mime_type, "text/html");
     }
 
     #[test]
