@@ -95,6 +95,7 @@ pub async fn inspect_blob(
     };
     let _slot = settings.probe_slots.acquire().await.map_err(|e| anyhow::anyhow!("probe slots closed: {e}"))?;
     match sniffed.kind {
+        MediaKind::Image if facts.mime_type == "image/svg+xml" => probe_svg_into(&mut facts, settings, &local).await?,
         MediaKind::Image => probe_image_into(&mut facts, local.path.clone()).await?,
         MediaKind::Video | MediaKind::Audio => probe_av_into(&mut facts, &local.path, &settings.ffprobe).await?,
         MediaKind::Pdf | MediaKind::Other => {}
@@ -156,6 +157,12 @@ async fn probe_image_into(facts: &mut FileFacts, path: PathBuf) -> Result<(), In
         .map_err(|e| anyhow::anyhow!("image probe task failed: {e}"))?;
     facts.exif_info = exif;
     match probed {
+        Ok(_) if is_damaged(&facts.mime_type, &path_for_vips).await? => {
+            // Kept as the file it is (served as uploaded: browsers show what decodes), but not
+            // listed as an image, since every transform of it would answer 422.
+            facts.is_image = false;
+            Ok(())
+        }
         Ok(image) => {
             facts.width = Some(i64::from(image.width));
             facts.height = Some(i64::from(image.height));
@@ -169,6 +176,68 @@ async fn probe_image_into(facts: &mut FileFacts, path: PathBuf) -> Result<(), In
         Err(error) if error.is_client_error() => Err(IngestError::Rejected(not_readable(&facts.mime_type, &error))),
         Err(error) => Err(IngestError::Internal(anyhow::anyhow!("probing an image: {error}"))),
     }
+}
+
+/// Whether a raster image that the `image` crate decoded is refused by the transform pipeline: it
+/// opens files with `fail_on=truncated` (libvips), while the `image` crate fills a truncated JPEG
+/// with grey. Checked by rendering an 8-pixel-wide thumbnail the way a transform would, so the
+/// listing and the transforms agree; a damaged file is logged with what libvips said.
+async fn is_damaged(mime: &str, path: &Path) -> Result<bool, IngestError> {
+    if !crate::imaging::can_transform(mime) {
+        return Ok(false);
+    }
+    let (mime, path) = (mime.to_owned(), path.to_path_buf());
+    let rendered = tokio::task::spawn_blocking(move || {
+        use crate::imaging::{pipeline, Limits, OutputFormat, TransformParams};
+        let params = TransformParams::parse("w=8").ok().flatten().unwrap_or_default();
+        let recipe = pipeline::Recipe { params, format: Some(OutputFormat::Png), focal_point: (0.5, 0.5) };
+        let limits = Limits { max_input_pixels: media::image_facts::MAX_DECODE_PIXELS, max_output_pixels: 64 * 64 };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        pipeline::render(&path, &mime, &recipe, &limits, deadline).map(|_| ()).map_err(|e| (mime, e))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("image check task failed: {e}"))?;
+    match rendered {
+        Ok(()) => Ok(false),
+        Err((mime, crate::imaging::TransformError::Decode(error))) => {
+            tracing::warn!(%mime, %error, "damaged image (truncated or corrupt): kept as a file, not as an image");
+            Ok(true)
+        }
+        // Too large or too slow to check here: its facts stand; transforms say so themselves.
+        Err((mime, error)) => {
+            tracing::debug!(%mime, %error, "image not checked by the transform pipeline");
+            Ok(false)
+        }
+    }
+}
+
+/// An SVG's facts come from its sanitised copy, the one that is served: libvips (librsvg) then
+/// never reads the upload's DOCTYPE, entities or external references, and a long prolog, which
+/// libvips' sniffing would miss, is gone. An SVG that cannot be sanitised (served as a download)
+/// has no facts.
+async fn probe_svg_into(
+    facts: &mut FileFacts,
+    settings: &IngestSettings,
+    local: &LocalCopy,
+) -> Result<(), IngestError> {
+    if local.size > crate::imaging::MAX_SANITIZED_SVG_BYTES as u64 {
+        return Ok(());
+    }
+    let svg = tokio::fs::read(&local.path).await?;
+    let sanitized = tokio::task::spawn_blocking(move || media::sanitize_svg(&svg))
+        .await
+        .map_err(|e| anyhow::anyhow!("SVG sanitiser task failed: {e}"))?;
+    let sanitized = match sanitized {
+        Ok(sanitized) => sanitized,
+        Err(error) => {
+            tracing::info!(%error, "SVG facts unavailable: it is served as a download");
+            return Ok(());
+        }
+    };
+    tokio::fs::create_dir_all(&settings.temp_dir).await?;
+    let copy = TempFile::new(settings.temp_dir.join(format!("svg-{}.svg", crate::domain::new_opaque_id())));
+    tokio::fs::write(copy.path(), sanitized).await?;
+    probe_with_libvips(facts, copy.path().to_path_buf()).await
 }
 
 async fn probe_with_libvips(facts: &mut FileFacts, path: PathBuf) -> Result<(), IngestError> {
