@@ -30,4 +30,5 @@ mod upload_requests;
 mod uploads_create;
 mod uploads_destroy;
 mod uploads_update;
+mod upscale;
 mod webhooks;
