@@ -217,6 +217,11 @@ pub struct Config {
     #[arg(long, env = "ASSETD_MAX_UPSCALE", default_value_t = 4.0)]
     pub max_upscale: f64,
 
+    /// Bytes of derived images kept in the blob store (all nodes together); past it the least
+    /// recently used are deleted. 0: no bound.
+    #[arg(long, env = "ASSETD_DERIVED_CACHE_MAX_BYTES", default_value_t = 10 << 30)]
+    pub derived_cache_max_bytes: u64,
+
     /// Requests per rate-limit window one client address may make to asset URLs and the direct
     /// PUT (0 disables the limit).
     #[arg(long, env = "ASSETD_PUBLIC_RATE_LIMIT", default_value_t = 3000)]
@@ -313,6 +318,7 @@ impl Config {
             max_input_pixels: 100_000_000,
             max_output_pixels: 40_000_000,
             max_upscale: 4.0,
+            derived_cache_max_bytes: 10 << 30,
             public_rate_limit: 3000,
             client_ip_header: None,
             header_timeout_secs: 15,
@@ -355,6 +361,7 @@ impl Config {
             },
             tmp_dir: self.data_dir.join("tmp"),
             ffmpeg: self.ffmpeg.clone(),
+            derived_cache_max_bytes: self.derived_cache_max_bytes,
         }
     }
 

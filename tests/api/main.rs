@@ -11,6 +11,7 @@ mod concurrency;
 mod crash;
 mod crash_load;
 mod delivery;
+mod derived_cache;
 mod helpers;
 mod image_facts;
 mod jobs;
