@@ -74,7 +74,7 @@ impl App {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_owned();
-        let transformer = Transformer::new(storage.clone(), config.transformer_settings(), shared_render_leases(&db))
+        let transformer = Transformer::new(storage.clone(), config.transformer_settings(), db.clone())
             .context("starting the image pipeline (libvips)")?;
         let metrics = Metrics::new(transformer.metrics().clone(), storage.metrics().clone());
         let app = App {
@@ -144,11 +144,6 @@ impl App {
         self.db.close().await;
         Ok(())
     }
-}
-
-/// Several nodes share a PostgreSQL database: they take turns rendering each derived image.
-fn shared_render_leases(db: &Db) -> Option<Db> {
-    (db.dialect() == crate::db::Dialect::Postgres).then(|| db.clone())
 }
 
 /// Makes sure a token exists: the configured one (created or rotated to the configured secret),

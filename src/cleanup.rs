@@ -2,7 +2,9 @@
 //! commit and the blob's removal (a delete, a new version replacing a file), when a file is PUT
 //! to an upload URL that is never used, or when an upload's derived images outlive it; a SIGKILL
 //! also leaves half-written staging and scratch files. The sweep lists the store, asks the
-//! database which keys it still needs, and removes the rest.
+//! database which keys it still needs, and removes the rest. It also squares the derived-image
+//! cache's rows with the blobs (see [`check_derived`]): a blob without a row gets one, and rows
+//! whose blob it did not list are forgotten.
 //!
 //! Safe beside live traffic and on several nodes at once: it lists first and reads the database
 //! after, so anything referenced when the listing saw it is still referenced (or legitimately
@@ -12,6 +14,7 @@
 //! idempotent, so two nodes sweeping together only repeat each other.
 
 use std::{
+    collections::HashMap,
     path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, SystemTime},
@@ -24,7 +27,7 @@ use tokio::sync::watch;
 use crate::{
     app::App,
     config::Config,
-    db::{Db, Dialect},
+    db::Db,
     domain::now_millis,
     storage::{KeyOwner, ListedBlob, Storage, StorageKey, SWEPT_PREFIXES},
 };
@@ -44,6 +47,10 @@ pub struct SweepReport {
     /// Staging files of interrupted writes, scratch files and empty `derived/<upload id>/`
     /// directories (local disk).
     pub removed_temp_files: Vec<PathBuf>,
+    /// Derived images found without a row (now recorded) or with a wrong one (corrected).
+    pub recorded_derived: u64,
+    /// Rows of derived images whose blob is gone, forgotten.
+    pub forgotten_derived: u64,
 }
 
 impl std::fmt::Display for SweepReport {
@@ -57,12 +64,15 @@ impl std::fmt::Display for SweepReport {
         write!(
             f,
             "{} blobs listed, {} younger than the grace period kept, {} orphaned blobs removed ({} bytes), \
-             {} temporary files or empty directories removed",
+             {} temporary files or empty directories removed, {} derived images recorded, \
+             {} rows of missing derived images forgotten",
             self.listed,
             self.young,
             self.removed_blobs.len(),
             self.removed_bytes,
-            self.removed_temp_files.len()
+            self.removed_temp_files.len(),
+            self.recorded_derived,
+            self.forgotten_derived
         )
     }
 }
@@ -72,7 +82,8 @@ impl std::fmt::Display for SweepReport {
 pub async fn sweep(db: &Db, storage: &Storage, grace: Duration) -> anyhow::Result<SweepReport> {
     let mut report = SweepReport::default();
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
-    let young_after = now_millis().saturating_sub(grace_ms);
+    let started = now_millis();
+    let young_after = started.saturating_sub(grace_ms);
     for prefix in SWEPT_PREFIXES {
         let mut listing = storage.list_blobs(prefix);
         let mut batch = Vec::with_capacity(BATCH);
@@ -84,11 +95,13 @@ pub async fn sweep(db: &Db, storage: &Storage, grace: Duration) -> anyhow::Resul
             }
             batch.push(blob);
             if batch.len() == BATCH {
-                remove_unneeded(db, storage, std::mem::take(&mut batch), young_after, &mut report).await?;
+                remove_unneeded(db, storage, std::mem::take(&mut batch), young_after, started, &mut report).await?;
             }
         }
-        remove_unneeded(db, storage, batch, young_after, &mut report).await?;
+        remove_unneeded(db, storage, batch, young_after, started, &mut report).await?;
     }
+    // Every derived blob was listed and its row checked: rows left unchecked have no blob.
+    report.forgotten_derived = db.forget_unchecked_derived_images(started, young_after).await?;
     Ok(report)
 }
 
@@ -108,12 +121,14 @@ pub async fn remove_temp_files(
     Ok(removed)
 }
 
-/// Asks the database about `batch` (listed before this call) and deletes what nothing needs.
+/// Asks the database about `batch` (listed before this call) and deletes what nothing needs; the
+/// derived images kept are checked against their rows (as of `checked_at`).
 async fn remove_unneeded(
     db: &Db,
     storage: &Storage,
     batch: Vec<ListedBlob>,
     expired_before: i64,
+    checked_at: i64,
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
     let owners: Vec<KeyOwner> = batch.iter().map(|blob| blob.key.owner()).collect();
@@ -127,7 +142,7 @@ async fn remove_unneeded(
     }
     let references = db.blob_references(&originals, expired_before).await?;
     let uploads = db.existing_upload_ids(&upload_ids).await?;
-    let mut forgotten = Vec::new();
+    let (mut forgotten, mut kept_derived) = (Vec::new(), Vec::new());
     for (blob, owner) in batch.into_iter().zip(owners) {
         let needed = match &owner {
             KeyOwner::Original(key) => references.by_uploads.contains(key) || references.by_requests.contains(key),
@@ -136,6 +151,9 @@ async fn remove_unneeded(
             KeyOwner::Unknown => true,
         };
         if needed {
+            if matches!(owner, KeyOwner::Derived(_)) {
+                kept_derived.push(blob);
+            }
             continue;
         }
         storage.delete(&blob.key).await.with_context(|| format!("deleting {}", blob.key.as_str()))?;
@@ -146,13 +164,39 @@ async fn remove_unneeded(
         report.removed_bytes += blob.size;
         report.removed_blobs.push(blob.key.as_str().to_owned());
     }
-    // PostgreSQL remembers rendered derived images (render leases); forget the deleted uploads'.
-    if db.dialect() == Dialect::Postgres {
-        forgotten.sort();
-        forgotten.dedup();
-        for id in forgotten {
-            db.forget_derived_images(&StorageKey::derived_prefix(&id)).await?;
+    // The derived images of deleted uploads: their rows go with their blobs.
+    forgotten.sort();
+    forgotten.dedup();
+    for id in forgotten {
+        report.forgotten_derived += db.forget_derived_images(&StorageKey::derived_prefix(&id)).await?;
+    }
+    check_derived(db, &kept_derived, checked_at, report).await
+}
+
+/// The derived images of live uploads, against their rows (which this stamps as checked, so
+/// that [`sweep`] can forget the rows whose blob it never saw): a blob without a row (written
+/// before sizes were kept, or a crash fell between the blob and its row) gets one, as used when
+/// written, so the cache counts it; a row with another size, or left `rendering` by a node that
+/// died after storing the blob, is corrected.
+async fn check_derived(db: &Db, blobs: &[ListedBlob], checked_at: i64, report: &mut SweepReport) -> anyhow::Result<()> {
+    let keys: Vec<String> = blobs.iter().map(|blob| blob.key.as_str().to_owned()).collect();
+    let rows: HashMap<String, _> = db
+        .check_listed_derived_images(&keys, checked_at)
+        .await?
+        .into_iter()
+        .map(|row| (row.key.clone(), row))
+        .collect();
+    for blob in blobs {
+        let (key, size) = (blob.key.as_str(), i64::try_from(blob.size).unwrap_or(i64::MAX));
+        match rows.get(key) {
+            None => db.adopt_derived_image(key, size, blob.last_modified_ms, checked_at).await?,
+            Some(row) if row.size != size || (row.state != "stored" && row.locked_until < checked_at) => {
+                db.settle_derived_image(key, size, checked_at).await?;
+            }
+            Some(_) => continue,
         }
+        tracing::info!(key, size, "recorded a derived image found in the store");
+        report.recorded_derived += 1;
     }
     Ok(())
 }

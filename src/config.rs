@@ -212,6 +212,16 @@ pub struct Config {
     #[arg(long, env = "ASSETD_MAX_OUTPUT_PIXELS", default_value_t = 40_000_000)]
     pub max_output_pixels: u64,
 
+    /// Largest transform output width and height as multiples of the source's (after `rect`);
+    /// larger requests are scaled down to fit. 0: no bound but the output limits.
+    #[arg(long, env = "ASSETD_MAX_UPSCALE", default_value_t = 4.0)]
+    pub max_upscale: f64,
+
+    /// Bytes of derived images kept in the blob store (all nodes together); past it the least
+    /// recently used are deleted. 0: no bound.
+    #[arg(long, env = "ASSETD_DERIVED_CACHE_MAX_BYTES", default_value_t = 10 << 30)]
+    pub derived_cache_max_bytes: u64,
+
     /// Requests per rate-limit window one client address may make to asset URLs and the direct
     /// PUT (0 disables the limit).
     #[arg(long, env = "ASSETD_PUBLIC_RATE_LIMIT", default_value_t = 3000)]
@@ -307,6 +317,8 @@ impl Config {
             transform_timeout_secs: 30,
             max_input_pixels: 100_000_000,
             max_output_pixels: 40_000_000,
+            max_upscale: 4.0,
+            derived_cache_max_bytes: 10 << 30,
             public_rate_limit: 3000,
             client_ip_header: None,
             header_timeout_secs: 15,
@@ -342,9 +354,14 @@ impl Config {
             threads: self.transform_threads.max(1),
             max_waiting: self.transform_queue,
             timeout: Duration::from_secs(self.transform_timeout_secs),
-            limits: Limits { max_input_pixels: self.max_input_pixels, max_output_pixels: self.max_output_pixels },
+            limits: Limits {
+                max_input_pixels: self.max_input_pixels,
+                max_output_pixels: self.max_output_pixels,
+                max_upscale: self.max_upscale,
+            },
             tmp_dir: self.data_dir.join("tmp"),
             ffmpeg: self.ffmpeg.clone(),
+            derived_cache_max_bytes: self.derived_cache_max_bytes,
         }
     }
 
@@ -370,6 +387,11 @@ impl Config {
         anyhow::ensure!(self.transform_timeout_secs > 0, "the transform timeout must be at least 1 s");
         anyhow::ensure!(self.header_timeout_secs > 0, "the header timeout must be at least 1 s");
         anyhow::ensure!(self.idle_timeout_secs > 0, "the idle timeout must be at least 1 s");
+        anyhow::ensure!(
+            self.max_upscale == 0.0 || (self.max_upscale.is_finite() && self.max_upscale >= 1.0),
+            "ASSETD_MAX_UPSCALE must be 0 (no bound) or at least 1, got {}",
+            self.max_upscale
+        );
         if let Some(name) = &self.client_ip_header {
             anyhow::ensure!(
                 http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
@@ -492,5 +514,15 @@ mod tests {
         assert!(duplicate.validate().is_err());
         let relative = serve(&["--public-url", "assets.example.com"]).unwrap();
         assert!(relative.validate().is_err());
+    }
+
+    #[test]
+    fn the_upscale_bound_is_zero_or_at_least_one() {
+        for (value, valid) in [("0", true), ("1", true), ("2.5", true), ("0.5", false), ("inf", false), ("NaN", false)]
+        {
+            let config = serve(&["--max-upscale", value]).unwrap();
+            assert_eq!(config.validate().is_ok(), valid, "--max-upscale {value}");
+        }
+        assert!(serve(&["--max-upscale", "-1"]).map_or(true, |config| config.validate().is_err()));
     }
 }

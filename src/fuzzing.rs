@@ -33,6 +33,8 @@ const SQLITE_MAX_BINDS: usize = 32_766;
 const SNIFF_HEAD: usize = 8192;
 /// The default `ASSETD_MAX_OUTPUT_PIXELS`.
 const MAX_OUTPUT_PIXELS: u64 = 40_000_000;
+/// The default `ASSETD_MAX_UPSCALE`.
+const MAX_UPSCALE: f64 = 4.0;
 /// Source sizes every parsed transform is planned for: ordinary photos and the extreme aspect
 /// ratios where rounding and division go wrong first.
 const SOURCES: [(u32, u32); 7] = [(1, 1), (2, 3), (640, 480), (4000, 3000), (1, 8192), (8192, 1), (10_000, 10_000)];
@@ -92,8 +94,8 @@ pub fn filter_params(data: &[u8]) {
 /// A delivery URL's query: parses as the delivery handler does. Deterministic; a rejection is the
 /// typed [`crate::imaging::ParamError`]; accepted numbers are clamped into their documented ranges;
 /// every source size gets a plan whose region lies inside the source, whose output stays within
-/// `MAX_DIMENSION` a side and the output pixel limit, and whose intermediate resize is no larger
-/// than the source or that limit.
+/// `MAX_DIMENSION` a side, the output pixel limit and `MAX_UPSCALE` times the source a side, and
+/// whose intermediate resize is no larger than the source or the pixel limit.
 pub fn transform_params(data: &[u8]) {
     let raw = text(data);
     check_policy(&raw);
@@ -103,7 +105,7 @@ pub fn transform_params(data: &[u8]) {
     check_ranges(&params);
     for (width, height) in SOURCES {
         // A rejected `rect` (outside the image) is a 400, not a bug.
-        if let Ok(plan) = geometry::plan(width, height, &params, (0.5, 0.5), MAX_OUTPUT_PIXELS) {
+        if let Ok(plan) = geometry::plan(width, height, &params, (0.5, 0.5), MAX_OUTPUT_PIXELS, MAX_UPSCALE) {
             check_plan(width, height, &plan, &params);
         }
     }
@@ -166,6 +168,8 @@ fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {
     assert!(ow >= 1 && oh >= 1 && rw >= 1 && rh >= 1, "{}", context());
     assert!(ow <= MAX_DIMENSION && oh <= MAX_DIMENSION, "{}", context());
     assert!(u64::from(ow) * u64::from(oh) <= MAX_OUTPUT_PIXELS, "{}", context());
+    assert!(f64::from(ow) <= MAX_UPSCALE * f64::from(width), "{}", context());
+    assert!(f64::from(oh) <= MAX_UPSCALE * f64::from(height), "{}", context());
     // The resized image may be larger than the output (a smart crop cuts it), but never larger
     // than both the source and the output limit.
     let source = u64::from(width) * u64::from(height);

@@ -191,7 +191,11 @@ async fn is_damaged(mime: &str, path: &Path) -> Result<bool, IngestError> {
         use crate::imaging::{pipeline, Limits, OutputFormat, TransformParams};
         let params = TransformParams::parse("w=8").ok().flatten().unwrap_or_default();
         let recipe = pipeline::Recipe { params, format: Some(OutputFormat::Png), focal_point: (0.5, 0.5) };
-        let limits = Limits { max_input_pixels: media::image_facts::MAX_DECODE_PIXELS, max_output_pixels: 64 * 64 };
+        let limits = Limits {
+            max_input_pixels: media::image_facts::MAX_DECODE_PIXELS,
+            max_output_pixels: 64 * 64,
+            max_upscale: 0.0,
+        };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         pipeline::render(&path, &mime, &recipe, &limits, deadline).map(|_| ()).map_err(|e| (mime, e))
     })

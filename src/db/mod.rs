@@ -72,6 +72,7 @@ use sqlx::{postgres::PgPool, sqlite::SqlitePool};
 
 pub use cleanup::BlobReferences;
 pub use collections::{collection_tree, CollectionRow};
+pub use derived_images::{CheckedDerivedImage, EvictionTurn, StoredDerivedImage};
 pub use jobs::{ClaimedJob, JobEnd, JobResultRow};
 pub use search::{locale_prefix, search_words};
 pub use tags::TagPage;

@@ -149,6 +149,21 @@ macro_rules! read_built {
     };
 }
 
+/// Runs a builder's query on what writes outside a transaction use (see `on_write!`):
+/// `write_built!(db, exec builder, execute)`.
+macro_rules! write_built {
+    ($db:expr, $kind:ident $builder:expr, $method:ident) => {
+        match &$db.backend {
+            $crate::db::Backend::Sqlite { writer, .. } => {
+                $crate::db::sql::run_built!($kind $builder, writer, sqlite_arguments, $method)
+            }
+            $crate::db::Backend::Postgres { pool } => {
+                $crate::db::sql::run_built!($kind $builder, pool, postgres_arguments, $method)
+            }
+        }
+    };
+}
+
 /// Runs a builder's query in the transaction `$tx`: `tx_built!(tx, exec builder, execute)`.
 macro_rules! tx_built {
     ($tx:expr, $kind:ident $builder:expr, $method:ident) => {
@@ -162,7 +177,7 @@ macro_rules! tx_built {
         }
     };
 }
-pub(super) use {read_built, run_built, tx_built};
+pub(super) use {read_built, run_built, tx_built, write_built};
 
 #[cfg(test)]
 mod tests {

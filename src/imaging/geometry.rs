@@ -70,16 +70,21 @@ impl Plan {
 
 /// Computes the plan for a `width` × `height` source. `focal_point` is the point `crop=focalpoint`
 /// centres on when `fp-x`/`fp-y` are not given (the upload's stored one, or the centre), as
-/// fractions of the image after `rect`. `max_output_pixels` bounds the result's area.
+/// fractions of the image after `rect`. `max_output_pixels` bounds the result's area, and
+/// `max_upscale` (0: no bound) its width and height as multiples of the source's after `rect`.
 pub fn plan(
     width: u32,
     height: u32,
     params: &TransformParams,
     focal_point: (f64, f64),
     max_output_pixels: u64,
+    max_upscale: f64,
 ) -> Result<Plan, ParamError> {
     let region = source_region(width, height, params)?;
     let (sw, sh) = (f64::from(region.width), f64::from(region.height));
+    // The most the source may be enlarged. Without a canvas this bounds the scale, applied where
+    // the scale is chosen so that sizes round once; a canvas is bounded with the output below.
+    let max_scale = if max_upscale > 0.0 { max_upscale } else { f64::INFINITY };
     let dpr = params.dpr.unwrap_or(1.0);
     let mut tw = params.w.map(|l| l.resolve(sw) * dpr);
     let mut th = params.h.map(|l| l.resolve(sh) * dpr);
@@ -97,28 +102,31 @@ pub fn plan(
         (fit, Some(ow), Some(oh)) if fit.crops() => {
             // A smart crop resizes the whole region first: no larger than the source or the output limit.
             let max_resized = (u64::from(region.width) * u64::from(region.height)).max(max_output_pixels);
-            crop_plan(region, ow, oh, params, focal_point, max_resized)
+            crop_plan(region, (ow, oh), params, focal_point, max_resized, max_scale)
         }
         (Fit::Scale, _, _) => {
             let sx = tw.map(|w| w / sw).or(th.map(|h| h / sh)).unwrap_or(1.0);
             let sy = th.map(|h| h / sh).unwrap_or(sx);
-            Plan { region, resized: (px(sw * sx), px(sh * sy)), smart_crop: None, canvas: None }
+            // Beyond the bound, both axes shrink alike: the stretch stays as asked.
+            let f = (max_scale / sx).min(max_scale / sy).min(1.0);
+            Plan { region, resized: (px(sw * sx * f), px(sh * sy * f)), smart_crop: None, canvas: None }
         }
         (fit, _, _) => {
-            let no_upscale = matches!(fit, Fit::Max | Fit::FillMax | Fit::Min);
-            let mut s = [tw.map(|w| w / sw), th.map(|h| h / sh)].into_iter().flatten().fold(f64::INFINITY, f64::min);
-            if !s.is_finite() {
-                s = 1.0;
-            }
-            if no_upscale {
-                s = s.min(1.0);
-            }
-            let resized = (px(sw * s), px(sh * s));
             let padding = match fit {
                 Fit::Fill | Fit::FillMax => Some(Padding::Solid),
                 Fit::Clamp => Some(Padding::Edge),
                 _ => None,
             };
+            let mut s = [tw.map(|w| w / sw), th.map(|h| h / sh)].into_iter().flatten().fold(f64::INFINITY, f64::min);
+            if !s.is_finite() {
+                s = 1.0;
+            }
+            s = match fit {
+                Fit::Max | Fit::FillMax | Fit::Min => s.min(1.0),
+                _ if padding.is_none() => s.min(max_scale),
+                _ => s,
+            };
+            let resized = (px(sw * s), px(sh * s));
             let canvas = match (padding, tw, th) {
                 (Some(padding), Some(w), Some(h)) => {
                     let (width, height) = (px(w).max(resized.0), px(h).max(resized.1));
@@ -142,6 +150,13 @@ pub fn plan(
     }
     let limit = f64::from(MAX_DIMENSION);
     bound = bound.min(limit / ow).min(limit / oh);
+    if max_upscale > 0.0 {
+        // Enlarging adds pixels but no detail: the output (canvas included) is at most
+        // `max_upscale` times the source a side (in whole pixels), so a tiny file cannot ask for
+        // a huge render.
+        let most = |side: f64| (max_upscale * side).round().max(1.0);
+        bound = bound.min(most(sw) / ow).min(most(sh) / oh);
+    }
     let pixels = ow * oh * bound * bound;
     if pixels > max_output_pixels as f64 {
         bound *= (max_output_pixels as f64 / pixels).sqrt();
@@ -154,19 +169,21 @@ pub fn plan(
 
 /// `fit=crop` (and `min`, `facearea`) with a known output size: cover the box, then cut the window.
 /// A smart crop whose cover-resize would exceed `max_resized` pixels is cut at the anchors instead.
+/// A cover needing a scale above `max_scale` (1 for `min`) gets a box shrunk to that scale.
 fn crop_plan(
     region: PixelRect,
-    ow: f64,
-    oh: f64,
+    (ow, oh): (f64, f64),
     params: &TransformParams,
     focal_point: (f64, f64),
     max_resized: u64,
+    max_scale: f64,
 ) -> Plan {
     let (sw, sh) = (f64::from(region.width), f64::from(region.height));
     let (mut ow, mut oh) = (ow, oh);
     let mut s = (ow / sw).max(oh / sh);
-    if params.fit == Fit::Min && s > 1.0 {
-        (ow, oh, s) = (ow / s, oh / s, 1.0);
+    let most = if params.fit == Fit::Min { 1.0 } else { max_scale };
+    if s > most {
+        (ow, oh, s) = (ow * most / s, oh * most / s, most);
     }
     if let Some(attention) = params.crop.smart {
         let resized = (px(sw * s).max(px(ow)), px(sh * s).max(px(oh)));
@@ -245,13 +262,15 @@ mod tests {
 
     const CENTRE: (f64, f64) = (0.5, 0.5);
     const NO_LIMIT: u64 = u64::MAX;
+    /// `ASSETD_MAX_UPSCALE=0`: enlarging is bounded only by the output limits.
+    const ANY_UPSCALE: f64 = 0.0;
 
     fn params(query: &str) -> TransformParams {
         TransformParams::parse(query).unwrap().unwrap()
     }
 
     fn plan_for(w: u32, h: u32, query: &str) -> Plan {
-        plan(w, h, &params(query), CENTRE, NO_LIMIT).unwrap()
+        plan(w, h, &params(query), CENTRE, NO_LIMIT, ANY_UPSCALE).unwrap()
     }
 
     fn rect(x: u32, y: u32, width: u32, height: u32) -> PixelRect {
@@ -308,10 +327,13 @@ mod tests {
 
     #[test]
     fn the_stored_focal_point_is_used_without_fp_parameters() {
-        let p = plan(4000, 3000, &params("w=800&h=200&fit=crop&crop=focalpoint"), (0.5, 0.9), NO_LIMIT).unwrap();
+        let p = plan(4000, 3000, &params("w=800&h=200&fit=crop&crop=focalpoint"), (0.5, 0.9), NO_LIMIT, ANY_UPSCALE)
+            .unwrap();
         assert_eq!(p.region, rect(0, 2000, 4000, 1000));
         // An explicit fp-y wins over the stored one.
-        let p = plan(4000, 3000, &params("w=800&h=200&fit=crop&crop=focalpoint&fp-y=0"), (0.5, 0.9), NO_LIMIT).unwrap();
+        let p =
+            plan(4000, 3000, &params("w=800&h=200&fit=crop&crop=focalpoint&fp-y=0"), (0.5, 0.9), NO_LIMIT, ANY_UPSCALE)
+                .unwrap();
         assert_eq!(p.region, rect(0, 0, 4000, 1000));
     }
 
@@ -368,7 +390,7 @@ mod tests {
         assert_eq!(p.resized, (200, 100));
         let p = plan_for(4000, 3000, "rect=3000,2000,5000,5000");
         assert_eq!(p.region, rect(3000, 2000, 1000, 1000));
-        let err = plan(400, 300, &params("rect=500,0,10,10"), CENTRE, NO_LIMIT).unwrap_err();
+        let err = plan(400, 300, &params("rect=500,0,10,10"), CENTRE, NO_LIMIT, ANY_UPSCALE).unwrap_err();
         assert_eq!(err.param, "rect");
     }
 
@@ -382,23 +404,78 @@ mod tests {
 
     #[test]
     fn smart_crops_of_extreme_shapes_fall_back_to_the_anchors() {
-        let p = plan(1, 8192, &params("w=400&h=400&fit=crop&crop=entropy"), CENTRE, 40_000_000).unwrap();
+        let p = plan(1, 8192, &params("w=400&h=400&fit=crop&crop=entropy"), CENTRE, 40_000_000, ANY_UPSCALE).unwrap();
         assert_eq!(p.smart_crop, None);
         assert_eq!((p.region, p.resized), (PixelRect { x: 0, y: 4096, width: 1, height: 1 }, (400, 400)));
         // A panorama is only resized down: still a smart crop.
-        let p = plan(12_000, 2000, &params("w=2000&h=2000&fit=crop&crop=entropy"), CENTRE, 40_000_000).unwrap();
+        let p = plan(12_000, 2000, &params("w=2000&h=2000&fit=crop&crop=entropy"), CENTRE, 40_000_000, ANY_UPSCALE)
+            .unwrap();
         assert_eq!((p.resized, p.smart_crop.map(|c| c.width)), ((12_000, 2000), Some(2000)));
     }
 
     #[test]
     fn output_is_bounded() {
         assert_eq!(plan_for(100, 100, "w=8192&h=8192&fit=scale").resized, (8192, 8192));
-        let p = plan(100, 100, &params("w=8000&h=8000&fit=scale"), CENTRE, 1_000_000).unwrap();
+        let p = plan(100, 100, &params("w=8000&h=8000&fit=scale"), CENTRE, 1_000_000, ANY_UPSCALE).unwrap();
         assert_eq!(p.resized, (1000, 1000));
-        let p = plan(1000, 750, &params("w=1000"), CENTRE, 10_000).unwrap();
+        let p = plan(1000, 750, &params("w=1000"), CENTRE, 10_000, ANY_UPSCALE).unwrap();
         assert_eq!(p.resized, (115, 86));
         let p = plan_for(4000, 3000, "w=400&h=400&fit=crop&max-w=100");
         assert_eq!(p.output_size(), (100, 100));
+    }
+
+    /// A 400×300 source with `ASSETD_MAX_UPSCALE=2`: no output side beyond 800×600.
+    fn capped(query: &str) -> Plan {
+        plan(400, 300, &params(query), CENTRE, NO_LIMIT, 2.0).unwrap()
+    }
+
+    #[test]
+    fn enlarging_stops_at_max_upscale_and_the_output_keeps_its_shape() {
+        let cases = [
+            ("w=800", (800, 600), "clip at exactly the bound"),
+            ("w=2000", (800, 600), "clip"),
+            ("w=400&dpr=5", (800, 600), "dpr counts like w"),
+            ("h=0.5&dpr=5", (800, 600), "a fraction × dpr too"),
+            ("h=8000", (800, 600), "by height, rounded once"),
+            ("w=2000&h=100", (133, 100), "a box the image fits without enlarging is untouched"),
+            ("w=1000&h=1000&fit=crop", (600, 600), "crop: the square stays square"),
+            ("w=2000&h=300&fit=crop", (800, 120), "crop: the requested 20:3 is kept"),
+            ("w=1000&h=1000&fit=crop&crop=entropy", (600, 600), "smart crop"),
+            ("w=1000&h=1000&fit=facearea", (600, 600), "facearea (a crop)"),
+            ("w=1600&h=300&fit=scale", (800, 150), "scale: the stretch is kept"),
+            ("w=1200&h=1200&fit=fill", (600, 600), "fill: the canvas counts"),
+            ("w=1200&h=1200&fit=clamp", (600, 600), "clamp: the canvas counts"),
+            ("w=1200&h=1200&fit=fillmax", (600, 600), "fillmax: the canvas counts"),
+            ("w=2000&fit=max", (400, 300), "max never enlarges"),
+            ("w=2000&h=2000&fit=min", (300, 300), "min never enlarges"),
+            ("rect=0,0,100,100&w=1000", (200, 200), "the source is the rect"),
+            ("w=8192&h=8192&fit=scale&max-w=500", (500, 500), "the tighter max-w wins"),
+        ];
+        for (query, size, why) in cases {
+            assert_eq!(capped(query).output_size(), size, "{query}: {why}");
+        }
+    }
+
+    #[test]
+    fn a_capped_output_shows_what_the_full_request_would() {
+        // The crop keeps its window; only the resize shrinks.
+        let p = capped("w=1000&h=1000&fit=crop");
+        assert_eq!((p.region, p.resized), (rect(50, 0, 300, 300), (600, 600)));
+        let p = capped("w=2000&h=300&fit=crop&crop=top");
+        assert_eq!((p.region, p.resized), (rect(0, 0, 400, 60), (800, 120)));
+        // The padding keeps its proportions.
+        let p = capped("w=1200&h=1200&fit=fill");
+        assert_eq!(p.resized, (600, 450));
+        assert_eq!(p.canvas, Some(Canvas { width: 600, height: 600, left: 0, top: 75, padding: Padding::Solid }));
+        let p = capped("w=1200&h=1200&fit=fillmax");
+        assert_eq!((p.resized, p.canvas.map(|c| (c.width, c.left, c.top))), ((200, 150), Some((600, 200, 225))));
+    }
+
+    #[test]
+    fn max_upscale_and_the_pixel_limit_both_bound_the_output() {
+        assert_eq!(plan(400, 300, &params("w=800"), CENTRE, NO_LIMIT, 1.0).unwrap().resized, (400, 300));
+        assert_eq!(plan(400, 300, &params("w=8000"), CENTRE, 10_000, 2.0).unwrap().resized, (115, 86));
+        assert_eq!(plan(400, 300, &params("w=8000"), CENTRE, NO_LIMIT, 0.0).unwrap().resized, (8000, 6000));
     }
 
     #[test]
@@ -414,6 +491,6 @@ mod tests {
             }),
             ..TransformParams::default()
         };
-        assert_eq!(plan(100, 100, &p, CENTRE, NO_LIMIT).unwrap().resized, (10, 10));
+        assert_eq!(plan(100, 100, &p, CENTRE, NO_LIMIT, ANY_UPSCALE).unwrap().resized, (10, 10));
     }
 }

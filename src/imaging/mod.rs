@@ -6,8 +6,10 @@
 //!   libwebp 1.6 (`webp.rs`): the only two modules with unsafe code;
 //! * [`Transformer`] is the service: it canonicalises a request into a cache key, serves derived
 //!   images from storage, renders each key once (concurrent requests wait for the first), bounds
-//!   how many transforms run at once and for how long, and purges an upload's derived images.
+//!   how many transforms run at once and for how long, and purges an upload's derived images;
+//! * [`derived_cache`] keeps the derived images under their size limit (least recently used go).
 
+pub mod derived_cache;
 pub mod geometry;
 pub mod params;
 pub mod pipeline;

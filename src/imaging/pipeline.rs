@@ -17,6 +17,9 @@ pub struct Limits {
     pub max_input_pixels: u64,
     /// Largest output (width × height); larger requests are scaled down.
     pub max_output_pixels: u64,
+    /// Largest output width and height as multiples of the source's (0: no bound); larger
+    /// requests are scaled down.
+    pub max_upscale: f64,
 }
 
 /// Why a transform could not be made.
@@ -102,7 +105,14 @@ pub fn render(
     let orientation = header.orientation();
     let swapped = orientation >= 5;
     let (width, height) = if swapped { (header.height(), header.width()) } else { (header.width(), header.height()) };
-    let plan = geometry::plan(width, height, &recipe.params, recipe.focal_point, limits.max_output_pixels)?;
+    let plan = geometry::plan(
+        width,
+        height,
+        &recipe.params,
+        recipe.focal_point,
+        limits.max_output_pixels,
+        limits.max_upscale,
+    )?;
     drop(header);
 
     let shrink = load_shrink(&plan);

@@ -16,12 +16,13 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
+    derived_cache::DerivedCache,
     params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
     pipeline::{self, Limits, Recipe, TransformError},
     vips,
 };
 use crate::{
-    db::Db,
+    db::{Db, Dialect},
     domain::encode_hex,
     media,
     metrics::TransformMetrics,
@@ -55,6 +56,8 @@ pub struct TransformerSettings {
     pub tmp_dir: PathBuf,
     /// The ffmpeg executable that takes video poster frames.
     pub ffmpeg: String,
+    /// Bytes of derived images kept in the store (every node together); 0: no bound.
+    pub derived_cache_max_bytes: u64,
 }
 
 /// The upload a transform reads.
@@ -141,6 +144,8 @@ pub struct Transformer {
     /// Render leases shared by every node (PostgreSQL); `None` on a single node, where the
     /// in-process single flight is enough.
     leases: Option<Db>,
+    /// What is stored, its sizes and last uses, and eviction past the limit.
+    cache: Arc<DerivedCache>,
     /// Cache results, render times and failures, for `/metrics`.
     metrics: TransformMetrics,
 }
@@ -154,13 +159,15 @@ enum Turn {
 }
 
 impl Transformer {
-    /// Starts libvips (once per process) and the service.
-    /// With `leases`, nodes sharing that database render each image once between them.
-    pub fn new(storage: Storage, settings: TransformerSettings, leases: Option<Db>) -> Result<Self, TransformError> {
+    /// Starts libvips (once per process) and the service. On PostgreSQL, the nodes sharing the
+    /// database render each image once between them (render leases).
+    pub fn new(storage: Storage, settings: TransformerSettings, db: Db) -> Result<Self, TransformError> {
         vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let fetches = Semaphore::new(settings.concurrency.max(1) * 2);
+        let leases = (db.dialect() == Dialect::Postgres).then(|| db.clone());
+        let cache = Arc::new(DerivedCache::new(db, storage.clone(), settings.derived_cache_max_bytes));
         Ok(Transformer {
             storage,
             settings,
@@ -170,8 +177,14 @@ impl Transformer {
             in_flight: Mutex::new(HashMap::new()),
             rendered: AtomicU64::new(0),
             leases,
+            cache,
             metrics: TransformMetrics::default(),
         })
+    }
+
+    /// The derived-image cache's bookkeeping (sizes, last uses, eviction).
+    pub fn cache(&self) -> &Arc<DerivedCache> {
+        &self.cache
     }
 
     /// The service's instruments, for the `/metrics` registry.
@@ -251,16 +264,18 @@ impl Transformer {
             let made = self.make(source, &variant.output).await.map(|(bytes, kind)| (Bytes::from(bytes), kind));
             let stored = match &made {
                 Ok((bytes, _)) => match self.storage.put_bytes(&variant.key, bytes.clone()).await {
-                    Ok(()) => true,
+                    Ok(()) => Some(bytes.len() as u64),
                     Err(error) => {
                         tracing::warn!(%error, key = variant.key.as_str(), "could not store a derived image");
-                        false
+                        None
                     }
                 },
-                Err(_) => false,
+                Err(_) => None,
             };
-            if leased {
-                self.end_lease(&variant.key, stored).await;
+            match stored {
+                Some(size) => self.cache.record(&variant.key, size).await,
+                None if leased => self.end_failed_lease(&variant.key).await,
+                None => {}
             }
             let (bytes, content_type) = made?;
             Ok(Derived::Fresh { bytes, content_type })
@@ -270,8 +285,9 @@ impl Transformer {
         result
     }
 
-    /// Deletes every derived image of an upload (after a new version, a keep_url replacement or
-    /// deletion). Failures are logged: stale images are unreachable anyway, their keys hold the md5.
+    /// Deletes every derived image of an upload and its rows (after a new version, a keep_url
+    /// replacement or deletion). Failures are logged: stale images are unreachable anyway (their
+    /// keys hold the md5), eviction deletes them in time, and the sweep forgets rows without blobs.
     pub async fn purge(&self, upload_id: &str) {
         let prefix = StorageKey::derived_prefix(upload_id);
         match self.storage.delete_prefix(&prefix).await {
@@ -279,10 +295,8 @@ impl Transformer {
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, upload = upload_id, "could not purge derived images"),
         }
-        if let Some(db) = &self.leases {
-            if let Err(error) = db.forget_derived_images(&prefix).await {
-                tracing::warn!(%error, upload = upload_id, "could not forget purged derived images");
-            }
+        if let Err(error) = self.cache.forget(&prefix).await {
+            tracing::warn!(%error, upload = upload_id, "could not forget purged derived images");
         }
     }
 
@@ -299,7 +313,7 @@ impl Transformer {
                 Ok(true) => {
                     // Stored by another node between our miss and the claim: nothing to render.
                     if let Some(stored) = self.stored(key).await? {
-                        self.end_lease(key, true).await;
+                        self.cache.record(key, stored.total_size).await;
                         return Ok(Turn::Stored(stored));
                     }
                     if let Err(error) = db.count_derived_render(key.as_str()).await {
@@ -321,17 +335,22 @@ impl Transformer {
         }
     }
 
-    async fn end_lease(&self, key: &StorageKey, stored: bool) {
+    /// Frees the lease of a render that stored nothing, for the next request to try.
+    async fn end_failed_lease(&self, key: &StorageKey) {
         if let Some(db) = &self.leases {
-            if let Err(error) = db.end_derived_render(key.as_str(), stored, crate::domain::now_millis()).await {
+            if let Err(error) = db.end_failed_derived_render(key.as_str(), crate::domain::now_millis()).await {
                 tracing::warn!(%error, key = key.as_str(), "could not end a render lease");
             }
         }
     }
 
+    /// The stored blob of `key`, counted as a use of it.
     async fn stored(&self, key: &StorageKey) -> Result<Option<BlobRead>, TransformError> {
         match self.storage.get(key, None).await {
-            Ok(read) => Ok(Some(read)),
+            Ok(read) => {
+                self.cache.touch(key);
+                Ok(Some(read))
+            }
             Err(error) if error.is_not_found() => Ok(None),
             Err(error) => Err(storage_error(error)),
         }
