@@ -10,8 +10,12 @@
 //! after, so anything referenced when the listing saw it is still referenced (or legitimately
 //! gone) when the database answers; a key's reference moves from its upload request to its upload
 //! in one transaction, which one statement sees whole ([`Db::blob_references`]); and nothing
-//! written within the grace period is touched, whatever the database says. Deletes are
-//! idempotent, so two nodes sweeping together only repeat each other.
+//! written within the grace period is touched, whatever the database says. That grace covers the
+//! moment between a file being written and the database naming it: a direct PUT stores its file
+//! under a fresh key before it records it as the request's, and the take of a presigned PUT copies
+//! it before it records the copy. The files such writes lose to (a replaced PUT, a PUT after the
+//! take, a copy recorded by a concurrent take, a staging copy after the take) are named by nothing
+//! and go. Deletes are idempotent, so two nodes sweeping together only repeat each other.
 
 use std::{
     collections::HashMap,

@@ -1,6 +1,12 @@
 //! The direct PUT of an upload's bytes (spec §4.2): no token, but a valid unexpired signature for
 //! exactly that path. The body streams to storage in constant memory. With S3 storage clients PUT
 //! to presigned bucket URLs instead and this endpoint refuses every request.
+//!
+//! Each PUT streams into a fresh key of its own, never into a file anything points at. Once the
+//! body is stored, one conditional write makes that key the request's file, unless the first
+//! `POST /uploads` (or new version) naming the path took the request meanwhile: then the PUT
+//! answers 409 and deletes what it wrote. Until the take, the last PUT to complete wins and the
+//! file it replaced is deleted.
 
 use std::sync::Arc;
 
@@ -45,12 +51,8 @@ pub(super) async fn put_file(
         return Err(forbidden("the upload URL has expired; request a new one"));
     }
     let request = app.db.find_upload_request(&path).await?.ok_or_else(|| forbidden("unknown upload request"))?;
-    if request.consumed_by.is_some() {
-        return Err(CmaError::new(
-            409,
-            "UPLOAD_REQUEST_ALREADY_USED",
-            json!({ "message": "this file already belongs to an upload" }),
-        ));
+    if request.taken_at.is_some() || request.consumed_by.is_some() {
+        return Err(already_used());
     }
     let limit = app.config.max_upload_size;
     let declared =
@@ -58,7 +60,7 @@ pub(super) async fn put_file(
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large(limit));
     }
-    let key = StorageKey::from_stored(&request.blob_key);
+    let key = StorageKey::new_original();
     let size = match app.storage.put_stream(&key, body.into_data_stream(), limit).await {
         Ok(size) => size,
         Err(StorageError::TooLarge { limit }) => return Err(too_large(limit)),
@@ -71,7 +73,18 @@ pub(super) async fn put_file(
         }
         Err(error) => return Err(error.into()),
     };
-    app.db.complete_upload_request(&path, i64::try_from(size).unwrap_or(i64::MAX), now_millis()).await?;
+    let size = i64::try_from(size).unwrap_or(i64::MAX);
+    // On a failed write nothing is deleted: whether it committed is unknown, and the sweep
+    // removes whichever file no request holds.
+    let (garbage, answer) = match app.db.record_direct_put(&path, key.as_str(), size, now_millis()).await? {
+        Some(replaced) => (StorageKey::from_stored(&replaced), Ok(())),
+        // Taken meanwhile: this PUT's file is nobody's.
+        None => (key, Err(already_used())),
+    };
+    if let Err(error) = app.storage.delete(&garbage).await {
+        tracing::warn!(%error, key = garbage.as_str(), "could not delete a file no upload request holds");
+    }
+    answer?;
     let mut response = StatusCode::OK.into_response();
     response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
     Ok(response)
@@ -86,6 +99,10 @@ pub(super) async fn preflight() -> Response {
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("*"));
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
     response
+}
+
+fn already_used() -> CmaError {
+    CmaError::new(409, "UPLOAD_REQUEST_ALREADY_USED", json!({ "message": "this file already belongs to an upload" }))
 }
 
 fn forbidden(message: &str) -> CmaError {

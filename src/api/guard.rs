@@ -16,8 +16,12 @@ use super::{extract::Caller, permissions, rate_limit::Decision};
 use crate::{app::App, domain::CmaError};
 
 pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
-    let secret_hash = bearer_secret(request.headers()).map(sha256_hex);
-    let bucket = secret_hash.clone().unwrap_or_else(|| "anonymous".to_owned());
+    let credential = Credential::of(request.headers());
+    // Rate limits count per credential; requests without one (only ever answered 401) share one.
+    let bucket = match credential {
+        Credential::Bearer(secret) => sha256_hex(secret),
+        Credential::Missing | Credential::Malformed => "anonymous".to_owned(),
+    };
     let decision = app.rate_limiter.check(&bucket);
     let mut response = match decision {
         Decision::Limited { reset_secs, .. } => {
@@ -25,7 +29,7 @@ pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request,
             error.retry_after_secs = Some(reset_secs);
             error.into_response()
         }
-        Decision::Allowed { .. } => match admit(&app, Asked::of(&request), secret_hash.as_deref()).await {
+        Decision::Allowed { .. } => match admit(&app, Asked::of(&request), credential).await {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
                 next.run(request).await
@@ -61,15 +65,23 @@ impl<'a> Asked<'a> {
     }
 }
 
-async fn admit(app: &App, asked: Asked<'_>, secret_hash: Option<&str>) -> Result<Caller, CmaError> {
+async fn admit(app: &App, asked: Asked<'_>, credential: Credential<'_>) -> Result<Caller, CmaError> {
     let headers = asked.headers;
     if !accepts_json(headers) {
         return Err(CmaError::new(406, "INVALID_ACCEPT_HEADER", json!({ "message": "send Accept: application/json" })));
     }
-    let Some(secret_hash) = secret_hash else {
-        return Err(CmaError::new(401, "INVALID_SITE", json!({ "message": "missing Authorization: Bearer <token>" })));
+    let secret = match credential {
+        Credential::Bearer(secret) => secret,
+        Credential::Malformed => return Err(malformed_authorization()),
+        Credential::Missing => {
+            return Err(CmaError::new(
+                401,
+                "INVALID_SITE",
+                json!({ "message": "missing Authorization: Bearer <token>" }),
+            ))
+        }
     };
-    let Some(token) = app.tokens.token(&app.db, secret_hash).await? else {
+    let Some(token) = app.tokens.token(&app.db, &sha256_hex(secret)).await? else {
         return Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "unknown API token" })));
     };
     if headers.get("x-api-version").and_then(|v| v.to_str().ok()).map(str::trim) != Some("3") {
@@ -99,11 +111,40 @@ async fn admit(app: &App, asked: Asked<'_>, secret_hash: Option<&str>) -> Result
     Ok(Caller { token_id: token.id })
 }
 
-/// The secret of `Authorization: Bearer <secret>`; any other form counts as present but wrong.
-fn bearer_secret(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().unwrap_or("invalid");
-    let secret = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
-    Some(secret.trim())
+/// What a request's `Authorization` header holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Credential<'a> {
+    /// No `Authorization` header.
+    Missing,
+    /// `Bearer <secret>`.
+    Bearer(&'a str),
+    /// Any other value (another scheme, a bare secret, no secret, bytes that are not text).
+    Malformed,
+}
+
+impl<'a> Credential<'a> {
+    /// The one reading of `Authorization` (the CMA guard and `/metrics` both use it): the scheme
+    /// `Bearer`, case-insensitive (RFC 9110 §11.1), one or more spaces, then a secret without
+    /// spaces. Surrounding whitespace is ignored.
+    pub(super) fn of(headers: &'a HeaderMap) -> Self {
+        let Some(value) = headers.get(header::AUTHORIZATION) else { return Credential::Missing };
+        let Ok(value) = value.to_str() else { return Credential::Malformed };
+        let Some((scheme, secret)) = value.trim().split_once(' ') else { return Credential::Malformed };
+        let secret = secret.trim_start_matches(' ');
+        if !scheme.eq_ignore_ascii_case("bearer") || secret.is_empty() || secret.contains(char::is_whitespace) {
+            return Credential::Malformed;
+        }
+        Credential::Bearer(secret)
+    }
+}
+
+/// The error for an `Authorization` value that is not `Bearer <secret>`.
+pub(super) fn malformed_authorization() -> CmaError {
+    CmaError::new(
+        401,
+        "INVALID_AUTHORIZATION_HEADER",
+        json!({ "message": "the Authorization header must be Bearer <token>" }),
+    )
 }
 
 pub fn sha256_hex(secret: &str) -> String {
@@ -117,4 +158,33 @@ fn accepts_json(headers: &HeaderMap) -> bool {
         let essence = range.split(';').next().unwrap_or_default().trim();
         matches!(essence, "application/json" | "application/vnd.api+json" | "*/*" | "application/*")
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_authorization(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn only_bearer_secrets_count_as_credentials() {
+        assert_eq!(Credential::of(&HeaderMap::new()), Credential::Missing);
+        for (value, secret) in [
+            ("Bearer abc", "abc"),
+            ("bearer abc", "abc"),
+            ("BEARER abc", "abc"),
+            ("Bearer   abc  ", "abc"),
+            (" Bearer a.b-c_d~e+f/g==", "a.b-c_d~e+f/g=="),
+        ] {
+            assert_eq!(Credential::of(&with_authorization(value.as_bytes())), Credential::Bearer(secret), "{value:?}");
+        }
+        for value in ["abc", "Bearer", "Bearer ", "Bearerabc", "Basic Zm9vOmJhcg==", "Bearer a b", "Token abc", ""] {
+            assert_eq!(Credential::of(&with_authorization(value.as_bytes())), Credential::Malformed, "{value:?}");
+        }
+        assert_eq!(Credential::of(&with_authorization(b"Bearer \xff\xfe")), Credential::Malformed, "not text");
+    }
 }

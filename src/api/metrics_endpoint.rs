@@ -11,7 +11,7 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    api::guard::sha256_hex,
+    api::guard::{malformed_authorization, sha256_hex, Credential},
     app::App,
     domain::{now_millis, CmaError},
     metrics::{QueueSnapshot, CONTENT_TYPE},
@@ -39,17 +39,15 @@ pub(super) async fn serve_metrics(State(app): State<Arc<App>>, headers: HeaderMa
 }
 
 /// The configured secret, compared by hash so the comparison takes the same time wherever the
-/// strings differ.
+/// strings differ. `Authorization` is read as the CMA guard reads it.
 fn check_bearer(headers: &HeaderMap, secret: &str) -> Result<(), CmaError> {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(given) if sha256_hex(given) == sha256_hex(secret) => Ok(()),
-        Some(_) => Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "wrong metrics token" }))),
-        None => Err(CmaError::new(
+    match Credential::of(headers) {
+        Credential::Bearer(given) if sha256_hex(given) == sha256_hex(secret) => Ok(()),
+        Credential::Bearer(_) => {
+            Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "wrong metrics token" })))
+        }
+        Credential::Malformed => Err(malformed_authorization()),
+        Credential::Missing => Err(CmaError::new(
             401,
             "INVALID_AUTHORIZATION_HEADER",
             json!({ "message": "missing Authorization: Bearer <ASSETD_METRICS_TOKEN>" }),

@@ -19,6 +19,8 @@ pub struct CreateUpload {
     pub upload_id: String,
     /// The upload-request path the file was PUT to; it becomes the upload's path.
     pub path: String,
+    /// The request's file, taken by `POST /uploads` before this job was queued: no PUT changes
+    /// it any more, so what this job inspects is what the upload stores.
     pub blob_key: String,
     pub author: Option<String>,
     pub copyright: Option<String>,

@@ -19,7 +19,8 @@ use crate::{
 pub struct UpdateUpload {
     pub upload_id: String,
     pub patch: UploadPatch,
-    /// Where the new version's bytes are, when `patch.path` is set.
+    /// Where the new version's bytes are, when `patch.path` is set: the request's file, taken by
+    /// `PUT /uploads/{id}` before this job was queued, so no PUT changes it any more.
     pub new_blob_key: Option<String>,
 }
 

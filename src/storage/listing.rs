@@ -29,8 +29,9 @@ pub struct ListedBlob {
 pub enum KeyOwner {
     /// An original file (`originals/…`): kept by an upload or an upload request holding the key.
     Original(String),
-    /// A presigned PUT not yet taken into place (`incoming/<original key>`): kept while the
-    /// upload request of the original key is.
+    /// What a client PUT to a presigned URL (`incoming/<original key>`): kept while an upload
+    /// request holds the original key, that is until its file is taken (the take copies it to a
+    /// fresh key and records that one).
     Incoming(String),
     /// A derived image (`derived/<upload id>/…`): kept while the upload exists.
     Derived(String),

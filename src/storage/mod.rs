@@ -1,9 +1,12 @@
 //! Blob storage behind one small interface (object_store: local disk, an S3-compatible bucket,
 //! memory in tests). Only this module builds storage keys; none derives from client input.
 //!
-//! With S3, clients PUT files straight to the bucket through presigned URLs. Such a URL targets a
-//! staging key ([`StorageKey::incoming`]); [`Storage::take_presigned_upload`] moves the file into
-//! place, so nothing a client PUTs later can change a file that already belongs to an upload.
+//! A file that an upload (or an upload request that was taken) points at is never written again by
+//! a client. The direct PUT (local disk) streams into a fresh key of its own, which becomes the
+//! request's file only through the database. With S3, clients PUT files straight to the bucket
+//! through presigned URLs that target a staging key ([`StorageKey::incoming`]);
+//! [`Storage::take_presigned_upload`] copies the file to a fresh key, so nothing a client PUTs
+//! later can change a file that already belongs to an upload.
 
 mod listing;
 mod s3;
@@ -186,8 +189,8 @@ impl Storage {
     }
 
     /// A URL a client can PUT the file for `key` to without credentials, valid for `expires_in`:
-    /// `Some` for S3, `None` when files have to go through assetd. Once PUT, the file becomes the
-    /// blob at `key` only through [`Storage::take_presigned_upload`].
+    /// `Some` for S3, `None` when files have to go through assetd. Once PUT, the file becomes a
+    /// blob only through [`Storage::take_presigned_upload`].
     pub async fn presigned_put_url(
         &self,
         key: &StorageKey,
@@ -203,41 +206,45 @@ impl Storage {
         self.observe("sign", result)
     }
 
-    /// Moves what a client PUT to the presigned URL of `key` into `key` and returns its size.
-    /// `NotFound` when nothing was PUT; `TooLarge` (and both copies deleted, so the client may
-    /// PUT a smaller file) past `max_size`. The size is checked on the copy, which no client can
-    /// write, so a PUT racing with this call cannot slip a larger file past the limit. The move is
-    /// a server-side copy (S3 copies at most 5 GiB in one request).
-    pub async fn take_presigned_upload(&self, key: &StorageKey, max_size: u64) -> Result<u64, StorageError> {
+    /// Copies what a client PUT to the presigned URL of `key` to a fresh key, which no client can
+    /// write, and returns that key and its size: the caller records it as the request's file (or
+    /// deletes it when another call recorded its own first), then drops the staging copy with
+    /// [`Storage::discard_presigned_upload`]. `NotFound` when nothing was PUT (or a concurrent
+    /// call took it and dropped the staging copy); `TooLarge` (and both copies deleted, so the
+    /// client may PUT a smaller file) past `max_size`. The size is checked on the copy, so a PUT
+    /// racing with this call cannot slip a larger file past the limit, and whatever a client PUTs
+    /// afterwards only replaces the staging copy. The copy is server-side (S3 copies at most 5 GiB
+    /// in one request).
+    pub async fn take_presigned_upload(
+        &self,
+        key: &StorageKey,
+        max_size: u64,
+    ) -> Result<(StorageKey, u64), StorageError> {
         let result: Result<_, StorageError> = async {
             let incoming = key.incoming();
-            match self.store.head(&incoming.location()).await {
-                Ok(meta) if meta.size > max_size => {
-                    self.delete(&incoming).await?;
-                    return Err(StorageError::TooLarge { limit: max_size });
-                }
-                Ok(_) => match self.store.copy(&incoming.location(), &key.location()).await {
-                    // Not found: a concurrent call took it first, so the file is in place (or gone).
-                    Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                    Err(error) => return Err(error.into()),
-                },
-                Err(object_store::Error::NotFound { .. }) => {}
-                Err(error) => return Err(error.into()),
-            }
-            let size = self.size(key).await?;
-            if size > max_size {
-                self.delete(key).await?;
+            let staged = self.store.head(&incoming.location()).await.map_err(|e| not_found(e, &incoming))?;
+            if staged.size > max_size {
                 self.delete(&incoming).await?;
                 return Err(StorageError::TooLarge { limit: max_size });
             }
-            if let Err(error) = self.delete(&incoming).await {
-                // The file is in place; the staging copy is only wasted space.
-                tracing::warn!(%error, key = incoming.as_str(), "could not delete a taken upload's staging copy");
+            let taken = StorageKey::new_original();
+            self.store.copy(&incoming.location(), &taken.location()).await.map_err(|e| not_found(e, &incoming))?;
+            let size = self.size(&taken).await?;
+            if size > max_size {
+                self.delete(&taken).await?;
+                self.delete(&incoming).await?;
+                return Err(StorageError::TooLarge { limit: max_size });
             }
-            Ok(size)
+            Ok((taken, size))
         }
         .await;
         self.observe("copy", result)
+    }
+
+    /// Deletes what clients PUT to the presigned URL of `key` (once the file was taken, any later
+    /// PUT there is garbage; the sweep removes what this misses).
+    pub async fn discard_presigned_upload(&self, key: &StorageKey) -> Result<(), StorageError> {
+        self.delete(&key.incoming()).await
     }
 
     /// Streams `body` into `key`, failing with `TooLarge` past `max_size` bytes. Returns the size.

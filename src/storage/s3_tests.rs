@@ -102,13 +102,20 @@ async fn s3_presigned_put_then_take_if_configured() {
     assert!(storage.take_presigned_upload(&key, 100).await.unwrap_err().is_not_found(), "nothing PUT yet");
     assert!(http_put(&url, b"hello world".to_vec()).await.is_success());
     assert!(storage.size(&key).await.unwrap_err().is_not_found(), "a PUT lands on the staging key");
-    assert_eq!(storage.take_presigned_upload(&key, 100).await.unwrap(), 11);
-    assert_eq!(read_all(&storage, &key, None).await, b"hello world");
-    // Taking again (a concurrent create) finds the file in place.
-    assert_eq!(storage.take_presigned_upload(&key, 100).await.unwrap(), 11);
-    // A later PUT to the same URL cannot change the file.
+    let (taken, size) = storage.take_presigned_upload(&key, 100).await.unwrap();
+    assert_eq!(size, 11);
+    assert_ne!(taken, key, "the file is copied to a fresh key");
+    assert_eq!(read_all(&storage, &taken, None).await, b"hello world");
+    // A concurrent take makes its own copy (the database records one of them).
+    let (other, _) = storage.take_presigned_upload(&key, 100).await.unwrap();
+    assert_ne!(other, taken);
+    storage.delete(&other).await.unwrap();
+    // A later PUT to the same URL cannot change the taken file, and the staging copy goes.
     assert!(http_put(&url, b"overwritten".to_vec()).await.is_success());
-    assert_eq!(read_all(&storage, &key, None).await, b"hello world");
+    assert_eq!(read_all(&storage, &taken, None).await, b"hello world");
+    storage.discard_presigned_upload(&key).await.unwrap();
+    assert!(storage.take_presigned_upload(&key, 100).await.unwrap_err().is_not_found(), "the staging copy is gone");
+    assert_eq!(read_all(&storage, &taken, None).await, b"hello world");
 
     let at = url.find("X-Amz-Signature=").unwrap() + "X-Amz-Signature=".len();
     let flipped = if &url[at..at + 1] == "0" { "1" } else { "0" };
@@ -124,10 +131,13 @@ async fn s3_too_large_presigned_uploads_are_refused_and_deleted_if_configured() 
     assert!(http_put(&url, vec![7u8; 11]).await.is_success());
     let error = storage.take_presigned_upload(&key, 10).await.unwrap_err();
     assert!(matches!(error, StorageError::TooLarge { limit: 10 }), "{error}");
-    assert!(storage.take_presigned_upload(&key, 10).await.unwrap_err().is_not_found(), "both copies are gone");
+    assert!(storage.take_presigned_upload(&key, 10).await.unwrap_err().is_not_found(), "the staging copy is gone");
+    let left: Vec<_> = storage.list_blobs("").try_collect().await.unwrap();
+    assert!(left.is_empty(), "nothing is left of the refused file: {left:?}");
     // The same URL takes a smaller file.
     assert!(http_put(&url, vec![7u8; 10]).await.is_success());
-    assert_eq!(storage.take_presigned_upload(&key, 10).await.unwrap(), 10);
+    let (taken, size) = storage.take_presigned_upload(&key, 10).await.unwrap();
+    assert_eq!((size, read_all(&storage, &taken, None).await), (10, vec![7u8; 10]));
 }
 
 #[tokio::test]

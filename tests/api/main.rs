@@ -29,6 +29,7 @@ mod transforms;
 mod transport;
 mod ui;
 mod upload_filters;
+mod upload_race;
 mod upload_requests;
 mod uploads_create;
 mod uploads_destroy;

@@ -154,6 +154,13 @@ async fn a_metrics_token_guards_the_endpoint() {
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let api_token = app.send(get(Some(&format!("Bearer {}", crate::helpers::TOKEN)))).await;
     assert_eq!(api_token.status, StatusCode::UNAUTHORIZED, "an API token is not the metrics token");
+    for malformed in ["scraper-secret", "Token scraper-secret", "Bearer"] {
+        let response = app.send(get(Some(malformed))).await;
+        assert_eq!(response.status, StatusCode::UNAUTHORIZED, "{malformed}");
+        assert_eq!(response.error_code(), "INVALID_AUTHORIZATION_HEADER", "{malformed}");
+    }
+    let lower_case = app.send(get(Some("bearer scraper-secret"))).await;
+    assert_eq!(lower_case.status, StatusCode::OK, "the scheme is case-insensitive");
     let right = app.send(get(Some("Bearer scraper-secret"))).await;
     assert_eq!(right.status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&right.bytes).contains("assetd_http_requests_total"));

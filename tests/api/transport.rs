@@ -59,6 +59,24 @@ async fn header_and_token_failures_answer_the_envelope() {
             "INVALID_AUTHORIZATION_HEADER",
         ),
         (
+            "the secret without its scheme",
+            list_request_as(TOKEN).body(Body::empty()).unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHORIZATION_HEADER",
+        ),
+        (
+            "the scheme without a secret",
+            list_request_as("Bearer").body(Body::empty()).unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHORIZATION_HEADER",
+        ),
+        (
+            "the secret after another scheme",
+            list_request_as(&format!("Token {TOKEN}")).body(Body::empty()).unwrap(),
+            StatusCode::UNAUTHORIZED,
+            "INVALID_AUTHORIZATION_HEADER",
+        ),
+        (
             "no X-Api-Version",
             Request::get("/uploads")
                 .header(header::AUTHORIZATION, format!("Bearer {TOKEN}"))
@@ -175,6 +193,15 @@ async fn header_and_token_failures_answer_the_envelope() {
         let response = app.send(request).await;
         assert_eq!(response.status, status, "{description}: {}", String::from_utf8_lossy(&response.bytes));
         assert_eq!(response.error_code(), code, "{description}");
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = TestApp::spawn().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let response = app.send(list_request_as(&format!("{scheme} {TOKEN}")).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status, StatusCode::OK, "{scheme}");
     }
 }
 

@@ -16,7 +16,7 @@ pub(super) const CMA_HEADERS: [(&str, &str); 3] = [
 /// Every status a CMA error is answered with, and the codes each one carries.
 const CMA_ERROR_STATUSES: [(u16, &str); 11] = [
     (400, "`INVALID_JSON_BODY` (the body is not JSON), `INVALID_REQUEST` (a path that does not decode)"),
-    (401, "`INVALID_SITE` (no token), `INVALID_AUTHORIZATION_HEADER` (unknown token)"),
+    (401, "`INVALID_SITE` (no token), `INVALID_AUTHORIZATION_HEADER` (unknown token, or not `Bearer <token>`)"),
     (403, "`INSUFFICIENT_PERMISSIONS`: the token's role does not allow this call"),
     (404, "`NOT_FOUND` (no such resource, or a job still running), `INVALID_ENDPOINT` (no such route or method), \
            `INVALID_ENVIRONMENT` (`X-Environment` is not the primary environment)"),

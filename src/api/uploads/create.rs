@@ -1,11 +1,11 @@
-//! `POST /uploads` (spec §3.2): validate now, ingest in a job, answer 202.
+//! `POST /uploads` (spec §3.2): validate now, take the request's file, ingest it in a job, answer 202.
 
 use std::sync::Arc;
 
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use super::{completed_upload_request, sniff_request_file};
+use super::{sniff_request_file, take_upload_request};
 use crate::{
     api::{
         error::ApiResult,
@@ -49,11 +49,16 @@ pub(crate) async fn create_upload(
         Some(_) => return Err(CmaError::invalid_field("path", "INVALID_FORMAT", "path must be a string")),
         None => return Err(CmaError::invalid_field("path", "VALIDATION_REQUIRED", "path is required")),
     };
-    let request = completed_upload_request(&app, &path, &upload_id).await?;
     let metadata = match resource.attributes.get("default_field_metadata") {
         Some(value) => MetadataPatch::from_json(value, &app.config.locales)?,
         None => MetadataPatch::default(),
     };
+    let (author, copyright, notes) =
+        (text(&resource, "author")?, text(&resource, "copyright")?, text(&resource, "notes")?);
+    let tags = resource.tags()?.unwrap_or_default();
+    let upload_collection_id = collection(&app, &resource).await?;
+    // The body is valid: take the file (no PUT changes it any more) and check what needs it.
+    let request = take_upload_request(&app, &path, &upload_id).await?;
     if metadata.needs_file_kind() {
         let sniffed = sniff_request_file(&app, &request).await?;
         metadata.check_fits(sniffed.kind == MediaKind::Image, sniffed.kind == MediaKind::Video)?;
@@ -62,12 +67,12 @@ pub(crate) async fn create_upload(
         upload_id,
         path,
         blob_key: request.blob_key,
-        author: text(&resource, "author")?,
-        copyright: text(&resource, "copyright")?,
-        notes: text(&resource, "notes")?,
-        tags: resource.tags()?.unwrap_or_default(),
+        author,
+        copyright,
+        notes,
+        tags,
         metadata,
-        upload_collection_id: collection(&app, &resource).await?,
+        upload_collection_id,
         creator: Creator::access_token(&caller.token_id),
     };
     let job_id = jobs::enqueue(&app, &job).await?;

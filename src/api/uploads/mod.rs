@@ -93,37 +93,57 @@ async fn sniff_request_file(app: &App, request: &UploadRequestRow) -> ApiResult<
     }
 }
 
-/// The upload request behind `path`, if its file is uploaded and free for `upload_id`.
-async fn completed_upload_request(app: &App, path: &str, upload_id: &str) -> ApiResult<UploadRequestRow> {
-    let mut request = app.db.find_upload_request(path).await?.ok_or_else(|| {
+/// Takes the file of the upload request behind `path` for `upload_id`: from now on no PUT changes
+/// it (a direct PUT answers 409, a presigned one only lands on the staging key), so the request's
+/// `blob_key` is the file the job inspects and the upload keeps. Call it once every check that
+/// needs no file passed; repeating it (a retried or concurrent create) takes the same file.
+async fn take_upload_request(app: &App, path: &str, upload_id: &str) -> ApiResult<UploadRequestRow> {
+    let request = app.db.find_upload_request(path).await?.ok_or_else(|| {
         CmaError::invalid_field("path", "NOT_FOUND", "path must be the id of an upload request (POST /upload-requests)")
     })?;
-    if request.completed_at.is_none() {
-        if !app.storage.takes_direct_uploads() {
-            return Err(file_not_uploaded());
-        }
-        request = take_direct_upload(app, request).await?;
+    if request.consumed_by.as_ref().is_some_and(|owner| owner != upload_id) {
+        return Err(already_used());
     }
+    let request = match app.db.take_upload_request(path, now_millis()).await? {
+        Some(taken) => taken,
+        None if app.storage.takes_direct_uploads() => take_presigned_upload(app, &request).await?,
+        None => return Err(file_not_uploaded()),
+    };
     match &request.consumed_by {
-        Some(owner) if owner != upload_id => {
-            Err(CmaError::invalid_field("path", "VALIDATION_UNIQUENESS", "this file already belongs to another upload"))
-        }
+        Some(owner) if owner != upload_id => Err(already_used()),
         _ => Ok(request),
     }
 }
 
-/// A file PUT straight to the bucket (S3) is noticed here, on first use of its path: moved into
-/// place, checked against the size limit and recorded as uploaded.
-async fn take_direct_upload(app: &App, mut request: UploadRequestRow) -> ApiResult<UploadRequestRow> {
-    let limit = app.config.max_upload_size;
-    match app.storage.take_presigned_upload(&StorageKey::from_stored(&request.blob_key), limit).await {
-        Ok(size) => {
+/// S3: a file PUT straight to the bucket is noticed on first use of its path: copied to a key no
+/// client can write, checked against the size limit, and recorded as the request's taken file.
+/// Of concurrent calls, the first to record its copy wins; the others use that one.
+async fn take_presigned_upload(app: &App, request: &UploadRequestRow) -> ApiResult<UploadRequestRow> {
+    let staged = StorageKey::from_stored(&request.blob_key);
+    let taken_elsewhere =
+        || async { app.db.take_upload_request(&request.path, now_millis()).await?.ok_or_else(file_not_uploaded) };
+    match app.storage.take_presigned_upload(&staged, app.config.max_upload_size).await {
+        Ok((copy, size)) => {
             let (size, now) = (i64::try_from(size).unwrap_or(i64::MAX), now_millis());
-            app.db.complete_upload_request(&request.path, size, now).await?;
-            (request.completed_at, request.size) = (Some(now), Some(size));
-            Ok(request)
+            if !app.db.record_presigned_take(&request.path, copy.as_str(), size, now).await? {
+                app.storage.delete(&copy).await?;
+                return taken_elsewhere().await;
+            }
+            if let Err(error) = app.storage.discard_presigned_upload(&staged).await {
+                // The copy is the request's file; the staging copy is only wasted space (swept).
+                tracing::warn!(%error, path = %request.path, "could not delete a taken upload's staging copy");
+            }
+            let blob_key = copy.as_str().to_owned();
+            Ok(UploadRequestRow {
+                blob_key,
+                size: Some(size),
+                completed_at: Some(now),
+                taken_at: Some(now),
+                ..request.clone()
+            })
         }
-        Err(error) if error.is_not_found() => Err(file_not_uploaded()),
+        // Nothing PUT, or a concurrent take recorded its copy and dropped the staging copy.
+        Err(error) if error.is_not_found() => taken_elsewhere().await,
         Err(StorageError::TooLarge { limit }) => Err(CmaError::invalid_field(
             "path",
             "FILE_TOO_LARGE",
@@ -131,6 +151,10 @@ async fn take_direct_upload(app: &App, mut request: UploadRequestRow) -> ApiResu
         )),
         Err(error) => Err(error.into()),
     }
+}
+
+fn already_used() -> CmaError {
+    CmaError::invalid_field("path", "VALIDATION_UNIQUENESS", "this file already belongs to another upload")
 }
 
 fn file_not_uploaded() -> CmaError {

@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{completed_upload_request, create::check_collection, sniff_request_file};
+use super::{create::check_collection, sniff_request_file, take_upload_request};
 use crate::{
     api::{
         error::ApiResult,
@@ -44,11 +44,24 @@ pub(crate) async fn update_upload(
         return Err(CmaError::invalid_field("id", "VALIDATION_MISMATCH", "data.id must be the id in the URL"));
     }
     let mut patch = UploadPatch { keep_url, ..UploadPatch::default() };
-    let mut new_blob_key = None;
+    let path = new_path(&resource, &upload)?;
+    patch.basename = new_basename(&resource, &upload)?;
+    patch.author = change(resource.optional_text("author")?);
+    patch.copyright = change(resource.optional_text("copyright")?);
+    patch.notes = change(resource.optional_text("notes")?);
+    patch.tags = change(resource.tags()?);
+    let metadata = match resource.attributes.get("default_field_metadata") {
+        Some(value) => Some(MetadataPatch::from_json(value, &app.config.locales)?),
+        None => None,
+    };
+    patch.upload_collection = upload_collection(&app, &resource).await?;
+    patch.creator = creator(&app, &resource, &upload).await?;
     // The kind of file the upload will hold once this update is applied.
     let (mut is_image, mut is_video) = (upload.is_image, upload.is_video());
-    if let Some(path) = new_path(&resource, &upload)? {
-        let request = completed_upload_request(&app, &path, &upload.id).await?;
+    let mut new_blob_key = None;
+    if let Some(path) = path {
+        // The body is valid: take the new file (no PUT changes it any more) and check it.
+        let request = take_upload_request(&app, &path, &upload.id).await?;
         let sniffed = sniff_request_file(&app, &request).await?;
         if keep_url && !media::same_format(&upload.mime_type, &sniffed.mime_type) {
             return Err(CmaError::invalid_field(
@@ -64,17 +77,10 @@ pub(crate) async fn update_upload(
         patch.path = Change::Set(path);
         new_blob_key = Some(request.blob_key);
     }
-    patch.basename = new_basename(&resource, &upload)?;
-    patch.author = change(resource.optional_text("author")?);
-    patch.copyright = change(resource.optional_text("copyright")?);
-    patch.notes = change(resource.optional_text("notes")?);
-    patch.tags = change(resource.tags()?);
-    if let Some(value) = resource.attributes.get("default_field_metadata") {
-        patch.metadata = MetadataPatch::from_json(value, &app.config.locales)?;
-        patch.metadata.check_fits(is_image, is_video)?;
+    if let Some(metadata) = metadata {
+        metadata.check_fits(is_image, is_video)?;
+        patch.metadata = metadata;
     }
-    patch.upload_collection = upload_collection(&app, &resource).await?;
-    patch.creator = creator(&app, &resource, &upload).await?;
     let job = UpdateUpload { upload_id: upload.id, patch, new_blob_key };
     let job_id = jobs::enqueue(&app, &job).await?;
     Ok((StatusCode::ACCEPTED, Json(jobs::job_document(&job_id))))
