@@ -8,7 +8,9 @@
 //!   images from storage, renders each key once (concurrent requests wait for the first), bounds
 //!   how many transforms run at once and for how long, and purges an upload's derived images.
 
+mod allocator;
 pub mod geometry;
+mod memory;
 pub mod params;
 pub mod pipeline;
 mod service;
