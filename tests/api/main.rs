@@ -22,6 +22,7 @@ mod privacy;
 mod real_server;
 mod roles;
 mod transfer;
+mod transform_admission;
 mod transforms;
 mod transport;
 mod ui;
