@@ -76,6 +76,8 @@ has() { # word list...
     for x in "${@:2}"; do [ "$x" = "$1" ] && return 0; done
     return 1
 }
+# shellcheck source=bench/transform/lib.sh
+. "$HERE/lib.sh"
 for e in "${ENGINES[@]}"; do has "$e" sharp thumbor assetd || die "unknown engine $e in BENCH_ENGINES"; done
 for f in "${FORMATS[@]}"; do has "$f" jpeg webp || die "unknown format $f in BENCH_FORMATS"; done
 
@@ -94,11 +96,7 @@ fi
 node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' ||
     die "sharp 0.35 needs Node.js >= 20.9, this is $(node --version)"
 
-if ! (cd "$HERE" && node -e 'const fs = require("fs"), read = (f) => JSON.parse(fs.readFileSync(f, "utf8"));
-    process.exit(read("node_modules/sharp/package.json").version === read("package-lock.json").packages["node_modules/sharp"].version ? 0 : 1)') 2>/dev/null; then
-    log "installing sharp into $HERE/node_modules (npm ci)"
-    (cd "$HERE" && npm ci --no-audit --no-fund >&2)
-fi
+ensure_sharp
 
 if has thumbor "${ENGINES[@]}"; then
     STAMP="$(sha256sum "$HERE/thumbor-requirements.txt" | cut -c1-16)"
@@ -130,29 +128,12 @@ fi
 
 # ---- the input and its copies -------------------------------------------------------------------
 mkdir -p "$CACHE_DIR"
-INPUT="$CACHE_DIR/input-${IMG_W}x${IMG_H}-q${IMG_Q}-grain${GRAIN}.jpg"
-if [ ! -s "$INPUT" ]; then
-    log "generating the input image $INPUT"
-    node "$HERE/gen-image.mjs" "$INPUT.tmp" "$IMG_W" "$IMG_H" "$IMG_Q" "$GRAIN" >&2
-    mv "$INPUT.tmp" "$INPUT"
-fi
+INPUT="$(ensure_input "$CACHE_DIR" "$IMG_W" "$IMG_H" "$IMG_Q" "$GRAIN")"
 INPUT_BYTES="$(wc -c <"$INPUT")"
 
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/assetd-bench-transform.XXXXXX")"
 ASSETD_PID=""
 THUMBOR_PIDS=()
-
-stop_server() { # pid: SIGTERM, wait up to 25 s (assetd drains jobs up to 20 s), then SIGKILL
-    local pid="$1"
-    [ -n "$pid" ] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for _ in $(seq 1 250); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local status=$? pid
@@ -217,34 +198,6 @@ for _ in 1 2 3; do
     DJPEG_RATE="$(awk -v t0="$t0" -v t1="$(date +%s.%N)" -v best="$DJPEG_RATE" 'BEGIN { r = 10 / (t1 - t0); printf "%.1f", (r > best ? r : best) }')"
 done
 DJPEG_VERSION="$(djpeg -version 2>&1 | head -n1)"
-
-free_port() { # a 127.0.0.1 port nothing answers on
-    local port
-    for _ in $(seq 1 100); do
-        port=$((20000 + RANDOM % 40000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return 0
-        fi
-    done
-    die "no free port found"
-}
-
-wait_until_up() { # url pid name
-    for _ in $(seq 1 300); do
-        kill -0 "$2" 2>/dev/null || die "$3 exited during start"
-        curl -s -o /dev/null "$1" && return 0
-        sleep 0.1
-    done
-    die "$3 did not answer on $1 within 30 s"
-}
-
-reset_peak() { # pid: make VmHWM the current RSS (Linux: clear_refs 5), so the peak covers what follows
-    echo 5 >"/proc/$1/clear_refs" 2>/dev/null || warn "cannot reset the peak RSS of pid $1: it includes the start"
-}
-peak_kb() { # pid -> VmHWM in kB
-    awk '/^VmHWM:/ {print $2}' "/proc/$1/status"
-}
 
 check_output() { # file format width label: dies unless the file is a <format> image <width> px wide
     local got
@@ -314,34 +267,8 @@ if has assetd "${ENGINES[@]}"; then
     wait_until_up "$BASE/healthz" "$ASSETD_PID" assetd
     note_cmd "ASSETD_LISTEN=127.0.0.1:<port> ASSETD_DATA_DIR=<temp dir> ASSETD_API_TOKEN=$TOKEN ASSETD_PUBLIC_URL=http://127.0.0.1:<port> ASSETD_PROJECT_ID=$PROJECT_ID ASSETD_RATE_LIMIT=0 RUST_LOG=warn $ASSETD_BIN serve"
 
-    CMA=(-H "Authorization: Bearer $TOKEN" -H "Accept: application/json" -H "X-Api-Version: 3")
-    JSON_API=(-H "Content-Type: application/vnd.api+json")
     upload() { # file name -> prints the upload's public path (/<project>/<...>)
-        local request path url job code id
-        request="$(curl -sS --fail-with-body "${CMA[@]}" "${JSON_API[@]}" -X POST "$BASE/upload-requests" \
-            -d "$(jq -nc --arg name "$2" '{data: {type: "upload_request", attributes: {filename: $name}}}')")"
-        path="$(jq -er .data.id <<<"$request")"
-        url="$(jq -er .data.attributes.url <<<"$request")"
-        curl -sS --fail-with-body -X PUT --data-binary "@$1" "$url" >/dev/null
-        job="$(curl -sS --fail-with-body "${CMA[@]}" "${JSON_API[@]}" -X POST "$BASE/uploads" \
-            -d "$(jq -nc --arg path "$path" '{data: {type: "upload", attributes: {path: $path}}}')" | jq -er .data.id)"
-        for _ in $(seq 1 600); do
-            code="$(curl -sS -o "$WORK/job.json" -w '%{http_code}' "${CMA[@]}" "$BASE/job-results/$job")"
-            case "$code" in
-            200)
-                jq -e '.data.attributes.status == 200' "$WORK/job.json" >/dev/null ||
-                    die "uploading $2 failed: $(cat "$WORK/job.json")"
-                id="$(jq -er .data.attributes.payload.data.id "$WORK/job.json")"
-                url="$(curl -sS --fail-with-body "${CMA[@]}" "$BASE/uploads/$id" | jq -er .data.attributes.url)"
-                [ "${url#"$BASE"/}" != "$url" ] || die "upload $id has url $url, not under $BASE"
-                echo "${url#"$BASE"}"
-                return 0
-                ;;
-            404) sleep 0.05 ;;
-            *) die "GET /job-results/$job answered $code: $(cat "$WORK/job.json")" ;;
-            esac
-        done
-        die "upload of $2 not done within 30 s"
+        upload_to "$BASE" "$TOKEN" "$WORK" "$1" "$2"
     }
     log "uploading the $COPIES copies and the probe copy to assetd"
     : >"$WORK/files-assetd.txt"

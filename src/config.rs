@@ -200,6 +200,16 @@ pub struct Config {
     #[arg(long, env = "ASSETD_TRANSFORM_QUEUE", default_value_t = 256)]
     pub transform_queue: usize,
 
+    /// Seconds a transform may wait for a slot and its memory; past that it answers 503 with
+    /// Retry-After (keep it below the clients' and proxies' own timeouts).
+    #[arg(long, env = "ASSETD_TRANSFORM_QUEUE_WAIT", default_value_t = 30)]
+    pub transform_queue_wait_secs: u64,
+
+    /// MiB the transforms computing at once may take together, by the estimate each gets from
+    /// its output size and encoder before it starts; the others wait in the queue.
+    #[arg(long, env = "ASSETD_TRANSFORM_MEMORY", default_value_t = 512)]
+    pub transform_memory_mib: u64,
+
     /// Seconds one transform may compute before it is stopped (503).
     #[arg(long, env = "ASSETD_TRANSFORM_TIMEOUT", default_value_t = 30)]
     pub transform_timeout_secs: u64,
@@ -314,6 +324,8 @@ impl Config {
             transform_concurrency: 0,
             transform_threads: 1,
             transform_queue: 256,
+            transform_queue_wait_secs: 30,
+            transform_memory_mib: 512,
             transform_timeout_secs: 30,
             max_input_pixels: 100_000_000,
             max_output_pixels: 40_000_000,
@@ -353,6 +365,8 @@ impl Config {
             concurrency: if self.transform_concurrency == 0 { cores } else { self.transform_concurrency },
             threads: self.transform_threads.max(1),
             max_waiting: self.transform_queue,
+            queue_wait: Duration::from_secs(self.transform_queue_wait_secs),
+            memory: self.transform_memory_mib.saturating_mul(1024 * 1024),
             timeout: Duration::from_secs(self.transform_timeout_secs),
             limits: Limits {
                 max_input_pixels: self.max_input_pixels,
@@ -385,6 +399,8 @@ impl Config {
         }
         anyhow::ensure!(self.rate_limit_window_secs > 0, "the rate-limit window must be at least 1 s");
         anyhow::ensure!(self.transform_timeout_secs > 0, "the transform timeout must be at least 1 s");
+        anyhow::ensure!(self.transform_queue_wait_secs > 0, "the transform queue wait must be at least 1 s");
+        anyhow::ensure!(self.transform_memory_mib > 0, "the transform memory must be at least 1 MiB");
         anyhow::ensure!(self.header_timeout_secs > 0, "the header timeout must be at least 1 s");
         anyhow::ensure!(self.idle_timeout_secs > 0, "the idle timeout must be at least 1 s");
         anyhow::ensure!(

@@ -197,7 +197,10 @@ async fn is_damaged(mime: &str, path: &Path) -> Result<bool, IngestError> {
             max_upscale: 0.0,
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        pipeline::render(&path, &mime, &recipe, &limits, deadline).map(|_| ()).map_err(|e| (mime, e))
+        pipeline::plan(&path, &mime, &recipe, &limits)
+            .and_then(|planned| pipeline::render(&path, &planned, deadline))
+            .map(|_| ())
+            .map_err(|e| (mime, e))
     })
     .await
     .map_err(|e| anyhow::anyhow!("image check task failed: {e}"))?;

@@ -129,6 +129,8 @@ fn transform_error(error: TransformError) -> CmaError {
             ..CmaError::new(503, "TRANSFORM_TIMEOUT", json!({ "message": "the transform took too long" }))
         },
         TransformError::Busy => CmaError { retry_after_secs: Some(1), ..CmaError::unavailable() },
+        // Waited its whole turn in the queue: the server is saturated for longer than a moment.
+        TransformError::QueueTimeout => CmaError { retry_after_secs: Some(5), ..CmaError::unavailable() },
         // The upload was deleted or replaced while its transform was made: like its URL now.
         TransformError::SourceGone => CmaError::not_found(),
         TransformError::Internal(message) => {

@@ -9,8 +9,10 @@
 //!   how many transforms run at once and for how long, and purges an upload's derived images;
 //! * [`derived_cache`] keeps the derived images under their size limit (least recently used go).
 
+mod allocator;
 pub mod derived_cache;
 pub mod geometry;
+mod memory;
 pub mod params;
 pub mod pipeline;
 mod service;

@@ -5,6 +5,7 @@ use std::{path::Path, time::Instant};
 
 use super::{
     geometry::{self, Padding, Plan},
+    memory::{Encoder, Footprint, SourceKind},
     params::{Color, OutputFormat, ParamError, TransformParams, COMPRESS_QUALITY, DEFAULT_QUALITY},
     vips::{Encoding, Image, LoadOptions, VipsError},
     webp::{self, WebpError, WebpOptions},
@@ -35,6 +36,9 @@ pub enum TransformError {
     Timeout,
     #[error("too many transforms are waiting")]
     Busy,
+    /// Waited for a slot (and its memory) longer than the queue wait limit.
+    #[error("the transform waited too long for its turn")]
+    QueueTimeout,
     /// The original left the store while the transform was being made (the upload was deleted,
     /// or replaced by a new version).
     #[error("the upload's file is gone")]
@@ -87,15 +91,41 @@ pub fn default_format(source_mime: &str, has_alpha: bool) -> OutputFormat {
     }
 }
 
-/// Renders `recipe` from the original at `path` (of type `source_mime`); work still running at
-/// `deadline` is stopped with [`TransformError::Timeout`].
-pub fn render(
-    path: &Path,
-    source_mime: &str,
-    recipe: &Recipe,
-    limits: &Limits,
-    deadline: Instant,
-) -> Result<Rendered, TransformError> {
+/// A transform planned from the source's header, before any pixel is decoded: what will be
+/// decoded, made and encoded, and about how much memory that takes ([`Planned::memory_bytes`]).
+#[derive(Debug, Clone)]
+pub struct Planned {
+    recipe: Recipe,
+    source_mime: String,
+    plan: Plan,
+    /// The source's size in the displayed orientation (after EXIF rotation).
+    size: (u32, u32),
+    orientation: u8,
+    shrink: u32,
+    format: OutputFormat,
+    footprint: Footprint,
+}
+
+impl Planned {
+    /// The estimated peak memory of rendering this plan (see [`memory`](super::memory)).
+    pub fn memory_bytes(&self) -> u64 {
+        self.footprint.estimate()
+    }
+
+    /// The size of the image this plan produces.
+    pub fn output_size(&self) -> (u32, u32) {
+        self.plan.output_size()
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+}
+
+/// Plans `recipe` for the original at `path` (of type `source_mime`) from its header alone:
+/// checks the input limit, chooses the output format, bounds the output (see
+/// [`max_output_pixels`]) and estimates the memory the transform will take.
+pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) -> Result<Planned, TransformError> {
     let header = Image::open(path, LoadOptions::default()).map_err(decode_error)?;
     // One page is opened (the first frame), but every frame counts towards the limit.
     let pixels = u64::from(header.width()) * u64::from(header.height()) * u64::from(header.pages());
@@ -105,19 +135,69 @@ pub fn render(
     let orientation = header.orientation();
     let swapped = orientation >= 5;
     let (width, height) = if swapped { (header.height(), header.width()) } else { (header.width(), header.height()) };
-    let plan = geometry::plan(
-        width,
-        height,
-        &recipe.params,
-        recipe.focal_point,
-        limits.max_output_pixels,
-        limits.max_upscale,
-    )?;
+    let has_alpha = header.has_alpha();
+    let source_bands = header.bands();
     drop(header);
+    let format = recipe.format.unwrap_or_else(|| default_format(source_mime, has_alpha));
+    let max_pixels = max_output_pixels(format, limits);
+    let plan = geometry::plan(width, height, &recipe.params, recipe.focal_point, max_pixels, limits.max_upscale)?;
+    let shrink = match source_mime {
+        "image/jpeg" | "image/webp" => load_shrink(&plan),
+        _ => 1,
+    };
+    let footprint = Footprint {
+        source: source_kind(source_mime),
+        decoded: (width.div_ceil(shrink), height.div_ceil(shrink)),
+        source_bands,
+        random_access: orientation != 1,
+        region: (plan.region.width.div_ceil(shrink), plan.region.height.div_ceil(shrink)),
+        resized: plan.resized,
+        in_memory_resize: in_memory_resize(&plan, shrink),
+        smart_crop: plan.smart_crop.is_some(),
+        output: plan.output_size(),
+        bands: if has_alpha || plan.canvas.is_some() { 4 } else { 3 },
+        encoder: encoder_kind(format, &recipe.params),
+    };
+    Ok(Planned {
+        recipe: recipe.clone(),
+        source_mime: source_mime.to_owned(),
+        plan,
+        size: (width, height),
+        orientation,
+        shrink,
+        format,
+        footprint,
+    })
+}
 
-    let shrink = load_shrink(&plan);
+/// The largest output of `format`: `limits.max_output_pixels`, and for AVIF and GIF at most
+/// [`MAX_AVIF_OUTPUT_PIXELS`] and [`MAX_GIF_OUTPUT_PIXELS`] (larger requests are scaled down to
+/// fit, keeping their shape, as for the general limit).
+pub fn max_output_pixels(format: OutputFormat, limits: &Limits) -> u64 {
+    match format {
+        OutputFormat::Avif => limits.max_output_pixels.min(MAX_AVIF_OUTPUT_PIXELS),
+        OutputFormat::Gif => limits.max_output_pixels.min(MAX_GIF_OUTPUT_PIXELS),
+        _ => limits.max_output_pixels,
+    }
+}
+
+/// The largest AVIF made: 2560 × 1440. libaom holds the frame many times over (about 28 bytes per
+/// pixel measured with libaom 3.6, 229 MiB for 8.3 MP) and takes about a second per megapixel on
+/// one core, so a 28 MP AVIF took 325 MB and much of the timeout (see BENCHMARKS.md).
+pub const MAX_AVIF_OUTPUT_PIXELS: u64 = 2560 * 1440;
+
+/// The largest GIF made: 1920 × 1080. cgif and libimagequant take about 14 bytes and 3 s of one
+/// core per megapixel (a 40 MP GIF took 464 MiB and 33 s).
+pub const MAX_GIF_OUTPUT_PIXELS: u64 = 1920 * 1080;
+
+/// Renders a [`Planned`] transform of the original at `path`; work still running at `deadline`
+/// is stopped with [`TransformError::Timeout`].
+pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rendered, TransformError> {
+    let Planned { recipe, source_mime, plan, size: (width, height), orientation, shrink, format, .. } = planned;
+    let (orientation, shrink, format) = (*orientation, *shrink, *format);
+    let (width, height) = (*width, *height);
     let base = LoadOptions { random_access: orientation != 1, ..LoadOptions::default() };
-    let options = match source_mime {
+    let options = match source_mime.as_str() {
         "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..base },
         "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..base },
         _ => base,
@@ -159,10 +239,9 @@ pub fn render(
         pixels = None;
     }
 
-    let format = recipe.format.unwrap_or_else(|| default_format(source_mime, image.has_alpha()));
     let params = &recipe.params;
     if plan.canvas.is_some_and(|c| (c.width, c.height) != (image.width(), image.height())) {
-        image = pad(image, &plan, format, params.bg)?;
+        image = pad(image, plan, format, params.bg)?;
         pixels = None;
     }
     if let Some(blur) = params.blur.filter(|b| *b > 0) {
@@ -205,6 +284,35 @@ pub fn render(
 /// libvips 8.14's scalar reducer. Larger ones stream through libvips' resize, so memory stays
 /// bounded (at most 2 × 64 MiB here per transform).
 const IN_MEMORY_RESIZE_MAX_PIXELS: u64 = 16_000_000;
+
+/// Whether [`render`] resizes in memory: the region after shrink-on-load and the result both
+/// within [`IN_MEMORY_RESIZE_MAX_PIXELS`], and a resize to do.
+fn in_memory_resize(plan: &Plan, shrink: u32) -> bool {
+    let (w, h) = (plan.region.width.div_ceil(shrink), plan.region.height.div_ceil(shrink));
+    let (rw, rh) = plan.resized;
+    let largest = (u64::from(w) * u64::from(h)).max(u64::from(rw) * u64::from(rh));
+    (w, h) != (rw, rh) && largest <= IN_MEMORY_RESIZE_MAX_PIXELS
+}
+
+/// How the loader of `source_mime` holds the source while it is read.
+fn source_kind(source_mime: &str) -> SourceKind {
+    match source_mime {
+        "image/jpeg" | "image/png" | "image/tiff" => SourceKind::Streamed,
+        "image/heic" | "image/heif" | "image/avif" => SourceKind::Heif,
+        _ => SourceKind::WholeFrame,
+    }
+}
+
+/// The encoder [`encoding`] picks, as far as its memory goes.
+fn encoder_kind(format: OutputFormat, params: &TransformParams) -> Encoder {
+    match encoding(format, params) {
+        Encoding::Jpeg { progressive, optimize, .. } => Encoder::Jpeg { whole_image: progressive || optimize },
+        Encoding::Png { palette, .. } => Encoder::Png { palette },
+        Encoding::Webp { lossless, .. } => Encoder::Webp { lossless },
+        Encoding::Avif { .. } => Encoder::Avif,
+        Encoding::Gif => Encoder::Gif,
+    }
+}
 
 /// Decodes `image` into memory and resizes it to exactly `width` × `height` (Lanczos3, alpha
 /// premultiplied while resampling); returns the pixels and their band count.
@@ -310,4 +418,37 @@ fn decode_error(e: VipsError) -> TransformError {
 
 fn internal(e: VipsError) -> TransformError {
     TransformError::Internal(e.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn planned(path: &Path, query: &str) -> Planned {
+        let params = TransformParams::parse(query).unwrap().unwrap();
+        let recipe = Recipe { format: params.fm, params, focal_point: (0.5, 0.5) };
+        let limits = Limits { max_input_pixels: 100_000_000, max_output_pixels: 40_000_000, max_upscale: 0.0 };
+        plan(path, "image/png", &recipe, &limits).unwrap()
+    }
+
+    #[test]
+    fn avif_and_gif_outputs_have_limits_of_their_own_and_other_formats_the_output_limit() {
+        super::super::vips::init(1, 30).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("wide.png");
+        image::RgbImage::new(6000, 3000).save(&path).unwrap();
+
+        let avif = planned(&path, "w=6000&fm=avif");
+        let (w, h) = avif.output_size();
+        assert!(u64::from(w) * u64::from(h) <= MAX_AVIF_OUTPUT_PIXELS, "{w}x{h}");
+        assert!(u64::from(w) * u64::from(h) > MAX_AVIF_OUTPUT_PIXELS * 99 / 100, "scaled to fit, not further: {w}x{h}");
+        assert!((w / 2).abs_diff(h) <= 1, "the shape is kept: {w}x{h}");
+        assert_eq!(planned(&path, "w=6000&fm=webp").output_size(), (6000, 3000));
+        let (gw, gh) = planned(&path, "w=6000&fm=gif").output_size();
+        assert!(u64::from(gw) * u64::from(gh) <= MAX_GIF_OUTPUT_PIXELS, "{gw}x{gh}");
+        assert_eq!(planned(&path, "w=1200&fm=avif").output_size(), (1200, 600));
+        // The AVIF costs more than a JPEG of the same size.
+        let jpeg = planned(&path, &format!("w={w}&fm=jpg"));
+        assert!(avif.memory_bytes() > 2 * jpeg.memory_bytes(), "{} vs {}", avif.memory_bytes(), jpeg.memory_bytes());
+    }
 }

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{
+    allocator,
     derived_cache::DerivedCache,
     params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
     pipeline::{self, Limits, Recipe, TransformError},
@@ -49,6 +50,11 @@ pub struct TransformerSettings {
     pub threads: usize,
     /// Transforms waiting for a slot before new ones are refused with 503.
     pub max_waiting: usize,
+    /// Longest a transform waits for a slot and its memory before it is refused with 503.
+    pub queue_wait: Duration,
+    /// Bytes the transforms computing at once may take together, by their estimates
+    /// ([`pipeline::Planned::memory_bytes`]); one larger than all of it runs alone.
+    pub memory: u64,
     /// Longest a transform may compute.
     pub timeout: Duration,
     pub limits: Limits,
@@ -136,6 +142,8 @@ pub struct Transformer {
     storage: Storage,
     settings: TransformerSettings,
     permits: Arc<Semaphore>,
+    /// The memory budget in MiB, one permit each: a transform holds its estimate while it runs.
+    memory: Arc<Semaphore>,
     /// Sources being fetched from the store at once (temporary copies of remote originals).
     fetches: Semaphore,
     waiting: AtomicUsize,
@@ -165,6 +173,7 @@ impl Transformer {
         vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
+        let memory = Arc::new(Semaphore::new(budget_units(settings.memory) as usize));
         let fetches = Semaphore::new(settings.concurrency.max(1) * 2);
         let leases = (db.dialect() == Dialect::Postgres).then(|| db.clone());
         let cache = Arc::new(DerivedCache::new(db, storage.clone(), settings.derived_cache_max_bytes));
@@ -172,6 +181,7 @@ impl Transformer {
             storage,
             settings,
             permits,
+            memory,
             fetches,
             waiting: AtomicUsize::new(0),
             in_flight: Mutex::new(HashMap::new()),
@@ -396,19 +406,16 @@ impl Transformer {
             let _fetch = self.fetches.acquire().await.map_err(|_| TransformError::Internal("stopped".into()))?;
             self.local_original(source).await?
         };
-        let permit = self.slot().await?;
-        let started = std::time::Instant::now();
-        let deadline = started + self.settings.timeout;
         let made = match output {
             Output::Transform(recipe) => {
-                let (mime, recipe, limits) = (source.mime_type.clone(), recipe.clone(), self.settings.limits);
-                let rendered = self
-                    .blocking(move || pipeline::render(original.path(), &mime, &recipe, &limits, deadline), permit)
-                    .await?;
+                let path = original.path().to_path_buf();
+                let rendered = self.render(path, &source.mime_type, recipe, original, "image").await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
             Output::PosterFrame { at, recipe } => {
                 let frame = TempFile::new(self.settings.tmp_dir.join(format!("poster-{}.png", uuid::Uuid::new_v4())));
+                // ffmpeg runs in a process of its own: the slot bounds its CPU, its memory is not ours.
+                let admission = self.admit(0).await?;
                 media::extract_frame(&self.settings.ffmpeg, original.path(), *at, frame.path(), self.settings.timeout)
                     .await
                     .map_err(|error| match error {
@@ -416,14 +423,13 @@ impl Transformer {
                         media::MediaError::Timeout => TransformError::Timeout,
                         other => TransformError::Internal(other.to_string()),
                     })?;
-                drop(original);
-                let (recipe, limits) = (recipe.clone(), self.settings.limits);
-                let rendered = self
-                    .blocking(move || pipeline::render(frame.path(), "image/png", &recipe, &limits, deadline), permit)
-                    .await?;
+                drop((admission, original));
+                let rendered = self.render(frame.path().to_path_buf(), "image/png", recipe, frame, "poster").await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
             Output::SafeSvg => {
+                // The sanitiser streams; what it holds is the copy it writes (at most the input).
+                let admission = self.admit(2 * MAX_SANITIZED_SVG_BYTES.unsigned_abs()).await?;
                 let bytes = self
                     .blocking(
                         move || {
@@ -433,34 +439,76 @@ impl Transformer {
                             let safe = media::sanitize_svg(&svg).map_err(|e| TransformError::Decode(e.to_string()))?;
                             Ok(safe.into_bytes())
                         },
-                        permit,
+                        admission,
+                        "svg",
                     )
                     .await?;
                 (bytes, "image/svg+xml")
             }
         };
         self.rendered.fetch_add(1, Ordering::Relaxed);
-        let kind = match output {
-            Output::Transform(_) => "image",
-            Output::PosterFrame { .. } => "poster",
-            Output::SafeSvg => "svg",
-        };
-        self.metrics.record_render(kind, started.elapsed());
         Ok(made)
     }
 
-    /// A transform slot, waiting in a bounded queue when all are busy.
-    async fn slot(&self) -> Result<OwnedSemaphorePermit, TransformError> {
-        if let Ok(permit) = self.permits.clone().try_acquire_owned() {
-            return Ok(permit);
+    /// Plans a transform of the image at `path` from its header, waits for its turn (a slot and
+    /// its estimated memory), then renders it. `keep` (the file) lives until the render ends.
+    async fn render<K: Send + 'static>(
+        &self,
+        path: PathBuf,
+        mime: &str,
+        recipe: &Recipe,
+        keep: K,
+        kind: &'static str,
+    ) -> Result<pipeline::Rendered, TransformError> {
+        let (mime, recipe, limits) = (mime.to_owned(), recipe.clone(), self.settings.limits);
+        let header_path = path.clone();
+        // Reading a header takes a millisecond: no slot, but off the async threads.
+        let planned = tokio::task::spawn_blocking(move || pipeline::plan(&header_path, &mime, &recipe, &limits))
+            .await
+            .map_err(|join| TransformError::Internal(join.to_string()))??;
+        let admission = self.admit(planned.memory_bytes()).await?;
+        let deadline = std::time::Instant::now() + self.settings.timeout;
+        self.blocking(
+            move || {
+                let _keep = keep;
+                pipeline::render(&path, &planned, deadline)
+            },
+            admission,
+            kind,
+        )
+        .await
+    }
+
+    /// A transform slot and `bytes` of the memory budget (all of it at most), waiting in the
+    /// bounded queue (at most `queue_wait`) when either is short. The queue is first come, first
+    /// served: a large transform waiting for memory is not overtaken by small ones.
+    async fn admit(&self, bytes: u64) -> Result<Admission, TransformError> {
+        let units = memory_units(bytes, self.settings.memory);
+        if let Some(admission) = self.try_admit(units) {
+            return Ok(admission);
         }
         if self.waiting.fetch_add(1, Ordering::AcqRel) >= self.settings.max_waiting {
             self.waiting.fetch_sub(1, Ordering::AcqRel);
             return Err(TransformError::Busy);
         }
-        let permit = self.permits.clone().acquire_owned().await;
+        let waited = tokio::time::timeout(self.settings.queue_wait, async {
+            let memory = self.memory.clone().acquire_many_owned(units).await?;
+            let slot = self.permits.clone().acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Admission { _slot: slot, _memory: memory })
+        })
+        .await;
         self.waiting.fetch_sub(1, Ordering::AcqRel);
-        permit.map_err(|_| TransformError::Internal("the transform service stopped".into()))
+        match waited {
+            Err(_) => Err(TransformError::QueueTimeout),
+            Ok(Err(_)) => Err(TransformError::Internal("the transform service stopped".into())),
+            Ok(Ok(admission)) => Ok(admission),
+        }
+    }
+
+    fn try_admit(&self, units: u32) -> Option<Admission> {
+        let memory = self.memory.clone().try_acquire_many_owned(units).ok()?;
+        let slot = self.permits.clone().try_acquire_owned().ok()?;
+        Some(Admission { _slot: slot, _memory: memory })
     }
 
     /// The original as a local file: in place on local disk, else a temporary copy.
@@ -469,15 +517,24 @@ impl Transformer {
         self.storage.local_blob(&key, &self.settings.tmp_dir).await.map_err(storage_error)
     }
 
-    /// Runs CPU-bound work on the blocking pool, holding `permit` until it really ends.
+    /// Runs CPU-bound work on the blocking pool, holding `admission` until it really ends, then
+    /// gives the memory the work freed back to the system (see [`crate::imaging::allocator`]).
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> Result<T, TransformError> + Send + 'static,
-        permit: OwnedSemaphorePermit,
+        admission: Admission,
+        kind: &'static str,
     ) -> Result<T, TransformError> {
+        let metrics = self.metrics.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work()
+            let started = std::time::Instant::now();
+            let result = work();
+            if result.is_ok() {
+                metrics.record_render(kind, started.elapsed());
+            }
+            drop(admission);
+            allocator::release_free_memory();
+            result
         });
         // libvips kills an evaluation at the timeout; this is the backstop should it not.
         let backstop = self.settings.timeout + Duration::from_secs(5);
@@ -489,6 +546,24 @@ impl Transformer {
     }
 }
 
+/// A transform's turn: a slot and its share of the memory budget, released when dropped.
+struct Admission {
+    _slot: OwnedSemaphorePermit,
+    _memory: OwnedSemaphorePermit,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// The memory budget in permits of one MiB (at least one).
+fn budget_units(budget: u64) -> u32 {
+    u32::try_from(budget / MIB).unwrap_or(u32::MAX).max(1)
+}
+
+/// The permits an estimate of `bytes` takes: whole MiB, at least one, at most the whole budget.
+fn memory_units(bytes: u64, budget: u64) -> u32 {
+    u32::try_from(bytes.div_ceil(MIB)).unwrap_or(u32::MAX).clamp(1, budget_units(budget))
+}
+
 /// The `reason` label of a failed transform.
 fn failure_reason(error: &TransformError) -> &'static str {
     match error {
@@ -497,6 +572,7 @@ fn failure_reason(error: &TransformError) -> &'static str {
         TransformError::Decode(_) => "decode",
         TransformError::Timeout => "timeout",
         TransformError::Busy => "busy",
+        TransformError::QueueTimeout => "queue_timeout",
         TransformError::SourceGone => "source_gone",
         TransformError::Internal(_) => "internal",
     }
@@ -636,6 +712,75 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    async fn service(memory_mib: u64, concurrency: usize, max_waiting: usize, dir: &std::path::Path) -> Transformer {
+        let settings = TransformerSettings {
+            concurrency,
+            threads: 1,
+            max_waiting,
+            queue_wait: Duration::from_millis(300),
+            memory: memory_mib * MIB,
+            timeout: Duration::from_secs(30),
+            limits: Limits { max_input_pixels: 100_000_000, max_output_pixels: 40_000_000, max_upscale: 0.0 },
+            tmp_dir: dir.join("tmp"),
+            ffmpeg: "ffmpeg".into(),
+            derived_cache_max_bytes: 0,
+        };
+        let locales = [crate::domain::Locale::parse("en").unwrap()];
+        let db = Db::open_sqlite(&dir.join("assetd.db"), &locales).await.unwrap();
+        Transformer::new(Storage::in_memory(), settings, db).unwrap()
+    }
+
+    async fn refused_after_the_wait(service: &Transformer, bytes: u64) {
+        let started = Instant::now();
+        let refused = service.admit(bytes).await;
+        assert!(matches!(refused, Err(TransformError::QueueTimeout)), "{:?}", refused.err());
+        assert!(started.elapsed() >= Duration::from_millis(290), "{:?}", started.elapsed());
+    }
+
+    #[tokio::test]
+    async fn transforms_take_their_estimate_from_the_memory_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = Arc::new(service(100, 4, 8, dir.path()).await);
+        let large = service.admit(80 * MIB).await.unwrap();
+        // 30 MiB do not fit beside it: it waits, and is refused at the queue wait limit.
+        refused_after_the_wait(&service, 30 * MIB).await;
+        // 20 MiB do, at once.
+        let small = service.try_admit(memory_units(20 * MIB, service.settings.memory));
+        assert!(small.is_some(), "20 MiB fit beside 80 of 100");
+        drop(small);
+        // A waiting transform is admitted as soon as the memory is given back.
+        let waiter = tokio::spawn({
+            let service = service.clone();
+            async move { service.admit(60 * MIB).await.map(|_| ()) }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        drop(large);
+        waiter.await.unwrap().expect("admitted once the large transform ended");
+        // An estimate above the whole budget runs alone, holding all of it.
+        let alone = service.admit(500 * MIB).await.unwrap();
+        assert!(service.try_admit(1).is_none(), "nothing runs beside it");
+        drop(alone);
+        assert!(service.try_admit(100).is_some(), "the whole budget is back");
+    }
+
+    #[tokio::test]
+    async fn slots_bound_the_transforms_computing_at_once_and_the_queue_its_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let service = service(1024, 1, 1, dir.path()).await;
+        let first = service.admit(MIB).await.unwrap();
+        refused_after_the_wait(&service, MIB).await;
+        // One may wait; a second waiting one is refused at once.
+        let (waiting, refused) = tokio::join!(service.admit(MIB), async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            service.admit(MIB).await
+        });
+        assert!(matches!(refused, Err(TransformError::Busy)), "{:?}", refused.err());
+        assert!(matches!(waiting, Err(TransformError::QueueTimeout)), "{:?}", waiting.err());
+        drop(first);
+        assert!(service.admit(MIB).await.is_ok());
+    }
 
     fn params(query: &str) -> TransformParams {
         TransformParams::parse(query).unwrap().unwrap()

@@ -25,6 +25,7 @@ mod real_server;
 mod roles;
 mod svg_delivery;
 mod transfer;
+mod transform_admission;
 mod transforms;
 mod transport;
 mod ui;
