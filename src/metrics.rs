@@ -91,7 +91,7 @@ pub struct RenderLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct FailureLabels {
-    /// `busy`, `timeout`, `decode`, `too_large`, `params`, `source_gone` or `internal`.
+    /// `busy`, `queue_timeout`, `timeout`, `decode`, `too_large`, `params`, `source_gone` or `internal`.
     pub reason: &'static str,
 }
 
