@@ -22,6 +22,7 @@ pub mod token_cache;
 pub mod transform_policy;
 mod transformed;
 mod ui;
+mod unread_body;
 mod upload_filters;
 mod upload_requests;
 mod uploads;
@@ -113,6 +114,8 @@ pub fn router(app: Arc<App>) -> Router {
             tracing::error!("a request handler panicked");
             CmaError::internal().into_response()
         }))
+        // A body left unread (a 413, a refused token) is drained before the answer goes out.
+        .layer(middleware::from_fn(unread_body::drain_unread_body))
         // Outermost: the request id, the access log and the HTTP metrics see every answer,
         // framework errors and panics included.
         .layer(middleware::from_fn_with_state(app, request_context::request_context))

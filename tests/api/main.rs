@@ -29,6 +29,7 @@ mod transform_admission;
 mod transforms;
 mod transport;
 mod ui;
+mod unread_bodies;
 mod upload_filters;
 mod upload_race;
 mod upload_requests;
