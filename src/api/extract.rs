@@ -76,6 +76,13 @@ impl<S: Send + Sync> FromRequest<S> for CmaJson {
                 json!({ "message": format!("the body is not valid JSON: {error}") }),
             )
         })?;
+        if super::nul_guard::json_has_nul(&value) {
+            return Err(CmaError::new(
+                400,
+                "INVALID_JSON_BODY",
+                json!({ "message": "strings in the body may not hold a NUL character (\\u0000)" }),
+            ));
+        }
         Ok(CmaJson(value))
     }
 }

@@ -10,6 +10,7 @@ mod guard;
 mod health;
 mod job_results;
 mod metrics_endpoint;
+mod nul_guard;
 mod openapi;
 mod permissions;
 mod query;
@@ -114,6 +115,7 @@ pub fn router(app: Arc<App>) -> Router {
             tracing::error!("a request handler panicked");
             CmaError::internal().into_response()
         }))
+        .layer(middleware::from_fn(nul_guard::refuse_nul_in_path))
         // A body left unread (a 413, a refused token) is drained before the answer goes out.
         .layer(middleware::from_fn(unread_body::drain_unread_body))
         // Outermost: the request id, the access log and the HTTP metrics see every answer,

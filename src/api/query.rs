@@ -5,12 +5,25 @@ use serde_json::{Map, Value};
 
 use crate::domain::CmaError;
 
+/// Most segments a parameter name may have: the deepest the CMA takes is
+/// `filter[fields][tags][anyIn][]` (5). Without a bound, a name nested thousands deep overflowed
+/// the stack (the nesting is built, and dropped, recursively).
+const MAX_KEY_SEGMENTS: usize = 8;
+
 /// Parses a raw query string. Repeated `key[]` build arrays; a key used both as a value and as an
-/// object is an error.
+/// object, a name nested deeper than [`MAX_KEY_SEGMENTS`] and a NUL character (see
+/// [`super::nul_guard`]) are errors.
 pub(crate) fn parse_nested_query(raw: Option<&str>) -> Result<Map<String, Value>, CmaError> {
     let mut root = Map::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        if key.contains('\0') || value.contains('\0') {
+            return Err(CmaError::invalid_params(&key.replace('\0', "%00"), "parameters may not hold a NUL character"));
+        }
         let segments = split_key(&key).ok_or_else(|| CmaError::invalid_params(&key, "malformed parameter name"))?;
+        if segments.len() > MAX_KEY_SEGMENTS {
+            let name: String = key.chars().take(64).collect();
+            return Err(CmaError::invalid_params(&name, "parameter name nested too deeply"));
+        }
         insert(&mut root, &segments, value.into_owned())
             .map_err(|_| CmaError::invalid_params(&key, "parameter given both as a value and as an object"))?;
     }
@@ -104,6 +117,18 @@ pub(super) fn only_params(query: &Map<String, Value>, allowed: &[&str]) -> Resul
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn names_nested_too_deeply_and_nul_characters_are_refused() {
+        let deep = format!("a{}=1", "[b]".repeat(5000));
+        let error = parse_nested_query(Some(&deep)).unwrap_err();
+        assert_eq!(error.status, 422);
+        assert!(parse_nested_query(Some(&format!("a{}=1", "[b]".repeat(8)))).is_err());
+        assert!(parse_nested_query(Some("filter[fields][tags][anyIn][]=x&a[b][c][d][e][f][g]=1")).is_ok());
+        for raw in ["filter[ids]=a%00b", "a%00=1", "page[limit]=1%00"] {
+            assert_eq!(parse_nested_query(Some(raw)).unwrap_err().status, 422, "{raw}");
+        }
+    }
 
     #[test]
     fn parses_the_recorded_client_query() {

@@ -315,3 +315,45 @@ async fn pixel_floods_are_stored_but_never_decoded() {
     assert_eq!(transform.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(transform.error_code(), "IMAGE_TOO_LARGE");
 }
+
+/// The lead's probe (issue 14): a NUL character (which PostgreSQL's text cannot hold: a 500
+/// there) and a query name nested thousands deep (a stack overflow that aborted the process,
+/// no token needed on the direct PUT) get client errors on every backend and change nothing.
+#[tokio::test]
+async fn nul_characters_and_deeply_nested_query_names_get_client_errors() {
+    let app = TestApp::spawn().await;
+    let upload = app.create_upload("cat.png", &fixture("cat.png"), json!({"notes": "kept"})).await;
+    let id = upload["id"].as_str().unwrap().to_owned();
+    let url = upload["attributes"]["url"].as_str().unwrap().to_owned();
+
+    for (method, uri) in [(Method::GET, "/uploads/a%00b".to_owned()), (Method::DELETE, "/uploads/a%00b".to_owned())] {
+        let response = app.call(method.clone(), &uri, None).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{method} {uri}");
+        assert_eq!(response.error_code(), "INVALID_REQUEST");
+    }
+    let asset = app.fetch_asset(&format!("{url}%00"), &[]).await;
+    assert_eq!(asset.status, StatusCode::BAD_REQUEST);
+
+    let listed = app.call(Method::GET, "/uploads?filter[fields][filename][matches]=a%00", None).await;
+    assert_eq!(listed.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(listed.error_code(), "INVALID_PARAMS");
+    let deep = format!("/uploads?a{}=1", "[b]".repeat(5000));
+    let listed = app.call(Method::GET, &deep, None).await;
+    assert_eq!(listed.error_code(), "INVALID_PARAMS");
+
+    let body = json!({"data": {"type": "upload", "id": id, "attributes": {"notes": "a\u{0}b"}}});
+    let updated = app.call(Method::PUT, &format!("/uploads/{id}"), Some(body)).await;
+    assert_eq!(updated.status, StatusCode::BAD_REQUEST);
+    assert_eq!(updated.error_code(), "INVALID_JSON_BODY");
+    assert_eq!(app.get_upload(&id).await["attributes"]["notes"], "kept");
+
+    // The unauthenticated direct PUT parses its query too.
+    let put = Request::builder()
+        .method(Method::PUT)
+        .uri(format!("/put/1/x.png?a{}=1", "[b]".repeat(5000)))
+        .body(Body::from("x"))
+        .unwrap();
+    let put = app.send(put).await;
+    assert_eq!(put.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(put.error_code(), "INVALID_PARAMS");
+}
