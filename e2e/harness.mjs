@@ -5,7 +5,7 @@
 // { baseUrl, token, client, stop(), ... }. useServer(opts) wires that into node:test
 // before/after hooks and prints the server log when a test failed (or E2E_VERBOSE is set).
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -415,3 +415,19 @@ export async function getBytes(url, init = {}) {
 }
 
 export { ApiError, sleep };
+
+/** Runs `assetd tokens …` against a server's database; returns stdout. */
+export function assetdTokens(server, args) {
+  const run = spawnSync(assetdBin(), ['tokens', ...args], { env: { ...server.env, RUST_LOG: 'warn' }, encoding: 'utf8' });
+  assert.equal(run.status, 0, `assetd tokens ${args.join(' ')}: ${run.stderr}`);
+  return run.stdout;
+}
+
+/** Creates a token with a role on a server: { id, secret, client } (an official client using it). */
+export function createToken(server, name, role) {
+  const out = assetdTokens(server, ['create', '--name', name, '--role', role]);
+  const secret = out.match(/secret \(shown only now\): (\S+)/)?.[1];
+  const id = out.match(/created token (\S+)/)?.[1];
+  assert.ok(secret && id, out);
+  return { id, secret, client: buildClient({ apiToken: secret, baseUrl: server.baseUrl }) };
+}

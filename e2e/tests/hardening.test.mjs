@@ -2,31 +2,25 @@
 // the client riding out 429s with the reset header, and signed transform URLs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 
-import { buildClient } from '@datocms/cma-client-node';
-import { assetdBin, useServer, startServer, fixture, getBytes, expectApiError } from '../harness.mjs';
+import {
+  assetdTokens,
+  createToken as createTokenOn,
+  useServer,
+  startServer,
+  fixture,
+  getBytes,
+  expectApiError,
+} from '../harness.mjs';
 
 const T = { timeout: 120000 };
 const SIGNING_SECRET = 'e2e-transform-secret';
 
 const srv = useServer({ env: { ASSETD_TRANSFORM_SECRET: SIGNING_SECRET, ASSETD_TRANSFORM_PRESETS: 'thumb:w=32&h=32&fit=crop' } });
 
-/** Runs `assetd tokens …` against the server's database; returns stdout. */
-function tokens(args) {
-  const run = spawnSync(assetdBin(), ['tokens', ...args], { env: { ...srv.env, RUST_LOG: 'warn' }, encoding: 'utf8' });
-  assert.equal(run.status, 0, `assetd tokens ${args.join(' ')}: ${run.stderr}`);
-  return run.stdout;
-}
-
-function createToken(name, role) {
-  const out = tokens(['create', '--name', name, '--role', role]);
-  const secret = out.match(/secret \(shown only now\): (\S+)/)?.[1];
-  const id = out.match(/created token (\S+)/)?.[1];
-  assert.ok(secret && id, out);
-  return { id, secret, client: buildClient({ apiToken: secret, baseUrl: srv.baseUrl }) };
-}
+const tokens = (args) => assetdTokens(srv, args);
+const createToken = (name, role) => createTokenOn(srv, name, role);
 
 test('a read-only token reads and is refused every change', T, async () => {
   const cat = await srv.client.uploads.createFromLocalFile({ localPath: await fixture('cat.png'), notes: 'kept' });
