@@ -171,6 +171,9 @@ impl Transformer {
     /// database render each image once between them (render leases).
     pub fn new(storage: Storage, settings: TransformerSettings, db: Db) -> Result<Self, TransformError> {
         vips::init(settings.threads, settings.timeout.as_secs().max(1)).map_err(|e| TransformError::Internal(e.0))?;
+        if !allocator::configure() {
+            tracing::debug!("the allocator keeps its own mmap threshold: freed image memory may stay in its arenas");
+        }
         std::fs::create_dir_all(&settings.tmp_dir).map_err(|e| TransformError::Internal(e.to_string()))?;
         let permits = Arc::new(Semaphore::new(settings.concurrency.max(1)));
         let memory = Arc::new(Semaphore::new(budget_units(settings.memory) as usize));
