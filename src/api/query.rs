@@ -16,13 +16,14 @@ const MAX_KEY_SEGMENTS: usize = 8;
 pub(crate) fn parse_nested_query(raw: Option<&str>) -> Result<Map<String, Value>, CmaError> {
     let mut root = Map::new();
     for (key, value) in form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+        // Refused names are quoted in the error only as far as 64 characters.
+        let shown = || key.chars().take(64).collect::<String>().replace('\0', "%00");
         if key.contains('\0') || value.contains('\0') {
-            return Err(CmaError::invalid_params(&key.replace('\0', "%00"), "parameters may not hold a NUL character"));
+            return Err(CmaError::invalid_params(&shown(), "parameters may not hold a NUL character"));
         }
         let segments = split_key(&key).ok_or_else(|| CmaError::invalid_params(&key, "malformed parameter name"))?;
         if segments.len() > MAX_KEY_SEGMENTS {
-            let name: String = key.chars().take(64).collect();
-            return Err(CmaError::invalid_params(&name, "parameter name nested too deeply"));
+            return Err(CmaError::invalid_params(&shown(), "parameter name nested too deeply"));
         }
         insert(&mut root, &segments, value.into_owned())
             .map_err(|_| CmaError::invalid_params(&key, "parameter given both as a value and as an object"))?;

@@ -31,10 +31,10 @@ use tokio::sync::oneshot;
 /// Most bytes read and discarded after the answer is known: enough for the rest of a body a few
 /// MiB over a limit (a 3 MB JSON body, a file a MiB or two over `ASSETD_MAX_UPLOAD_SIZE`), little
 /// next to what a client may upload anyway.
-pub(super) const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
+const DRAIN_MAX_BYTES: u64 = 8 * 1024 * 1024;
 /// Longest a drain waits for the rest of a body: a slow client gets its answer, and one that
 /// trickles cannot hold the answer back for longer.
-pub(super) const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
+const DRAIN_MAX_TIME: Duration = Duration::from_secs(10);
 
 /// Runs the request; if the handler left part of the body unread (and dropped it), discards the
 /// rest within the bounds before answering, with `Connection: close`.

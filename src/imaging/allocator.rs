@@ -41,7 +41,7 @@ pub(crate) fn release_free_memory() {
 
 /// Allocations at least this large are mapped on their own (and unmapped when freed): image rows
 /// and strips are smaller, whole images and encoder buffers larger.
-pub(crate) const MMAP_THRESHOLD: usize = 1024 * 1024;
+const MMAP_THRESHOLD: usize = 1024 * 1024;
 
 /// Sets the allocator up for transforms (a fixed mmap threshold; see the module doc), once per
 /// process, before the first transform. False when the allocator refused (or is not glibc's).

@@ -83,23 +83,24 @@ impl Server {
             .header("x-api-version", "3")
     }
 
+    /// `POST /upload-requests`: the path and the URL to PUT to.
+    pub async fn upload_request(&self, filename: &str) -> (String, String) {
+        let body = json!({"data": {"type": "upload_request", "attributes": {"filename": filename}}});
+        let response = self.cma(reqwest::Method::POST, "/upload-requests").json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let request: Value = response.json().await.unwrap();
+        let path = request["data"]["id"].as_str().unwrap().to_owned();
+        (path, request["data"]["attributes"]["url"].as_str().unwrap().to_owned())
+    }
+
     /// Upload request + PUT + POST /uploads; returns the job id of the 202.
     pub async fn start_upload(&self, bytes: Vec<u8>) -> String {
-        let request: Value = self
-            .cma(reqwest::Method::POST, "/upload-requests")
-            .json(&json!({"data": {"type": "upload_request", "attributes": {"filename": "cat.png"}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = request["data"]["attributes"]["url"].as_str().unwrap();
+        let (path, url) = self.upload_request("cat.png").await;
         let put = self.http.put(url).body(bytes).send().await.unwrap();
         assert_eq!(put.status(), StatusCode::OK);
         let created = self
             .cma(reqwest::Method::POST, "/uploads")
-            .json(&json!({"data": {"type": "upload", "attributes": {"path": request["data"]["id"], "tags": ["durable"]}}}))
+            .json(&json!({"data": {"type": "upload", "attributes": {"path": path, "tags": ["durable"]}}}))
             .send()
             .await
             .unwrap();

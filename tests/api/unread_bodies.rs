@@ -118,16 +118,8 @@ async fn a_direct_put_over_the_size_limit_gets_413_whether_declared_or_chunked()
     let (_dir, server, port) = start(&[("ASSETD_MAX_UPLOAD_SIZE", "1048576")]).await;
     let file = vec![7u8; 3 * 1024 * 1024];
     for framing in [Framing::Length, Framing::Chunked] {
-        let request: Value = server
-            .cma(Method::POST, "/upload-requests")
-            .json(&json!({"data": {"type": "upload_request", "attributes": {"filename": "big.bin"}}}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let url = reqwest::Url::parse(request["data"]["attributes"]["url"].as_str().unwrap()).unwrap();
+        let (path, url) = server.upload_request("big.bin").await;
+        let url = reqwest::Url::parse(&url).unwrap();
         let target = format!("{}?{}", url.path(), url.query().unwrap_or_default());
         let head = format!("PUT {target} HTTP/1.1\r\ncontent-type: application/octet-stream\r\n");
         let (status, answer, _) = send_then_read(port, &head, &file, framing).await;
@@ -136,7 +128,7 @@ async fn a_direct_put_over_the_size_limit_gets_413_whether_declared_or_chunked()
         // Nothing was kept: the path cannot make an upload.
         let created = server
             .cma(Method::POST, "/uploads")
-            .json(&json!({"data": {"type": "upload", "attributes": {"path": request["data"]["id"]}}}))
+            .json(&json!({"data": {"type": "upload", "attributes": {"path": path}}}))
             .send()
             .await
             .unwrap();

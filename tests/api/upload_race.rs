@@ -157,16 +157,6 @@ impl Deployment {
     }
 }
 
-/// `POST /upload-requests`: the path and the URL to PUT to.
-async fn upload_request(server: &Server, filename: &str) -> (String, String) {
-    let body = json!({"data": {"type": "upload_request", "attributes": {"filename": filename}}});
-    let response = server.cma(Method::POST, "/upload-requests").json(&body).send().await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let request: Value = response.json().await.unwrap();
-    let path = request["data"]["id"].as_str().unwrap().to_owned();
-    (path, request["data"]["attributes"]["url"].as_str().unwrap().to_owned())
-}
-
 async fn put(server: &Server, url: &str, bytes: &[u8]) {
     let response = server.http.put(url).header(header::CONTENT_TYPE, "application/octet-stream").body(bytes.to_vec());
     let response = response.send().await.unwrap();
@@ -254,7 +244,7 @@ async fn a_put_that_finishes_after_post_uploads_cannot_change_the_upload() {
     let deployment = Deployment::new();
     let server = deployment.start().await;
     let (first, late) = (fixture("cat.png"), fixture("dog.jpg"));
-    let (path, url) = upload_request(&server, "cat.png").await;
+    let (path, url) = server.upload_request("cat.png").await;
     put(&server, &url, &first).await;
 
     let held = HeldPut::start(&server, &url, &late);
@@ -273,10 +263,10 @@ async fn a_put_that_finishes_after_a_new_version_cannot_change_the_upload() {
     let deployment = Deployment::new();
     let server = deployment.start().await;
     let (old, first, late) = (fixture("p3.png"), fixture("cat.png"), fixture("dog.jpg"));
-    let (old_path, old_url) = upload_request(&server, "old.png").await;
+    let (old_path, old_url) = server.upload_request("old.png").await;
     put(&server, &old_url, &old).await;
     let id = create(&server, &old_path).await["id"].as_str().unwrap().to_owned();
-    let (path, url) = upload_request(&server, "new.png").await;
+    let (path, url) = server.upload_request("new.png").await;
     put(&server, &url, &first).await;
 
     let held = HeldPut::start(&server, &url, &late);
@@ -294,7 +284,7 @@ async fn until_the_file_is_taken_the_last_complete_put_wins() {
     let deployment = Deployment::new();
     let server = deployment.start().await;
     let (replaced, last) = (fixture("p3.png"), fixture("cat.png"));
-    let (path, url) = upload_request(&server, "cat.png").await;
+    let (path, url) = server.upload_request("cat.png").await;
     put(&server, &url, &replaced).await;
     put(&server, &url, &last).await;
     let upload = create(&server, &path).await;
@@ -316,7 +306,7 @@ async fn on_local_disk_of_overlapping_puts_the_one_completing_last_wins() {
     }
     let server = deployment.start().await;
     let (overtaken, last) = (fixture("p3.png"), fixture("cat.png"));
-    let (path, url) = upload_request(&server, "cat.png").await;
+    let (path, url) = server.upload_request("cat.png").await;
     let held = HeldPut::start(&server, &url, &last);
     deployment.wait_until_streaming().await;
     put(&server, &url, &overtaken).await;
@@ -334,10 +324,10 @@ async fn on_local_disk_of_overlapping_puts_the_one_completing_last_wins() {
 async fn the_file_is_taken_only_by_a_request_whose_body_is_valid() {
     let deployment = Deployment::new();
     let server = deployment.start().await;
-    let (old_path, old_url) = upload_request(&server, "old.png").await;
+    let (old_path, old_url) = server.upload_request("old.png").await;
     put(&server, &old_url, &fixture("cat.png")).await;
     let id = create(&server, &old_path).await["id"].as_str().unwrap().to_owned();
-    let (path, url) = upload_request(&server, "new.jpg").await;
+    let (path, url) = server.upload_request("new.jpg").await;
     put(&server, &url, &fixture("dog.jpg")).await;
     let update = |query: &str, attributes: Value| {
         let body = json!({"data": {"type": "upload", "id": id, "attributes": attributes}});
