@@ -20,7 +20,6 @@
 use std::{
     collections::HashMap,
     path::{Path, PathBuf},
-    sync::Arc,
     time::{Duration, SystemTime},
 };
 
@@ -29,7 +28,6 @@ use futures_util::TryStreamExt;
 use tokio::sync::watch;
 
 use crate::{
-    app::App,
     config::Config,
     db::Db,
     domain::now_millis,
@@ -228,26 +226,46 @@ async fn remove_scratch_files(dir: &Path, cutoff: Option<SystemTime>) -> anyhow:
     Ok(removed)
 }
 
+/// What the server's periodic sweep works on, and how often.
+pub struct Sweeper {
+    db: Db,
+    storage: Storage,
+    scratch_dirs: Vec<PathBuf>,
+    interval: Duration,
+    grace: Duration,
+}
+
+impl Sweeper {
+    /// The sweep of a server on `db` and `storage`, paced by `config`.
+    pub fn new(db: Db, storage: Storage, config: &Config) -> Self {
+        Sweeper {
+            db,
+            storage,
+            scratch_dirs: scratch_dirs(config),
+            interval: Duration::from_secs(config.cleanup_interval_secs),
+            grace: Duration::from_secs(config.cleanup_grace_secs),
+        }
+    }
+}
+
 /// Starts the server's cleanup: removes every temporary file now, before the server takes
 /// requests (they are a killed earlier run's: the scratch directory and the local store belong to
 /// one node, and this process has written none yet; its own remove themselves), then sweeps the
 /// blobs in the background at once and every `cleanup_interval_secs` until `stop` turns true.
-pub async fn start(app: Arc<App>, stop: watch::Receiver<bool>) {
-    match remove_temp_files(&app.storage, &scratch_dirs(&app.config), None).await {
+pub async fn start(sweeper: Sweeper, stop: watch::Receiver<bool>) {
+    match remove_temp_files(&sweeper.storage, &sweeper.scratch_dirs, None).await {
         Ok(removed) if removed.is_empty() => {}
         Ok(removed) => tracing::info!(count = removed.len(), "removed temporary files left by an earlier run"),
         Err(error) => tracing::warn!("cannot remove old temporary files: {error:#}"),
     }
-    if app.config.cleanup_interval_secs > 0 {
-        tokio::spawn(run_periodically(app, stop));
+    if !sweeper.interval.is_zero() {
+        tokio::spawn(run_periodically(sweeper, stop));
     }
 }
 
-async fn run_periodically(app: Arc<App>, mut stop: watch::Receiver<bool>) {
-    let interval = Duration::from_secs(app.config.cleanup_interval_secs);
-    let grace = Duration::from_secs(app.config.cleanup_grace_secs);
+async fn run_periodically(sweeper: Sweeper, mut stop: watch::Receiver<bool>) {
     loop {
-        match sweep(&app.db, &app.storage, grace).await {
+        match sweep(&sweeper.db, &sweeper.storage, sweeper.grace).await {
             Ok(report) if report.removed_blobs.is_empty() => {
                 tracing::debug!(listed = report.listed, "cleanup: nothing to remove");
             }
@@ -260,7 +278,7 @@ async fn run_periodically(app: Arc<App>, mut stop: watch::Receiver<bool>) {
             Err(error) => tracing::warn!("cleanup sweep failed: {error:#}"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = tokio::time::sleep(sweeper.interval) => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
     }

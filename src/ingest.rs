@@ -17,15 +17,9 @@ use tokio::{
 use crate::{
     db::FileFacts,
     domain::CmaError,
-    media::{self, MediaKind, Sniffed},
+    media::{self, MediaKind, Sniffed, SNIFF_LEN},
     storage::{Storage, StorageError, StorageKey, TempFile},
 };
-
-/// Bytes read from the start of a file to sniff its type: for XML, the root element's start tag
-/// must begin within them (prologs of real files take a few KiB: Illustrator's DOCTYPE, editors'
-/// comments). A file whose root starts later is not taken for SVG; it is stored as XML or text and
-/// never shown as SVG (see `media::sniff`).
-pub const SNIFF_LEN: usize = 256 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {

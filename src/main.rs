@@ -1,7 +1,11 @@
 //! The `assetd` binary: parse the command line, then wire config → tracing → App → server + worker.
 
 use anyhow::Context;
-use assetd::{app::App, config::Cli, config::Command, telemetry};
+use assetd::{
+    app::App,
+    cli::{Cli, Command},
+    telemetry,
+};
 use clap::Parser;
 
 #[tokio::main]
@@ -11,7 +15,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(config) => {
             let app = App::build(*config).await.context("starting assetd")?;
-            app.serve_until_shutdown(telemetry::shutdown_signal()).await
+            assetd::serve::serve_until_shutdown(app, telemetry::shutdown_signal()).await
         }
         Command::Tokens(args) => assetd::cli::tokens::run(args).await,
         Command::Webhooks(args) => assetd::cli::webhooks::run(args).await,

@@ -15,12 +15,17 @@ use axum::{
 };
 use serde_json::json;
 
-use super::{rate_limit::Decision, server::PeerAddr};
+use super::{rate_limit::Decision, server::PeerAddr, state::HttpEdge};
 use crate::{app::App, domain::CmaError};
 
-pub(super) async fn limit_by_client(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
+pub(super) async fn limit_by_client(
+    State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let key = client_key(app.config.client_ip_header.as_deref(), &request);
-    match app.public_rate_limiter.check(&key) {
+    match http.public_rate_limiter.check(&key) {
         Decision::Limited { limit, reset_secs } => {
             let mut error = CmaError::new(429, "RATE_LIMIT_EXCEEDED", json!({ "scope": "client_address" }));
             error.retry_after_secs = Some(reset_secs);

@@ -19,8 +19,8 @@ use crate::{
     app::App,
     db::{collection_tree, CollectionRow, Db},
     domain::{is_valid_entity_id, new_entity_id, now_millis, CmaError, CollectionMove, CollectionTree},
-    jobs::{self, ReorderCollections},
-    views::{collection_resource, document},
+    jobs::ReorderCollections,
+    views::{collection_resource, document, job_document},
 };
 
 /// The body of `POST /upload-collections`.
@@ -168,9 +168,8 @@ pub(super) async fn reorder_collections(
     // Refuse at once what the job would refuse.
     let mut tree = collection_tree(&app.db.list_collections().await?);
     tree.apply_moves(&moves)?;
-    let job_id =
-        jobs::enqueue(&app, &ReorderCollections { moves: moves.into_iter().map(Into::into).collect() }).await?;
-    Ok((StatusCode::ACCEPTED, Json(jobs::job_document(&job_id))))
+    let job_id = app.enqueue(&ReorderCollections { moves: moves.into_iter().map(Into::into).collect() }).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_document(&job_id))))
 }
 
 /// `{data: collection}` with its children, from a full list of rows.

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{error::ApiResult, transformed::serve_transformed};
+use super::{error::ApiResult, state::HttpEdge, transformed::serve_transformed};
 use crate::{
     app::App,
     db::UploadRow,
@@ -27,6 +27,7 @@ pub(super) const CSP_SANDBOX: &str = "default-src 'none'; img-src data:; style-s
 
 pub(super) async fn serve_asset(
     State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
     Path(file): Path<String>,
     method: Method,
     uri: Uri,
@@ -38,7 +39,7 @@ pub(super) async fn serve_asset(
         return match app.db.find_current_path_for_alias(&path).await? {
             Some(current) => {
                 let query = match query {
-                    Some(query) => format!("?{}", app.transform_policy.resign(uri.path(), &current, &query)),
+                    Some(query) => format!("?{}", http.transform_policy.resign(uri.path(), &current, &query)),
                     None => String::new(),
                 };
                 Ok(redirect(&format!("{}{current}{query}", app.views.asset_base)))
@@ -46,7 +47,7 @@ pub(super) async fn serve_asset(
             None => Err(CmaError::not_found()),
         };
     };
-    let query = app.transform_policy.resolve(uri.path(), query.as_deref())?;
+    let query = http.transform_policy.resolve(uri.path(), query.as_deref())?;
     if let Some(response) = serve_transformed(&app, &upload, query.as_deref(), &headers, &method).await? {
         return Ok(response);
     }

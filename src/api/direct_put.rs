@@ -18,7 +18,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{error::ApiResult, extract::NestedQuery};
+use super::{error::ApiResult, extract::NestedQuery, state::HttpEdge};
 use crate::{
     app::App,
     domain::{now_millis, CmaError},
@@ -27,6 +27,7 @@ use crate::{
 
 pub(super) async fn put_file(
     State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
     Path((project, file)): Path<(String, String)>,
     NestedQuery(query): NestedQuery,
     headers: HeaderMap,
@@ -44,7 +45,7 @@ pub(super) async fn put_file(
     let (Some(expires), Some(sig)) = (expires, query.get("sig").and_then(Value::as_str)) else {
         return Err(forbidden("the upload URL has no valid signature"));
     };
-    if !app.signer.verify(&path, expires, sig) {
+    if !http.signer.verify(&path, expires, sig) {
         return Err(forbidden("the upload URL signature does not match"));
     }
     if expires * 1000 < now_millis() {

@@ -7,7 +7,7 @@ use axum::{
     Json,
 };
 
-use crate::{db::DbError, domain::CmaError, ingest::IngestError, storage::StorageError};
+use crate::{db::DbError, domain::CmaError, ingest::IngestError, storage::StorageError, uploads::UploadError};
 
 /// The error type of every handler.
 pub type ApiError = CmaError;
@@ -52,6 +52,20 @@ impl From<IngestError> for CmaError {
             IngestError::Storage(error) => error.into(),
             IngestError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "ingest failed");
+                CmaError::internal()
+            }
+        }
+    }
+}
+
+impl From<UploadError> for CmaError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Rejected(error) => error,
+            UploadError::Db(error) => error.into(),
+            UploadError::Storage(error) => error.into(),
+            UploadError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "upload change failed");
                 CmaError::internal()
             }
         }

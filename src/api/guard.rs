@@ -10,26 +10,33 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
-use super::{extract::Caller, permissions, rate_limit::Decision};
-use crate::{app::App, domain::CmaError};
+use super::{extract::Caller, permissions, rate_limit::Decision, state::HttpEdge};
+use crate::{
+    app::App,
+    domain::{token_secret_hash, CmaError},
+};
 
-pub(super) async fn cma_guard(State(app): State<Arc<App>>, mut request: Request, next: Next) -> Response {
+pub(super) async fn cma_guard(
+    State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let credential = Credential::of(request.headers());
     // Rate limits count per credential; requests without one (only ever answered 401) share one.
     let bucket = match credential {
-        Credential::Bearer(secret) => sha256_hex(secret),
+        Credential::Bearer(secret) => token_secret_hash(secret),
         Credential::Missing | Credential::Malformed => "anonymous".to_owned(),
     };
-    let decision = app.rate_limiter.check(&bucket);
+    let decision = http.rate_limiter.check(&bucket);
     let mut response = match decision {
         Decision::Limited { reset_secs, .. } => {
             let mut error = CmaError::new(429, "RATE_LIMIT_EXCEEDED", json!({}));
             error.retry_after_secs = Some(reset_secs);
             error.into_response()
         }
-        Decision::Allowed { .. } => match admit(&app, Asked::of(&request), credential).await {
+        Decision::Allowed { .. } => match admit(&app, &http, Asked::of(&request), credential).await {
             Ok(caller) => {
                 request.extensions_mut().insert(caller);
                 next.run(request).await
@@ -65,7 +72,7 @@ impl<'a> Asked<'a> {
     }
 }
 
-async fn admit(app: &App, asked: Asked<'_>, credential: Credential<'_>) -> Result<Caller, CmaError> {
+async fn admit(app: &App, http: &HttpEdge, asked: Asked<'_>, credential: Credential<'_>) -> Result<Caller, CmaError> {
     let headers = asked.headers;
     if !accepts_json(headers) {
         return Err(CmaError::new(406, "INVALID_ACCEPT_HEADER", json!({ "message": "send Accept: application/json" })));
@@ -81,7 +88,7 @@ async fn admit(app: &App, asked: Asked<'_>, credential: Credential<'_>) -> Resul
             ))
         }
     };
-    let Some(token) = app.tokens.token(&app.db, &sha256_hex(secret)).await? else {
+    let Some(token) = http.tokens.token(&app.db, &token_secret_hash(secret)).await? else {
         return Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "unknown API token" })));
     };
     if headers.get("x-api-version").and_then(|v| v.to_str().ok()).map(str::trim) != Some("3") {
@@ -145,10 +152,6 @@ pub(super) fn malformed_authorization() -> CmaError {
         "INVALID_AUTHORIZATION_HEADER",
         json!({ "message": "the Authorization header must be Bearer <token>" }),
     )
-}
-
-pub fn sha256_hex(secret: &str) -> String {
-    Sha256::digest(secret.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn accepts_json(headers: &HeaderMap) -> bool {

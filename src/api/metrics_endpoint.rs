@@ -11,8 +11,9 @@ use axum::{
 use serde_json::json;
 
 use crate::{
-    api::guard::{malformed_authorization, sha256_hex, Credential},
+    api::guard::{malformed_authorization, Credential},
     app::App,
+    domain::token_secret_hash,
     domain::{now_millis, CmaError},
     metrics::{QueueSnapshot, CONTENT_TYPE},
 };
@@ -42,7 +43,7 @@ pub(super) async fn serve_metrics(State(app): State<Arc<App>>, headers: HeaderMa
 /// strings differ. `Authorization` is read as the CMA guard reads it.
 fn check_bearer(headers: &HeaderMap, secret: &str) -> Result<(), CmaError> {
     match Credential::of(headers) {
-        Credential::Bearer(given) if sha256_hex(given) == sha256_hex(secret) => Ok(()),
+        Credential::Bearer(given) if token_secret_hash(given) == token_secret_hash(secret) => Ok(()),
         Credential::Bearer(_) => {
             Err(CmaError::new(401, "INVALID_AUTHORIZATION_HEADER", json!({ "message": "wrong metrics token" })))
         }

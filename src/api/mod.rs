@@ -18,6 +18,7 @@ pub mod rate_limit;
 pub mod request_context;
 pub mod server;
 pub mod signing;
+pub mod state;
 mod tags;
 pub mod token_cache;
 pub mod transform_policy;
@@ -29,8 +30,6 @@ mod upload_requests;
 mod uploads;
 mod webhooks;
 
-use std::sync::Arc;
-
 use axum::{
     extract::DefaultBodyLimit,
     middleware,
@@ -40,14 +39,14 @@ use axum::{
 };
 use tower_http::catch_panic::CatchPanicLayer;
 
-pub use guard::sha256_hex;
 /// The `GET /uploads` query-string parsers, for [`crate::fuzzing`] (which has no router to go through).
 pub(crate) use {query::parse_nested_query, uploads::parse_query as parse_uploads_query};
 
-use crate::{app::App, domain::CmaError};
+use crate::domain::CmaError;
+use state::ApiState;
 
 /// The whole route table.
-pub fn router(app: Arc<App>) -> Router {
+pub fn router(state: ApiState) -> Router {
     // The Content Management API: authenticated, rate limited, JSON in and out.
     let cma = Router::new()
         .route("/upload-requests", post(upload_requests::create_upload_request))
@@ -86,15 +85,15 @@ pub fn router(app: Arc<App>) -> Router {
         // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
         .fallback(health::unknown_endpoint)
         .method_not_allowed_fallback(health::unknown_endpoint)
-        .layer(middleware::from_fn_with_state(app.clone(), guard::cma_guard))
+        .layer(middleware::from_fn_with_state(state.clone(), guard::cma_guard))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY));
 
     // Public delivery and the signed direct upload: no token, streamed bodies.
-    let project = &app.config.project_id;
+    let project = &state.app.config.project_id;
     let limited_per_client = Router::new()
         .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
-        .layer(middleware::from_fn_with_state(app.clone(), client_limit::limit_by_client))
+        .layer(middleware::from_fn_with_state(state.clone(), client_limit::limit_by_client))
         .layer(DefaultBodyLimit::disable());
     let operations = Router::new()
         .route("/healthz", get(health::healthz))
@@ -109,7 +108,7 @@ pub fn router(app: Arc<App>) -> Router {
     operations
         .merge(limited_per_client)
         .merge(cma)
-        .with_state(app.clone())
+        .with_state(state.clone())
         .layer(middleware::map_response(error::envelope_framework_errors))
         .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
             tracing::error!("a request handler panicked");
@@ -120,5 +119,5 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn(unread_body::drain_unread_body))
         // Outermost: the request id, the access log and the HTTP metrics see every answer,
         // framework errors and panics included.
-        .layer(middleware::from_fn_with_state(app, request_context::request_context))
+        .layer(middleware::from_fn_with_state(state, request_context::request_context))
 }

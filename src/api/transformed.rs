@@ -19,8 +19,7 @@ use crate::{
     db::UploadRow,
     domain::{format_http_date, CmaError},
     imaging::{Derived, Output, ParamError, Source, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
-    ingest::SNIFF_LEN,
-    media::sniff,
+    media::{sniff, SNIFF_LEN},
 };
 
 /// Answers a derived image: a transform when `query` holds rendering parameters for an image (or a

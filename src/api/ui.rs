@@ -16,6 +16,7 @@ use axum::{
 
 use sha2::Digest;
 
+use super::state::HttpEdge;
 use crate::{
     app::App,
     domain::{encode_hex, CmaError},
@@ -58,18 +59,23 @@ static ETAGS: LazyLock<Vec<String>> = LazyLock::new(|| {
 });
 
 /// `GET /ui` and `GET /ui/`: the page.
-pub(super) async fn index(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    serve(0, &headers, "no-cache", ui_policy(&app).await)
+pub(super) async fn index(
+    State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
+    headers: HeaderMap,
+) -> Response {
+    serve(0, &headers, "no-cache", ui_policy(&app, &http).await)
 }
 
 /// `GET /ui/{file}`: a script or the style sheet; 404 `NOT_FOUND` for anything else.
 pub(super) async fn asset(
     State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, CmaError> {
     let index = FILES.iter().position(|file| file.name == name).ok_or_else(CmaError::not_found)?;
-    Ok(serve(index, &headers, "public, max-age=300", ui_policy(&app).await))
+    Ok(serve(index, &headers, "public, max-age=300", ui_policy(&app, &http).await))
 }
 
 fn serve(index: usize, request: &HeaderMap, cache_control: &'static str, csp: &str) -> Response {
@@ -97,8 +103,8 @@ fn serve(index: usize, request: &HeaderMap, cache_control: &'static str, csp: &s
 }
 
 /// The app's policy, made on the first `/ui` request and kept (it depends only on the configuration).
-async fn ui_policy(app: &App) -> &str {
-    app.ui_policy.get_or_init(|| content_security_policy(app)).await
+async fn ui_policy<'a>(app: &App, http: &'a HttpEdge) -> &'a str {
+    http.ui_policy.get_or_init(|| content_security_policy(app)).await
 }
 
 /// The policy of the page: its own files only, images also from the asset origin (the uploads'

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::{
     error::ApiResult,
     extract::{parse_resource, Caller, CmaJson, ResourceShape},
+    state::HttpEdge,
 };
 use crate::{
     app::App,
@@ -26,6 +27,7 @@ pub(super) const CREATE_UPLOAD_REQUEST: ResourceShape =
 
 pub(super) async fn create_upload_request(
     State(app): State<Arc<App>>,
+    State(http): State<Arc<HttpEdge>>,
     caller: Caller,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
@@ -45,7 +47,7 @@ pub(super) async fn create_upload_request(
         Some(url) => url,
         None => {
             let expires_secs = expires_at / 1000;
-            let sig = app.signer.sign(&path, expires_secs);
+            let sig = http.signer.sign(&path, expires_secs);
             format!("{}/put{}?expires={}&sig={}", app.public_url, path, expires_secs, sig)
         }
     };

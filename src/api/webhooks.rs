@@ -19,9 +19,10 @@ use super::{
 use crate::{
     app::App,
     db::{Db, WebhookAttemptRow, WebhookCallQuery, WebhookCallRow, WebhookRow},
-    domain::{format_iso_millis, is_valid_entity_id, new_entity_id, new_opaque_id, now_millis, CmaError},
+    domain::{format_iso_millis, is_valid_entity_id, new_entity_id, now_millis, CmaError},
+    queue,
     views::document,
-    webhooks::{new_webhook_secret, outbox::DELIVER_JOB, settings::ATTRIBUTES, status, WebhookSettings, EVENT_TYPES},
+    webhooks::{new_webhook_secret, settings::ATTRIBUTES, status, DeliverWebhook, WebhookSettings, EVENT_TYPES},
 };
 
 /// The body of `POST /webhooks` and `PUT /webhooks/{id}`: the attributes the official client
@@ -281,10 +282,8 @@ pub(super) async fn resend_webhook_call(State(app): State<Arc<App>>, Path(id): P
         ));
     }
     Db::set_webhook_call_status(&mut tx, &id, status::PENDING, None).await?;
-    let job = json!({ "call_id": id, "round_attempt": 1 }).to_string();
-    let now = now_millis();
-    Db::enqueue_job(&mut tx, &new_opaque_id(), DELIVER_JOB, &job, now).await?;
+    queue::enqueue_in(&mut tx, &DeliverWebhook::first_attempt(id)).await?;
     tx.commit().await?;
-    app.job_wakeup.notify_one();
+    app.jobs.wake();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -2,6 +2,7 @@
 //! server runs or not; `import` and `export` talk to a running server over HTTP.
 
 pub mod cma_client;
+pub mod command;
 pub mod export;
 pub mod file_transfer;
 pub mod import;
@@ -10,3 +11,5 @@ pub mod progress;
 pub mod tokens;
 pub mod transfer_args;
 pub mod webhooks;
+
+pub use command::{Cli, Command};

@@ -4,10 +4,9 @@ use anyhow::{bail, Context};
 use serde_json::json;
 
 use crate::{
-    api::sha256_hex,
-    config::{TokenAction, TokensArgs},
+    cli::command::{TokenAction, TokensArgs},
     db::{CreateTokenError, Db},
-    domain::{format_iso_millis, new_entity_id, new_secret, now_millis},
+    domain::{format_iso_millis, new_entity_id, new_secret, now_millis, token_secret_hash},
 };
 
 pub async fn run(args: TokensArgs) -> anyhow::Result<()> {
@@ -20,7 +19,7 @@ pub async fn run(args: TokensArgs) -> anyhow::Result<()> {
             }
             let secret = new_secret();
             let id = new_entity_id();
-            match db.create_token(&id, name, role, &sha256_hex(&secret), now_millis()).await {
+            match db.create_token(&id, name, role, &token_secret_hash(&secret), now_millis()).await {
                 Ok(()) => {}
                 Err(CreateTokenError::NameTaken(name)) => bail!("a token named {name:?} already exists"),
                 Err(CreateTokenError::Db(error)) => return Err(error).context("creating the token"),

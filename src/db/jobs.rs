@@ -39,14 +39,23 @@ pub struct JobResultRow {
 
 impl Db {
     /// Queues a job inside the caller's transaction, so it exists exactly when what it follows does.
-    pub async fn enqueue_job(tx: &mut Tx, id: &str, kind: &str, payload: &str, now: i64) -> Result<(), DbError> {
+    /// It runs no earlier than `run_after` (`now` for at once). Producers use `queue::enqueue_in`.
+    pub async fn enqueue_job(
+        tx: &mut Tx,
+        id: &str,
+        kind: &str,
+        payload: &str,
+        now: i64,
+        run_after: i64,
+    ) -> Result<(), DbError> {
         on_tx!(tx, |conn| sqlx::query(
             r#"INSERT INTO jobs (id, kind, payload, state, attempts, run_after, created_at)
-               VALUES ($1, $2, $3, 'queued', 0, $4, $4)"#,
+               VALUES ($1, $2, $3, 'queued', 0, $4, $5)"#,
         )
         .bind(id)
         .bind(kind)
         .bind(payload)
+        .bind(run_after)
         .bind(now)
         .execute(conn)
         .await

@@ -251,6 +251,8 @@ impl Db {
 
     /// Applies the regular attributes of `patch` (not the file, not the basename). Only the columns
     /// and locale cells the patch names are written, so concurrent patches of other parts survive.
+    /// Like [`Db::replace_upload_file`] and [`Db::rename_upload`], it leaves the search document
+    /// as it was: the caller refreshes it once, after its last write ([`Db::refresh_search_document`]).
     pub async fn apply_upload_patch(tx: &mut Tx, id: &str, patch: &UploadPatch, now: i64) -> Result<(), DbError> {
         let mut query = SqlBuilder::new(tx.dialect(), "UPDATE uploads SET updated_at = ");
         query.push_bind(now);
@@ -283,7 +285,6 @@ impl Db {
             Self::write_tag_links(tx, id, tags).await?;
         }
         Self::write_locale_metadata(tx, id, &patch.metadata).await?;
-        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
@@ -336,7 +337,6 @@ impl Db {
         query.push(" WHERE id = ").push_bind(id);
         tx_built!(tx, exec query, execute);
         Self::write_color_buckets(tx, id, &facts.colors).await?;
-        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 
@@ -372,7 +372,6 @@ impl Db {
             .execute(conn)
             .await
             .map(|r| r.rows_affected()))?;
-        Self::refresh_search_document(tx, id).await?;
         Ok(())
     }
 

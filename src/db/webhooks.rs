@@ -365,29 +365,4 @@ impl Db {
         .map(|r| r.rows_affected()))?;
         Ok(deleted)
     }
-
-    /// Queues a job to run no earlier than `run_after` (a delivery retry), in the caller's
-    /// transaction.
-    pub async fn enqueue_job_at(
-        tx: &mut Tx,
-        id: &str,
-        kind: &str,
-        payload: &str,
-        now: i64,
-        run_after: i64,
-    ) -> Result<(), DbError> {
-        on_tx!(tx, |conn| sqlx::query(
-            r#"INSERT INTO jobs (id, kind, payload, state, attempts, run_after, created_at)
-               VALUES ($1, $2, $3, 'queued', 0, $4, $5)"#,
-        )
-        .bind(id)
-        .bind(kind)
-        .bind(payload)
-        .bind(run_after)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(|r| r.rows_affected()))?;
-        Ok(())
-    }
 }

@@ -23,6 +23,13 @@ pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// What is stored of a token secret (and looked up by): its SHA-256, in hex. Secrets are
+/// random, so a plain digest suffices.
+pub fn token_secret_hash(secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    super::encode_hex(&Sha256::digest(secret.as_bytes()))
+}
+
 /// The client's `isValidId`: a base64url UUID v4, or a legacy decimal id up to 2^48−1.
 pub fn is_valid_entity_id(id: &str) -> bool {
     if !id.is_empty() && id.len() <= 15 && id.bytes().all(|b| b.is_ascii_digit()) {

@@ -18,7 +18,7 @@ pub use color_bucket::{color_bucket, COLOR_BUCKETS};
 pub use error::CmaError;
 pub use filename::{Basename, SanitizedFilename, UploadPathParts};
 pub use hex::{decode_hex, encode_hex};
-pub use ids::{is_valid_entity_id, new_entity_id, new_opaque_id, new_secret};
+pub use ids::{is_valid_entity_id, new_entity_id, new_opaque_id, new_secret, token_secret_hash};
 pub use locale::Locale;
 pub use media_type::{media_type, MEDIA_TYPES};
 pub use metadata::{Change, FocalPoint, MetadataPatch, PosterTime};

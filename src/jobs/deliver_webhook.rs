@@ -1,34 +1,22 @@
 //! Send one webhook call (one attempt) and record it; on failure, queue the next attempt on the
 //! retry schedule, in the same transaction that records this one.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{finish, BackgroundJob, JobError};
 use crate::{
     app::App,
     db::{AttemptRecord, ClaimedJob, Db},
-    domain::{new_opaque_id, now_millis},
+    domain::now_millis,
     metrics::DeliveryLabels,
+    queue,
     webhooks::{
         delivery::{self, RetrySchedule},
-        outbox::DELIVER_JOB,
-        status,
+        status, DeliverWebhook,
     },
 };
 
-/// Queued by [`crate::webhooks::outbox`] (which writes this payload as JSON: keep the names) and
-/// by a resend.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliverWebhook {
-    pub call_id: String,
-    /// 1 for the first attempt of a send or resend, then 2, 3, … for its retries.
-    pub round_attempt: u32,
-}
-
 impl BackgroundJob for DeliverWebhook {
-    const JOB_NAME: &'static str = DELIVER_JOB;
-
     async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let done = json!({ "data": [] });
         // A deleted webhook took its calls with it: nothing to send.
@@ -88,9 +76,7 @@ impl BackgroundJob for DeliverWebhook {
         let mut tx = app.db.begin_write().await?;
         if Db::record_webhook_attempt(&mut tx, &call.id, &record).await? {
             if let Some(run_after) = retry_at {
-                let next = DeliverWebhook { call_id: call.id.clone(), round_attempt: self.round_attempt + 1 };
-                let payload = serde_json::to_string(&next).map_err(|e| JobError::Transient(e.into()))?;
-                Db::enqueue_job_at(&mut tx, &new_opaque_id(), DELIVER_JOB, &payload, now, run_after).await?;
+                queue::enqueue_at_in(&mut tx, &self.retry(), run_after).await?;
             }
         }
         finish(tx, job, &done).await

@@ -1,5 +1,8 @@
-//! The job edge: a durable queue in the database (a 202 is answered only once the job row is
-//! committed), one file per job kind, and the worker that runs them.
+//! The job edge: the worker that runs the durable queue's jobs (leases, retries, heartbeats) and
+//! one thin file per job kind, each an adapter around the workflow it runs (the upload workflow
+//! in [`crate::uploads`], webhook delivery in [`crate::webhooks`]). Queueing is [`crate::queue`]'s.
+//!
+//! May use every layer below the HTTP edge; never `api` (jobs answer no HTTP request).
 
 mod bulk_uploads;
 mod create_upload;
@@ -10,29 +13,23 @@ mod worker;
 
 use std::future::Future;
 
-use serde::{de::DeserializeOwned, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-pub use bulk_uploads::{BulkAction, BulkUploads};
-pub use create_upload::CreateUpload;
-pub use deliver_webhook::DeliverWebhook;
 pub use reorder_collections::ReorderCollections;
-pub use update_upload::UpdateUpload;
 pub use worker::{RunOutcome, Worker};
 
 use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd, Tx},
-    domain::{new_opaque_id, now_millis, CmaError},
+    domain::{now_millis, CmaError},
     ingest::IngestError,
+    queue::Job,
     storage::StorageError,
-    views::{document, upload_resource},
+    uploads::UploadError,
 };
 
-/// A kind of job. `JOB_NAME` is stored with every queued job: never rename it.
-pub trait BackgroundJob: Serialize + DeserializeOwned + Send + Sync + 'static {
-    const JOB_NAME: &'static str;
-
+/// What running a kind of job does (its payload type and stored name are [`Job`]'s).
+pub trait BackgroundJob: Job {
     /// Does the work. On success the job must have stored its result with [`Db::finish_job`]
     /// in the transaction that did the work. It may run more than once (after a crash), so it
     /// must be safe to repeat.
@@ -75,6 +72,17 @@ impl From<StorageError> for JobError {
     }
 }
 
+impl From<UploadError> for JobError {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::Rejected(error) => JobError::Rejected(error),
+            UploadError::Db(error) => error.into(),
+            UploadError::Storage(error) => error.into(),
+            UploadError::Internal(error) => JobError::Transient(error),
+        }
+    }
+}
+
 impl From<IngestError> for JobError {
     fn from(error: IngestError) -> Self {
         match error {
@@ -83,29 +91,6 @@ impl From<IngestError> for JobError {
             IngestError::Internal(error) => JobError::Transient(error),
         }
     }
-}
-
-/// Queues `job` and wakes this node's worker. Returns the job id for the 202 answer.
-pub async fn enqueue<J: BackgroundJob>(app: &App, job: &J) -> Result<String, DbError> {
-    let id = new_opaque_id();
-    let payload = serde_json::to_string(job)?;
-    let mut tx = app.db.begin_write().await?;
-    Db::enqueue_job(&mut tx, &id, J::JOB_NAME, &payload, now_millis()).await?;
-    tx.commit().await?;
-    app.job_wakeup.notify_one();
-    Ok(id)
-}
-
-/// The body of a 202 answer: `{"data": {"type": "job", "id": …}}`.
-pub fn job_document(job_id: &str) -> Value {
-    json!({ "data": { "type": "job", "id": job_id } })
-}
-
-/// The `{data: upload}` document of an upload, read inside `tx` (so it shows the job's own writes).
-async fn upload_document_in(tx: &mut Tx, app: &App, upload_id: &str) -> Result<Value, JobError> {
-    let row = Db::find_upload_in(tx, upload_id).await?.ok_or_else(CmaError::not_found)?;
-    let metadata = Db::list_metadata_in(tx, upload_id).await?;
-    Ok(document(upload_resource(&row, &metadata, &app.views)))
 }
 
 /// Stores a successful result and commits the job's transaction.
@@ -117,15 +102,4 @@ async fn finish(mut tx: Tx, job: &ClaimedJob, payload: &Value) -> Result<(), Job
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Maps database constraint failures that a concurrent client action can cause to 422s.
-fn constraint_error(error: DbError, unique: CmaError, foreign_key: CmaError) -> JobError {
-    if error.is_unique_violation() {
-        JobError::Rejected(unique)
-    } else if error.is_foreign_key_violation() {
-        JobError::Rejected(foreign_key)
-    } else {
-        error.into()
-    }
 }

@@ -9,6 +9,7 @@ use crate::{
     db::ClaimedJob,
     db::{collection_tree, Db},
     domain::{now_millis, CollectionMove},
+    queue::Job,
     views::collection_resource,
 };
 
@@ -31,9 +32,11 @@ impl From<CollectionMove> for StoredMove {
     }
 }
 
-impl BackgroundJob for ReorderCollections {
+impl Job for ReorderCollections {
     const JOB_NAME: &'static str = "reorder_collections";
+}
 
+impl BackgroundJob for ReorderCollections {
     async fn run(self, app: &App, job: &ClaimedJob) -> Result<(), JobError> {
         let moves: Vec<CollectionMove> = self
             .moves

@@ -6,12 +6,15 @@ use std::{sync::Arc, time::Duration};
 use tokio::sync::{watch, Semaphore};
 use tracing::Instrument;
 
-use super::{BackgroundJob, BulkUploads, CreateUpload, DeliverWebhook, JobError, ReorderCollections, UpdateUpload};
+use super::{BackgroundJob, JobError, ReorderCollections};
 use crate::{
     app::App,
     db::{ClaimedJob, Db, DbError, JobEnd},
     domain::{now_millis, CmaError},
     metrics::{JobLabels, JobOutcomeLabels},
+    queue::Job,
+    uploads::{BulkUploads, CreateUpload, UpdateUpload},
+    webhooks::DeliverWebhook,
 };
 
 /// How long a claimed job stays ours without a heartbeat.
@@ -76,7 +79,7 @@ impl Worker {
                 self.delete_old_results().await;
             }
             tokio::select! {
-                () = self.app.job_wakeup.notified() => {}
+                () = self.app.jobs.woken() => {}
                 () = tokio::time::sleep(IDLE_POLL) => {}
                 _ = stop.changed() => {}
             }

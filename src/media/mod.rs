@@ -29,7 +29,7 @@ mod xml_prolog;
 
 pub use exif_facts::read_exif;
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
-pub use sniff::{same_format, sniff, MediaKind, Sniffed};
+pub use sniff::{same_format, sniff, MediaKind, Sniffed, SNIFF_LEN};
 pub use svg_sanitize::{sanitize_svg, SvgError};
 pub use video_facts::{parse_ffprobe_json, probe_av, AvFacts};
 pub use video_poster::extract_frame;

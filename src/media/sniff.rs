@@ -2,7 +2,7 @@
 //!
 //! The filename and the client's `Content-Type` are not trusted; [`sniff`]
 //! looks at the first bytes of the file instead (ingest passes up to
-//! `ingest::SNIFF_LEN`). Binary formats are recognised with the `infer` crate.
+//! [`SNIFF_LEN`]). Binary formats are recognised with the `infer` crate.
 //! XML is read as XML (quick-xml for the prolog, roxmltree for the root's
 //! namespace): an SVG is a document whose root element is `svg` in the SVG
 //! namespace, whatever prefix or entity declares it and however long the
@@ -12,6 +12,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::xml_prolog;
+
+/// Bytes read from the start of a file to sniff its type: for XML, the root element's start tag
+/// must begin within them (prologs of real files take a few KiB: Illustrator's DOCTYPE, editors'
+/// comments). A file whose root starts later is not taken for SVG; it is stored as XML or text and
+/// never shown as SVG (see [`sniff`]).
+pub const SNIFF_LEN: usize = 256 * 1024;
 
 /// MIME type reported for SVG documents.
 const SVG_MIME: &str = "image/svg+xml";
@@ -199,7 +205,7 @@ mod tests {
         let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
         let file = std::fs::File::open(&path).expect("fixture exists");
         let mut head = Vec::new();
-        file.take(crate::ingest::SNIFF_LEN as u64).read_to_end(&mut head).expect("fixture readable");
+        file.take(SNIFF_LEN as u64).read_to_end(&mut head).expect("fixture readable");
         head
     }
 
@@ -271,7 +277,7 @@ mod tests {
         // Defect 4 of issue 14: a comment longer than the old 8 KiB sniffing window hid the root.
         let comment = "made by a very chatty exporter. ".repeat(1024);
         let svg = format!("<?xml version=\"1.0\"?>\n<!--{comment}-->\n<svg xmlns=\"http://www.w3.org/2000/svg\"/>");
-        assert!(svg.len() > 32 * 1024 && svg.len() < crate::ingest::SNIFF_LEN);
+        assert!(svg.len() > 32 * 1024 && svg.len() < SNIFF_LEN);
         assert_eq!(sniff(svg.as_bytes()).mime_type, SVG_MIME);
         // Past the bytes given, nothing is known: XML-looking text that is never shown as SVG.
         let cut = &svg.as_bytes()[..16 * 1024];

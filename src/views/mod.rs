@@ -14,6 +14,11 @@ pub fn document(resource: Value) -> Value {
     json!({ "data": resource })
 }
 
+/// The body of a 202 answer: `{"data": {"type": "job", "id": …}}`.
+pub fn job_document(job_id: &str) -> Value {
+    json!({ "data": { "type": "job", "id": job_id } })
+}
+
 /// A number as JSON: an integer when it has no fractional part (DatoCMS documents integers).
 pub(crate) fn number(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 9e15 {

@@ -4,15 +4,26 @@
 
 use serde_json::{json, Value};
 
-use super::{status, WebhookSettings};
+use super::{status, DeliverWebhook, WebhookSettings};
 use crate::{
-    app::App,
+    config::Config,
     db::{Db, DbError, Tx, WebhookCallRow, WebhookRow},
-    domain::{format_iso_millis, new_entity_id, new_opaque_id, now_millis},
+    domain::{format_iso_millis, new_entity_id, now_millis},
+    queue,
 };
 
-/// The job kind that sends a call (see `jobs/deliver_webhook.rs`). Never rename it.
-pub const DELIVER_JOB: &str = "deliver_webhook";
+/// Who sends the events: the `site_id` and `environment` every payload names.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSource<'a> {
+    pub site_id: &'a str,
+    pub environment: &'a str,
+}
+
+impl<'a> EventSource<'a> {
+    pub fn of(config: &'a Config) -> Self {
+        EventSource { site_id: &config.project_id, environment: &config.environment }
+    }
+}
 
 /// What happened to an upload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +55,7 @@ pub async fn subscribers(tx: &mut Tx, event: UploadEvent) -> Result<Vec<WebhookR
 /// calls were recorded; when it is not 0, wake the worker after the commit.
 pub async fn record_for(
     tx: &mut Tx,
-    app: &App,
+    source: EventSource<'_>,
     subscribers: &[WebhookRow],
     event: UploadEvent,
     entity: &Value,
@@ -58,8 +69,8 @@ pub async fn record_for(
             "webhook_call_id": call_id,
             "event_triggered_at": format_iso_millis(now),
             "webhook_id": webhook.id,
-            "site_id": app.config.project_id,
-            "environment": app.config.environment,
+            "site_id": source.site_id,
+            "environment": source.environment,
             "is_environment_primary": true,
             "entity_type": "upload",
             "event_type": event.as_str(),
@@ -90,23 +101,7 @@ pub async fn record_for(
             next_retry_at: None,
         };
         Db::insert_webhook_call(tx, &call).await?;
-        let job = json!({ "call_id": call_id, "round_attempt": 1 }).to_string();
-        Db::enqueue_job(tx, &new_opaque_id(), DELIVER_JOB, &job, now).await?;
+        queue::enqueue_in(tx, &DeliverWebhook::first_attempt(call_id)).await?;
     }
     Ok(subscribers.len())
-}
-
-/// [`subscribers`] then [`record_for`]: for events whose entity is already rendered.
-pub async fn record_upload_event(
-    tx: &mut Tx,
-    app: &App,
-    event: UploadEvent,
-    entity: &Value,
-    previous: Option<&Value>,
-) -> Result<usize, DbError> {
-    let subscribers = subscribers(tx, event).await?;
-    if subscribers.is_empty() {
-        return Ok(0);
-    }
-    record_for(tx, app, &subscribers, event, entity, previous).await
 }

@@ -123,7 +123,7 @@ async fn served(configure: impl FnOnce(&mut Config)) -> (std::net::SocketAddr, t
     let app = App::build(config).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(app.serve_on(listener, std::future::pending()));
+    tokio::spawn(assetd::serve::serve_on(app, listener, std::future::pending()));
     (address, dir)
 }
 

@@ -8,7 +8,7 @@
 use std::{path::PathBuf, sync::Arc};
 
 use assetd::{
-    api,
+    api::{self, state::ApiState},
     app::App,
     config::{Config, Secret},
     domain::Locale,
@@ -42,7 +42,7 @@ pub fn md5_hex(bytes: &[u8]) -> String {
 
 pub struct TestApp {
     pub app: Arc<App>,
-    router: Router,
+    pub router: Router,
     _dir: tempfile::TempDir,
 }
 
@@ -123,7 +123,7 @@ impl TestApp {
             Err(_) => Storage::in_memory(),
         };
         let app = App::build_with_storage(config, storage).await.expect("app builds");
-        let router = api::router(app.clone());
+        let router = api::router(ApiState::new(app.clone()).await.expect("the HTTP edge builds"));
         TestApp { app, router, _dir: dir }
     }
 
@@ -132,7 +132,7 @@ impl TestApp {
     pub async fn sibling(&self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let app = App::build_with_storage(self.app.config.clone(), self.app.storage.clone()).await.expect("app builds");
-        let router = api::router(app.clone());
+        let router = api::router(ApiState::new(app.clone()).await.expect("the HTTP edge builds"));
         TestApp { app, router, _dir: dir }
     }
 

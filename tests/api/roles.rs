@@ -6,12 +6,15 @@ use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::helpers::{fixture, TestApp, TestResponse};
-use assetd::{api::sha256_hex, db::Db, domain::TokenRole};
+use assetd::{
+    db::Db,
+    domain::{token_secret_hash, TokenRole},
+};
 
 async fn token(app: &TestApp, name: &str, role: TokenRole) -> (String, String) {
     let secret = format!("{name}-secret-0123456789");
     let id = assetd::domain::new_entity_id();
-    app.app.db.create_token(&id, name, role, &sha256_hex(&secret), 1).await.unwrap();
+    app.app.db.create_token(&id, name, role, &token_secret_hash(&secret), 1).await.unwrap();
     (id, secret)
 }
 
@@ -145,7 +148,7 @@ async fn the_tokens_command_creates_lists_and_revokes() {
 
     let db =
         Db::open_sqlite(&dir.path().join("assetd.db"), &[assetd::domain::Locale::parse("en").unwrap()]).await.unwrap();
-    let stored = db.find_token_by_hash(&sha256_hex(secret)).await.unwrap().expect("stored by hash");
+    let stored = db.find_token_by_hash(&token_secret_hash(secret)).await.unwrap().expect("stored by hash");
     assert_eq!((stored.name.as_str(), stored.role()), ("ci-bot", TokenRole::UploadOnly));
     let raw: Vec<String> = sqlx::query_scalar("SELECT secret_sha256 FROM access_tokens")
         .fetch_all(
@@ -169,7 +172,7 @@ async fn the_tokens_command_creates_lists_and_revokes() {
 
     let revoked = assetd(dir.path(), &["revoke", "ci-bot"]);
     assert!(revoked.status.success(), "{}", String::from_utf8_lossy(&revoked.stderr));
-    assert!(db.find_token_by_hash(&sha256_hex(secret)).await.unwrap().is_none());
+    assert!(db.find_token_by_hash(&token_secret_hash(secret)).await.unwrap().is_none());
     let twice = assetd(dir.path(), &["revoke", "ci-bot"]);
     assert!(!twice.status.success(), "revoking an unknown token fails");
     assert!(String::from_utf8_lossy(&twice.stderr).contains("no token"), "{}", String::from_utf8_lossy(&twice.stderr));

@@ -272,7 +272,7 @@ async fn tokens_are_stored_hashed() {
     let app = TestApp::spawn().await;
     let rows = app.raw_text_rows("SELECT name, secret_sha256 FROM access_tokens").await;
     assert_eq!(rows.len(), 1);
-    assert_eq!(rows[0][1], assetd::api::sha256_hex(TOKEN));
+    assert_eq!(rows[0][1], assetd::domain::token_secret_hash(TOKEN));
     assert_ne!(rows[0][1], TOKEN);
 }
 

@@ -19,8 +19,7 @@ use sha2::Sha256;
 
 use crate::helpers::{fixture, TestApp};
 use assetd::{
-    api::sha256_hex,
-    domain::TokenRole,
+    domain::{token_secret_hash, TokenRole},
     jobs::{RunOutcome, Worker},
 };
 
@@ -218,7 +217,7 @@ async fn only_full_access_tokens_reach_webhooks_and_their_log() {
     for role in [TokenRole::ReadOnly, TokenRole::UploadOnly] {
         let secret = format!("{}-secret-0123456789", role.as_str());
         let id = assetd::domain::new_entity_id();
-        app.app.db.create_token(&id, role.as_str(), role, &sha256_hex(&secret), 1).await.unwrap();
+        app.app.db.create_token(&id, role.as_str(), role, &token_secret_hash(&secret), 1).await.unwrap();
         let body = webhook_body(json!({ "name": "mine", "url": "https://example.com/x", "events": all_events() }));
         for (method, uri, body) in [
             (Method::GET, "/webhooks".to_owned(), None),
@@ -425,6 +424,40 @@ async fn disabled_and_deleted_webhooks_get_nothing() {
     assert_eq!(log["meta"]["total_count"], 1, "the deleted webhook's calls went with it");
     assert_eq!(log["data"][0]["attributes"]["status"], "failed");
     assert_eq!(log["data"][0]["attributes"]["delivery_attempts"], json!([]));
+}
+
+/// True when this node's worker was woken since the last look (the wake-up is a stored permit).
+async fn worker_was_woken(app: &TestApp) -> bool {
+    tokio::time::timeout(Duration::from_millis(20), app.app.jobs.woken()).await.is_ok()
+}
+
+#[tokio::test]
+async fn a_job_that_records_webhook_calls_wakes_the_worker_for_their_delivery() {
+    let app = spawn_app().await;
+    let (url, _receiver) = Receiver::start(&[]).await;
+    create_webhook(&app, json!({ "name": "all", "url": url, "events": all_events() })).await;
+    let path = app.put_file("cat.jpg", &fixture("cat.jpg")).await;
+    let body = json!({ "data": { "type": "upload", "attributes": { "path": path } } });
+    assert_eq!(app.call(Method::POST, "/uploads", Some(body)).await.status, StatusCode::ACCEPTED);
+    assert!(worker_was_woken(&app).await, "queueing the create job wakes the worker");
+    assert!(!worker_was_woken(&app).await, "one wake-up per commit");
+    let worker = Worker::new(app.app.clone());
+    assert_eq!(worker.run_one().await.unwrap(), RunOutcome::Executed, "the create job");
+    assert_eq!(app.pending_jobs().await, 1, "its delivery is queued");
+    assert!(worker_was_woken(&app).await, "the create job's commit woke the worker for the delivery");
+    drain(&app).await;
+
+    // Without a listener, a change queues nothing and wakes nobody.
+    let hooks = app.call(Method::GET, "/webhooks", None).await.json();
+    let id = hooks["data"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(app.call(Method::DELETE, &format!("/webhooks/{id}"), None).await.status, StatusCode::OK);
+    let upload = app.call(Method::GET, "/uploads", None).await.json()["data"][0]["id"].as_str().unwrap().to_owned();
+    let rename = json!({ "data": { "type": "upload", "attributes": { "notes": "quiet" } } });
+    assert_eq!(app.call(Method::PUT, &format!("/uploads/{upload}"), Some(rename)).await.status, StatusCode::ACCEPTED);
+    assert!(worker_was_woken(&app).await, "queueing the update job wakes the worker");
+    assert_eq!(worker.run_one().await.unwrap(), RunOutcome::Executed, "the update job");
+    assert_eq!(app.pending_jobs().await, 0);
+    assert!(!worker_was_woken(&app).await, "nothing was queued, so nothing woke the worker");
 }
 
 #[tokio::test]

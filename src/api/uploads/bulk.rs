@@ -14,7 +14,8 @@ use crate::{
     },
     app::App,
     domain::CmaError,
-    jobs::{self, BulkAction, BulkUploads},
+    uploads::{BulkAction, BulkUploads},
+    views::job_document,
 };
 
 /// Largest number of uploads one bulk operation takes.
@@ -75,8 +76,8 @@ pub(crate) async fn bulk_destroy(
 
 async fn enqueue(app: &App, resource: &ResourceBody, action: BulkAction) -> ApiResult<(StatusCode, Json<Value>)> {
     let upload_ids = upload_ids(resource)?;
-    let job_id = jobs::enqueue(app, &BulkUploads { action, upload_ids }).await?;
-    Ok((StatusCode::ACCEPTED, Json(jobs::job_document(&job_id))))
+    let job_id = app.enqueue(&BulkUploads { action, upload_ids }).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_document(&job_id))))
 }
 
 /// `relationships.uploads.data`: 1 to 1000 upload linkages (duplicates counted once).

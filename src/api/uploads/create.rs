@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::{extract::State, http::StatusCode, Json};
 use serde_json::{json, Value};
 
-use super::{sniff_request_file, take_upload_request};
 use crate::{
     api::{
         error::ApiResult,
@@ -13,8 +12,9 @@ use crate::{
     },
     app::App,
     domain::{is_valid_entity_id, new_entity_id, CmaError, Creator, MetadataPatch},
-    jobs::{self, CreateUpload},
     media::MediaKind,
+    uploads::{sniff_request_file, take_upload_request, CreateUpload},
+    views::job_document,
 };
 
 /// The body of `POST /uploads`.
@@ -75,8 +75,8 @@ pub(crate) async fn create_upload(
         upload_collection_id,
         creator: Creator::access_token(&caller.token_id),
     };
-    let job_id = jobs::enqueue(&app, &job).await?;
-    Ok((StatusCode::ACCEPTED, Json(jobs::job_document(&job_id))))
+    let job_id = app.enqueue(&job).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_document(&job_id))))
 }
 
 fn text(resource: &ResourceBody, name: &str) -> ApiResult<Option<String>> {

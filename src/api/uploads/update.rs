@@ -11,7 +11,7 @@ use axum::{
 };
 use serde_json::{json, Value};
 
-use super::{create::check_collection, sniff_request_file, take_upload_request};
+use super::create::check_collection;
 use crate::{
     api::{
         error::ApiResult,
@@ -20,8 +20,9 @@ use crate::{
     app::App,
     db::UploadRow,
     domain::{Basename, Change, CmaError, Creator, MetadataPatch, UploadPatch},
-    jobs::{self, UpdateUpload},
-    media::{self, MediaKind},
+    media::MediaKind,
+    uploads::{rules, sniff_request_file, take_upload_request, UpdateUpload},
+    views::job_document,
 };
 
 /// The body of `PUT /uploads/{id}`.
@@ -63,15 +64,8 @@ pub(crate) async fn update_upload(
         // The body is valid: take the new file (no PUT changes it any more) and check it.
         let request = take_upload_request(&app, &path, &upload.id).await?;
         let sniffed = sniff_request_file(&app, &request).await?;
-        if keep_url && !media::same_format(&upload.mime_type, &sniffed.mime_type) {
-            return Err(CmaError::invalid_field(
-                "path",
-                "VALIDATION_SAME_FORMAT",
-                format!(
-                    "replace_strategy=keep_url needs a file of the same format: the upload is {}, the new file is {}",
-                    upload.mime_type, sniffed.mime_type
-                ),
-            ));
+        if keep_url {
+            rules::check_same_format(&upload.mime_type, &sniffed.mime_type)?;
         }
         (is_image, is_video) = (sniffed.kind == MediaKind::Image, sniffed.kind == MediaKind::Video);
         patch.path = Change::Set(path);
@@ -82,8 +76,8 @@ pub(crate) async fn update_upload(
         patch.metadata = metadata;
     }
     let job = UpdateUpload { upload_id: upload.id, patch, new_blob_key };
-    let job_id = jobs::enqueue(&app, &job).await?;
-    Ok((StatusCode::ACCEPTED, Json(jobs::job_document(&job_id))))
+    let job_id = app.enqueue(&job).await?;
+    Ok((StatusCode::ACCEPTED, Json(job_document(&job_id))))
 }
 
 /// `?replace_strategy=create_new_url|keep_url` (absent = create_new_url).

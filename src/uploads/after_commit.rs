@@ -1,0 +1,32 @@
+//! What an upload change does once its transaction committed: never before, since a rollback
+//! would leave the upload pointing at a deleted file or the worker woken for nothing.
+
+use crate::{app::App, storage::StorageKey};
+
+/// Collected by the steps of [`super::UploadChanges`]; [`AfterCommit::run`] it after the commit.
+#[derive(Debug, Default)]
+#[must_use = "run it once the transaction committed"]
+pub struct AfterCommit {
+    /// Files no upload points at any more (replaced or destroyed), with their upload.
+    pub(super) removed_files: Vec<(String, String)>,
+    /// Webhook calls recorded (their delivery jobs are queued).
+    pub(super) webhook_calls: usize,
+}
+
+impl AfterCommit {
+    /// Wakes the worker for the recorded webhook calls, deletes the files no upload points at and
+    /// purges those uploads' renditions. Failures are logged: the change stands, and what is left
+    /// is only wasted space (the cleanup sweep removes orphaned files; rendition keys hold the
+    /// md5, so stale ones are never served).
+    pub async fn run(self, app: &App) {
+        if self.webhook_calls > 0 {
+            app.jobs.wake();
+        }
+        for (upload_id, blob_key) in self.removed_files {
+            if let Err(error) = app.storage.delete(&StorageKey::from_stored(&blob_key)).await {
+                tracing::warn!(%error, upload = %upload_id, "could not delete a file no upload uses any more");
+            }
+            app.transformer.purge(&upload_id).await;
+        }
+    }
+}
