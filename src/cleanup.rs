@@ -16,6 +16,8 @@
 //! it before it records the copy. The files such writes lose to (a replaced PUT, a PUT after the
 //! take, a copy recorded by a concurrent take, a staging copy after the take) are named by nothing
 //! and go. Deletes are idempotent, so two nodes sweeping together only repeat each other.
+//!
+//! Uses `db`, `storage` and `config` only ([`Sweeper`] holds what the server's sweep needs).
 
 use std::{
     collections::HashMap,

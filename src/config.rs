@@ -1,4 +1,5 @@
 //! Configuration: built-in defaults, overridden by `ASSETD_*` environment variables, overridden by flags.
+//! A leaf beside `domain`: it uses no other layer (the command tree that embeds it is `cli`'s).
 
 use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
 

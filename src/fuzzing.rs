@@ -1,7 +1,8 @@
 //! Entry points for the cargo-fuzz targets in `fuzz/` and for `tests/fuzz_corpus.rs`, which replays
 //! their committed corpora on stable Rust. Each function takes arbitrary bytes, runs one parser the
 //! way a request would, and panics only when an invariant breaks, so a fuzzer crash is a bug and
-//! the replay test runs exactly what the fuzzer ran. Not an API: hidden from the docs.
+//! the replay test runs exactly what the fuzzer ran. Not an API: hidden from the docs. A top
+//! layer like `cli`: it may call any parser, and nothing uses it.
 //!
 //! Targets:
 //! - [`filter_params`]: the `GET /uploads` query string, through to the SQL of both backends;
@@ -29,7 +30,7 @@ use crate::{
 
 /// Most values SQLite binds in one statement (`SQLITE_MAX_VARIABLE_NUMBER`); Postgres takes more.
 const SQLITE_MAX_BINDS: usize = 32_766;
-/// How many bytes of an upload [`media::sniff`] is given (see `ingest`).
+/// How many bytes of an upload [`media::sniff()`] is given (see `ingest`).
 const SNIFF_HEAD: usize = 8192;
 /// The default `ASSETD_MAX_OUTPUT_PIXELS`.
 const MAX_OUTPUT_PIXELS: u64 = 40_000_000;

@@ -1,5 +1,7 @@
 //! The ingest workflow: read a stored file once (md5 and size while streaming), sniff its type
 //! from its bytes, and probe what the type allows (dimensions, hashes, colours, duration).
+//! Reads through `storage`, probes with `media` and `imaging`; writes nothing to `db` (the
+//! upload workflow stores what it learns).
 
 use std::{
     path::{Path, PathBuf},

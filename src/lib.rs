@@ -1,13 +1,23 @@
 //! assetd: a self-hosted media service that speaks the DatoCMS Content Management API for uploads.
 //!
-//! Layers (dependencies run downwards only):
-//! - edges: [`api`] (HTTP) and [`jobs`] (the durable job queue and its worker);
-//! - workflows: [`ingest`] (hash, sniff and probe a stored file), [`cleanup`] (the orphaned-blob
-//!   sweep) and [`webhooks`] (upload events recorded with the change, signed deliveries);
-//! - capabilities: [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`media`] (probing),
-//!   [`imaging`] (transforms and the derived-image cache);
-//! - [`domain`] (types checked once when built), [`views`] (the JSON:API documents we answer with)
-//!   and [`metrics`] (the Prometheus instruments every layer records into).
+//! Layers (dependencies run downwards only; `tests/architecture.rs` fails on an import cycle):
+//! - wiring: [`serve`] (`assetd serve`: the server, the worker and the sweeps) and [`cli`] (the
+//!   command tree and the other commands);
+//! - edges: [`api`] (HTTP: routes, handlers, the HTTP-only state) and [`jobs`] (the worker, one
+//!   thin adapter per job kind);
+//! - workflows: [`uploads`] (create, update, destroy and bulk, each in the caller's transaction),
+//!   [`renditions`] (get or make a derived image, purge, the derived cache), [`ingest`] (hash,
+//!   sniff and probe a stored file), [`webhooks`] (events recorded with the change, signed
+//!   deliveries) and [`cleanup`] (the orphaned-blob sweep);
+//! - capabilities: [`app`] (`App`, built once), [`queue`] (typed jobs queued in the caller's
+//!   transaction), [`db`] (all SQL), [`storage`] (all blob keys and bytes), [`views`] (the JSON:API
+//!   documents we answer with) and [`metrics`] (the Prometheus instruments);
+//! - pure: [`imaging`] (transform parameters, geometry, the libvips pipeline), [`media`] (sniffing,
+//!   probing, SVG), [`domain`] (types checked once when built) and [`config`].
+
+// An application's docs are for the people who work on it: they link private items too
+// (`cargo doc --document-private-items` renders them; scripts/test checks the docs build clean).
+#![allow(rustdoc::private_intra_doc_links)]
 
 pub mod api;
 pub mod app;

@@ -5,6 +5,7 @@
 //! [`HttpMetrics`] by the request middleware, [`JobMetrics`] by the worker, [`TransformMetrics`]
 //! by the transform service and [`StorageMetrics`] by the blob store. Figures that live in the
 //! database (the job queue) are read when `/metrics` is scraped, see [`Metrics::render`].
+//! A leaf: it uses no other layer (instruments are handed to them).
 
 use std::time::Duration;
 

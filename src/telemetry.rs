@@ -1,4 +1,5 @@
-//! Tracing setup and the shutdown signal shared by the binary and the end-to-end tests.
+//! Tracing setup and the shutdown signal shared by the binary and the end-to-end tests. Uses only
+//! `config` (the log format).
 
 use tracing_subscriber::EnvFilter;
 

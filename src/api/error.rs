@@ -72,6 +72,11 @@ impl From<UploadError> for CmaError {
     }
 }
 
+/// Every unknown route or method: 404 `INVALID_ENDPOINT` in the CMA envelope.
+pub(super) async fn unknown_endpoint() -> CmaError {
+    CmaError::invalid_endpoint()
+}
+
 /// Last line of defence: a failure answered by the framework itself (a path that does not decode,
 /// a panic caught by a layer, …) still goes out in the CMA envelope.
 pub(super) async fn envelope_framework_errors(response: Response) -> Response {

@@ -25,8 +25,3 @@ pub(super) async fn readyz(State(app): State<Arc<App>>) -> (StatusCode, Json<Val
     });
     (status, Json(body))
 }
-
-/// Every unknown route or method: 404 `INVALID_ENDPOINT` in the CMA envelope.
-pub(super) async fn unknown_endpoint() -> crate::domain::CmaError {
-    crate::domain::CmaError::invalid_endpoint()
-}

@@ -1,8 +1,11 @@
-//! The HTTP edge: the route table and its layers. Handlers live in one file per resource.
+//! The HTTP edge: the route table and its layers. Handlers live in one file per resource; they
+//! parse and check a request, then call the workflows (`uploads`, `renditions`) or `db` directly
+//! for plain reads, and queue jobs. The only module that imports axum; no SQL, no storage keys.
 
+mod asset_delivery;
+mod asset_transforms;
 mod client_limit;
 mod collections;
-mod delivery;
 mod direct_put;
 pub mod error;
 mod extract;
@@ -22,7 +25,6 @@ pub mod state;
 mod tags;
 pub mod token_cache;
 pub mod transform_policy;
-mod transformed;
 mod ui;
 mod unread_body;
 mod upload_filters;
@@ -83,15 +85,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/webhook_calls/{id}", get(webhooks::show_webhook_call))
         .route("/webhook_calls/{id}/resend_webhook", post(webhooks::resend_webhook_call))
         // Unknown routes are answered as CMA calls too (404 INVALID_ENDPOINT, with rate-limit headers).
-        .fallback(health::unknown_endpoint)
-        .method_not_allowed_fallback(health::unknown_endpoint)
+        .fallback(error::unknown_endpoint)
+        .method_not_allowed_fallback(error::unknown_endpoint)
         .layer(middleware::from_fn_with_state(state.clone(), guard::cma_guard))
         .layer(DefaultBodyLimit::max(extract::MAX_JSON_BODY));
 
     // Public delivery and the signed direct upload: no token, streamed bodies.
     let project = &state.app.config.project_id;
     let limited_per_client = Router::new()
-        .route(&format!("/{project}/{{file}}"), get(delivery::serve_asset))
+        .route(&format!("/{project}/{{file}}"), get(asset_delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
         .layer(middleware::from_fn_with_state(state.clone(), client_limit::limit_by_client))
         .layer(DefaultBodyLimit::disable());

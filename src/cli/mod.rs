@@ -1,5 +1,6 @@
 //! Commands other than `serve`: `tokens` and `webhooks` work on the database directly, while the
-//! server runs or not; `import` and `export` talk to a running server over HTTP.
+//! server runs or not; `import` and `export` talk to a running server over HTTP. [`command`]
+//! holds the clap tree of every command. A top layer: nothing but `main.rs` uses it.
 
 pub mod cma_client;
 pub mod command;

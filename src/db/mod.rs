@@ -2,7 +2,8 @@
 //! SQLite (the embedded default) and PostgreSQL (several nodes). Queries use `$N` placeholders and
 //! portable SQL; the few that differ (full-text search, queue claiming, a handful of functions)
 //! ask [`Dialect`]. The `on_read!`, `on_write!` and `on_tx!` macros run one query body against
-//! whichever backend is open.
+//! whichever backend is open. Uses only `config` and `domain`: it knows rows, not HTTP, blobs or
+//! jobs' meaning.
 
 /// Runs `$body` with `$conn` bound to the read pool of `$db` (a `&Db`).
 macro_rules! on_read {
@@ -63,6 +64,7 @@ mod tags;
 mod tokens;
 mod upload_conditions;
 mod upload_filters;
+mod upload_query;
 mod upload_requests;
 mod uploads;
 mod uploads_list;
@@ -78,13 +80,13 @@ pub use search::{locale_prefix, search_words};
 pub use tags::TagPage;
 pub use tokens::{CreateTokenError, TokenRow};
 pub use upload_filters::UploadFilterRow;
-pub use upload_requests::UploadRequestRow;
-pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
-pub(crate) use uploads_list::listing_statements;
-pub use uploads_list::{
+pub use upload_query::{
     Comparison, NumberField, OrderField, Pattern, StringField, StringOp, TagOp, UploadCondition, UploadQuery,
     RESOLUTION_LIMITS,
 };
+pub use upload_requests::UploadRequestRow;
+pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
+pub(crate) use uploads_list::listing_statements;
 pub use webhooks::{AttemptRecord, WebhookAttemptRow, WebhookCallQuery, WebhookCallRow, WebhookRow};
 
 /// Which SQL a backend speaks where the two differ.

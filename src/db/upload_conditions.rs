@@ -4,7 +4,7 @@
 use super::{
     search::search_expression,
     sql::{escape_like, SqlBuilder},
-    uploads_list::{
+    upload_query::{
         Comparison, NumberField, Pattern, StringField, StringOp, TagOp, UploadCondition, RESOLUTION_LIMITS,
     },
     Dialect,

@@ -1,4 +1,5 @@
-//! Media inspection: what a file is and what can be learned from it.
+//! Media inspection: what a file is and what can be learned from it. Pure: it uses only
+//! `domain`, works on bytes and local paths, and never touches `db`, `storage` or `config`.
 //!
 //! * [`sniff()`] classifies a file from its first bytes (MIME type, canonical
 //!   extension, [`MediaKind`]).

@@ -6,7 +6,8 @@
 //! request's file only through the database. With S3, clients PUT files straight to the bucket
 //! through presigned URLs that target a staging key ([`StorageKey::incoming`]);
 //! [`Storage::take_presigned_upload`] copies the file to a fresh key, so nothing a client PUTs
-//! later can change a file that already belongs to an upload.
+//! later can change a file that already belongs to an upload. Uses only `config`, `domain` and
+//! `metrics`: it stores bytes under keys and knows nothing of uploads' rows.
 
 mod listing;
 mod s3;

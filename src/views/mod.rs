@@ -1,5 +1,6 @@
 //! The JSON:API documents we answer with, shared by handlers and jobs (a job's result payload is
-//! the document the operation would have returned).
+//! the document the operation would have returned). Renders rows read by `db`; reads nothing
+//! itself and knows no HTTP.
 
 mod collection;
 mod upload;

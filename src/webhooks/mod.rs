@@ -2,8 +2,8 @@
 //! deleted.
 //!
 //! - [`settings`]: a webhook's attributes, checked once for the API and the command line;
-//! - [`outbox`]: events are recorded (a `webhook_calls` row and a `deliver_webhook` job per
-//!   subscribed webhook, [`DeliverWebhook`]) in the transaction that commits the upload change, so neither exists
+//! - [`outbox`]: events are recorded (a `webhook_calls` row and a [`DeliverWebhook`] job per
+//!   subscribed webhook) in the transaction that commits the upload change, so neither exists
 //!   without the other, across crashes;
 //! - [`delivery`]: one attempt (the signed POST, a 10 s timeout, no redirects) and the retry
 //!   schedule; the job in `jobs/deliver_webhook.rs` records each attempt;
@@ -11,6 +11,9 @@
 //!
 //! Delivery is at least once: a node dying between a receiver's answer and the commit of the
 //! attempt sends it again. Receivers deduplicate by `X-Assetd-Delivery-Id` (the call id).
+//!
+//! Uses `db`, `queue`, `config` and `domain`; never `app` or the upload workflow, which calls
+//! the outbox with what it needs ([`EventSource`]).
 
 pub mod delivery;
 pub mod outbox;

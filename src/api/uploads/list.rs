@@ -7,7 +7,7 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
-use super::list_filter::{field_conditions, MAX_VALUES};
+use super::list_conditions::{field_conditions, MAX_VALUES};
 use crate::{
     api::{
         error::ApiResult,

@@ -3,7 +3,7 @@
 mod bulk;
 mod create;
 mod list;
-mod list_filter;
+mod list_conditions;
 mod update;
 
 use std::sync::Arc;

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{error::ApiResult, state::HttpEdge, transformed::serve_transformed};
+use super::{asset_transforms::serve_transformed, error::ApiResult, state::HttpEdge};
 use crate::{
     app::App,
     db::UploadRow,

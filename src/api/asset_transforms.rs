@@ -11,7 +11,7 @@ use futures_util::{stream, StreamExt};
 use serde_json::json;
 
 use super::{
-    delivery::{cache_control, insert, is_not_modified, CSP_SANDBOX},
+    asset_delivery::{cache_control, insert, is_not_modified, CSP_SANDBOX},
     error::ApiResult,
 };
 use crate::{
