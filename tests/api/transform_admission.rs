@@ -79,8 +79,11 @@ async fn transforms_waiting_or_computing_past_the_idle_timeout_get_an_answer_not
     ] {
         env.push((key.into(), value.into()));
     }
+    // Made before the server starts: on a loaded machine encoding it outlasts the 1 s idle
+    // timeout, which would close the client's pooled connection under its next request.
+    let png = gradient_png(2000, 2000);
     let server = Server::spawn_with_env(dir.path(), free_port(), 1, Some(SECRET), Stdio::null(), &env).await;
-    let url = upload_url(&server, gradient_png(2000, 2000)).await;
+    let url = upload_url(&server, png).await;
     let client = reqwest::Client::new();
 
     // Computes until the 4 s transform timeout (a blur of sigma 100 over 4 MP): 4× the idle timeout.
