@@ -14,10 +14,10 @@ use crate::{
     config::Config,
     db::Db,
     domain::{new_entity_id, new_secret, now_millis},
-    imaging::Transformer,
     ingest::IngestSettings,
     jobs::Worker,
     metrics::Metrics,
+    renditions::{RenditionSettings, Renditions},
     storage::Storage,
     views::ViewContext,
 };
@@ -41,8 +41,8 @@ pub struct App {
     pub tokens: TokenCache,
     /// Wakes this node's worker when a job is queued here.
     pub job_wakeup: Notify,
-    /// Image transforms and the derived-image cache.
-    pub transformer: Transformer,
+    /// Derived images (transforms, poster frames, sanitised SVGs) and their cache.
+    pub renditions: Renditions,
     /// Which transform URLs are served (signatures, presets).
     pub transform_policy: TransformPolicy,
     /// Per-client-address budget on asset URLs and the direct PUT.
@@ -74,9 +74,9 @@ impl App {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_owned();
-        let transformer = Transformer::new(storage.clone(), config.transformer_settings(), db.clone())
+        let renditions = Renditions::new(storage.clone(), RenditionSettings::from_config(&config), db.clone())
             .context("starting the image pipeline (libvips)")?;
-        let metrics = Metrics::new(transformer.metrics().clone(), storage.metrics().clone());
+        let metrics = Metrics::new(renditions.metrics().clone(), storage.metrics().clone());
         let app = App {
             views: ViewContext::from_config(&config, &public_url),
             ingest: IngestSettings {
@@ -97,7 +97,7 @@ impl App {
             .map_err(|message| anyhow::anyhow!("ASSETD_TRANSFORM_PRESETS: {message}"))?,
             tokens: TokenCache::default(),
             job_wakeup: Notify::new(),
-            transformer,
+            renditions,
             metrics,
             ui_policy: tokio::sync::OnceCell::new(),
             public_url,

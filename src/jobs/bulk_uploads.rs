@@ -90,7 +90,7 @@ impl BackgroundJob for BulkUploads {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&key)).await {
                 tracing::warn!(%error, "could not delete the file of a destroyed upload");
             }
-            app.transformer.purge(&id).await;
+            app.renditions.purge(&id).await;
         }
         Ok(())
     }

@@ -69,7 +69,7 @@ impl BackgroundJob for UpdateUpload {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&old)).await {
                 tracing::warn!(%error, upload = %self.upload_id, "could not delete the replaced file");
             }
-            app.transformer.purge(&self.upload_id).await;
+            app.renditions.purge(&self.upload_id).await;
         }
         Ok(())
     }

@@ -78,7 +78,7 @@ pub(super) async fn destroy_upload(State(app): State<Arc<App>>, Path(id): Path<S
         // The row is gone, so the URL already 404s; the orphaned blob is only wasted space.
         tracing::warn!(%error, upload = %id, "could not delete the file of a destroyed upload");
     }
-    app.transformer.purge(&id).await;
+    app.renditions.purge(&id).await;
     Ok(Json(document(resource)))
 }
 
