@@ -10,9 +10,9 @@ use std::{path::Path, process::Command, time::Instant};
 
 use assetd::{
     config::Config,
-    db::Db,
-    imaging::{pipeline, TransformParams, Transformer},
-    storage::Storage,
+    imaging::{pipeline, Renderer, TransformParams},
+    metrics::TransformMetrics,
+    renditions::RenditionSettings,
 };
 
 fn status_kib(field: &str) -> u64 {
@@ -27,12 +27,10 @@ fn status_kib(field: &str) -> u64 {
 fn one(path: &Path, mime: &str, query: &str) -> serde_json::Value {
     let dir = std::env::temp_dir().join(format!("assetd-footprint-{}", std::process::id()));
     let config = Config::for_data_dir(dir.clone());
-    let settings = config.transformer_settings();
+    let settings = RenditionSettings::from_config(&config).renderer;
     std::fs::create_dir_all(&dir).expect("a scratch directory");
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let db = runtime.block_on(Db::open_sqlite(&dir.join("assetd.db"), &config.locales)).expect("a database");
     // Starts libvips as the server does (one thread per transform, the operation cache off).
-    let _service = Transformer::new(Storage::in_memory(), settings.clone(), db).expect("libvips starts");
+    let _renderer = Renderer::new(settings.clone(), TransformMetrics::default()).expect("libvips starts");
     let params = TransformParams::parse(query).expect("valid query").expect("rendering parameters");
     let recipe = pipeline::Recipe { format: params.fm, params, focal_point: (0.5, 0.5) };
     let before = status_kib("VmRSS:");

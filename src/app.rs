@@ -13,10 +13,10 @@ use crate::{
     config::Config,
     db::{Db, DbError},
     domain::{new_entity_id, new_secret, now_millis, token_secret_hash},
-    imaging::Transformer,
     ingest::IngestSettings,
     metrics::Metrics,
     queue::{self, Job, JobWakeup},
+    renditions::{RenditionSettings, Renditions},
     storage::Storage,
     views::ViewContext,
     webhooks::EventSource,
@@ -34,8 +34,8 @@ pub struct App {
     /// What resource rendering needs (asset base, locales, metadata shape).
     pub views: ViewContext,
     pub ingest: IngestSettings,
-    /// Image transforms and the derived-image cache.
-    pub transformer: Transformer,
+    /// Derived images (transforms, poster frames, sanitised SVGs) and their cache.
+    pub renditions: Renditions,
     /// The instruments `/metrics` renders.
     pub metrics: Metrics,
     /// Wakes this node's worker when a commit queued work here.
@@ -62,9 +62,9 @@ impl App {
             .unwrap_or_else(|| format!("http://{}", config.listen))
             .trim_end_matches('/')
             .to_owned();
-        let transformer = Transformer::new(storage.clone(), config.transformer_settings(), db.clone())
+        let renditions = Renditions::new(storage.clone(), RenditionSettings::from_config(&config), db.clone())
             .context("starting the image pipeline (libvips)")?;
-        let metrics = Metrics::new(transformer.metrics().clone(), storage.metrics().clone());
+        let metrics = Metrics::new(renditions.metrics().clone(), storage.metrics().clone());
         let app = App {
             views: ViewContext::from_config(&config, &public_url),
             ingest: IngestSettings {
@@ -72,7 +72,7 @@ impl App {
                 ..IngestSettings::new(config.data_dir.join("tmp"), config.ffprobe.clone())
             },
             jobs: JobWakeup::default(),
-            transformer,
+            renditions,
             metrics,
             public_url,
             db,

@@ -1,14 +1,11 @@
 //! Configuration: built-in defaults, overridden by `ASSETD_*` environment variables, overridden by flags.
 //! A leaf beside `domain`: it uses no other layer (the command tree that embeds it is `cli`'s).
 
-use std::{fmt, net::SocketAddr, path::PathBuf, time::Duration};
+use std::{fmt, net::SocketAddr, path::PathBuf};
 
 use clap::{Args, ValueEnum};
 
-use crate::{
-    domain::Locale,
-    imaging::{Limits, TransformerSettings},
-};
+use crate::domain::Locale;
 
 /// How log lines are written to stderr.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -292,27 +289,6 @@ impl Config {
             database_url: self.database_url.clone(),
             database_schema: self.database_schema.clone(),
             locales: self.locales.clone(),
-        }
-    }
-
-    /// Transform settings; the concurrency defaults to the number of cores.
-    pub fn transformer_settings(&self) -> TransformerSettings {
-        let cores = std::thread::available_parallelism().map_or(2, usize::from);
-        TransformerSettings {
-            concurrency: if self.transform_concurrency == 0 { cores } else { self.transform_concurrency },
-            threads: self.transform_threads.max(1),
-            max_waiting: self.transform_queue,
-            queue_wait: Duration::from_secs(self.transform_queue_wait_secs),
-            memory: self.transform_memory_mib.saturating_mul(1024 * 1024),
-            timeout: Duration::from_secs(self.transform_timeout_secs),
-            limits: Limits {
-                max_input_pixels: self.max_input_pixels,
-                max_output_pixels: self.max_output_pixels,
-                max_upscale: self.max_upscale,
-            },
-            tmp_dir: self.data_dir.join("tmp"),
-            ffmpeg: self.ffmpeg.clone(),
-            derived_cache_max_bytes: self.derived_cache_max_bytes,
         }
     }
 

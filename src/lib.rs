@@ -34,6 +34,7 @@ pub mod jobs;
 pub mod media;
 pub mod metrics;
 pub mod queue;
+pub mod renditions;
 pub mod serve;
 pub mod storage;
 pub mod telemetry;

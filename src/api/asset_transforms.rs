@@ -18,8 +18,9 @@ use crate::{
     app::App,
     db::UploadRow,
     domain::{format_http_date, CmaError},
-    imaging::{Derived, Output, ParamError, Source, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
+    imaging::{ParamError, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
     media::{sniff, SNIFF_LEN},
+    renditions::{Derived, Output, Source},
 };
 
 /// Answers a derived image: a transform when `query` holds rendering parameters for an image (or a
@@ -51,9 +52,9 @@ pub(super) async fn serve_transformed(
     let variant = match params {
         Some(params) => {
             let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
-            app.transformer.variant(&source, params, accept)
+            app.renditions.variant(&source, params, accept)
         }
-        None if is_svg && upload.size <= MAX_SANITIZED_SVG_BYTES => app.transformer.safe_svg(&source),
+        None if is_svg && upload.size <= MAX_SANITIZED_SVG_BYTES => app.renditions.safe_svg(&source),
         None => return Ok(None),
     };
     let etag = format!("\"{}\"", variant.digest);
@@ -61,7 +62,7 @@ pub(super) async fn serve_transformed(
     let mut response = if is_not_modified(headers, &etag, upload.file_updated_at) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let derived = match app.transformer.fetch(&source, &variant).await {
+        let derived = match app.renditions.fetch(&source, &variant).await {
             Ok(derived) => derived,
             // An SVG that is not well-formed XML is served as a download instead (see delivery).
             Err(TransformError::Decode(_)) if variant.output == Output::SafeSvg => return Ok(None),

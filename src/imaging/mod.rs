@@ -1,27 +1,31 @@
-//! Image delivery: imgix-style transforms of uploads at their public URL (spec §7), made with
-//! libvips and kept as derived images in blob storage.
+//! Image delivery's pure part: imgix-style transforms of an image file (spec §7), made with
+//! libvips. It knows nothing of where files are kept or which derived images exist: it may use
+//! [`crate::domain`], [`crate::media`] and [`crate::metrics`], never the database, blob storage or
+//! the configuration (the renditions workflow, [`crate::renditions`], brings those).
 //!
 //! * [`params`] reads the URL parameters; [`geometry`] turns them and the source size into a
 //!   [`geometry::Plan`]; [`pipeline`] runs the plan with libvips (`vips.rs`) and encodes WebP with
 //!   libwebp 1.6 (`webp.rs`): the only two modules with unsafe code;
-//! * [`Transformer`] is the service: it canonicalises a request into a cache key, serves derived
-//!   images from storage, renders each key once (concurrent requests wait for the first), bounds
-//!   how many transforms run at once and for how long, and purges an upload's derived images;
-//! * [`derived_cache`] keeps the derived images under their size limit (least recently used go).
+//! * [`Renderer`] renders local files within the process's bounds: how many transforms run at
+//!   once, the memory they take together by their estimates (`memory.rs`), how long they wait
+//!   and compute, and the memory given back after each (`allocator.rs`); it also takes video
+//!   poster frames and sanitises SVGs.
+//!
+//! A new imgix parameter belongs here (`params`, `geometry`, `pipeline`); a new cache policy
+//! belongs to [`crate::renditions`].
 
 mod allocator;
-pub mod derived_cache;
 pub mod geometry;
 mod memory;
 pub mod params;
 pub mod pipeline;
-mod service;
+mod renderer;
 mod vips;
 mod webp;
 
 pub use params::{OutputFormat, ParamError, TransformParams};
 pub use pipeline::{Limits, TransformError};
-pub use service::{Derived, Output, Source, Transformer, TransformerSettings, Variant, MAX_SANITIZED_SVG_BYTES};
+pub use renderer::{Renderer, RendererSettings, MAX_SANITIZED_SVG_BYTES};
 
 /// The MIME types the pipeline reads. Other files (and images of other types) are always served
 /// as uploaded; their URLs ignore rendering parameters.

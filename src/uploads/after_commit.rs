@@ -26,7 +26,7 @@ impl AfterCommit {
             if let Err(error) = app.storage.delete(&StorageKey::from_stored(&blob_key)).await {
                 tracing::warn!(%error, upload = %upload_id, "could not delete a file no upload uses any more");
             }
-            app.transformer.purge(&upload_id).await;
+            app.renditions.purge(&upload_id).await;
         }
     }
 }

@@ -72,12 +72,12 @@ async fn a_load_of_distinct_variants_keeps_the_cache_under_its_limit() {
         // stored on top of the limit (the documented slack), never more.
         let (_, total) = rows(&app).await;
         assert!(total <= LIMIT + largest, "{}: {total} bytes right after the answer", variant(i));
-        app.app.transformer.cache().wait_for_eviction().await;
+        app.app.renditions.cache().wait_for_eviction().await;
         let total = consistent_total(&app).await;
         assert!(total <= LIMIT, "{}: {total} bytes once eviction is done", variant(i));
     }
     assert!(largest * 40 > 3 * LIMIT, "the load is several times the limit ({largest} bytes an image)");
-    let evicted = app.app.transformer.cache().evicted_count();
+    let evicted = app.app.renditions.cache().evicted_count();
     assert!(evicted >= 30, "evicted {evicted} of 40");
 
     // Concurrent misses: the same bound once the burst and its eviction are over.
@@ -88,7 +88,7 @@ async fn a_load_of_distinct_variants_keeps_the_cache_under_its_limit() {
     });
     let statuses = futures_util::stream::iter(burst).buffer_unordered(8).collect::<Vec<_>>().await;
     assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
-    app.app.transformer.cache().wait_for_eviction().await;
+    app.app.renditions.cache().wait_for_eviction().await;
     assert!(consistent_total(&app).await <= LIMIT);
 }
 
@@ -104,9 +104,9 @@ async fn an_evicted_variant_is_rendered_again_on_demand_and_used_ones_stay() {
         let hit = get_ok(&app, &url, "w=30&fm=png").await;
         assert_eq!(hit.header("x-cache"), Some("HIT"), "the image in use survives {} stores", i + 1);
         assert_eq!(hit.bytes, kept.bytes);
-        app.app.transformer.cache().wait_for_eviction().await;
+        app.app.renditions.cache().wait_for_eviction().await;
     }
-    assert!(app.app.transformer.cache().evicted_count() > 0);
+    assert!(app.app.renditions.cache().evicted_count() > 0);
 
     // The oldest variant was evicted: its URL renders it again, the same pixels, then hits.
     let again = get_ok(&app, &url, &variant(0)).await;
@@ -118,7 +118,7 @@ async fn an_evicted_variant_is_rendered_again_on_demand_and_used_ones_stay() {
     let hit = get_ok(&app, &url, &variant(0)).await;
     assert_eq!(hit.header("x-cache"), Some("HIT"));
     assert_eq!(hit.bytes, again.bytes);
-    app.app.transformer.cache().wait_for_eviction().await;
+    app.app.renditions.cache().wait_for_eviction().await;
     assert!(consistent_total(&app).await <= LIMIT);
 }
 
@@ -225,11 +225,11 @@ async fn nodes_sharing_a_store_keep_the_cache_under_its_limit_together() {
     for i in 0..24 {
         let (node, other) = if i % 2 == 0 { (&first, &second) } else { (&second, &first) };
         get_ok(node, &url, &variant(i)).await;
-        node.app.transformer.cache().wait_for_eviction().await;
-        other.app.transformer.cache().wait_for_eviction().await;
+        node.app.renditions.cache().wait_for_eviction().await;
+        other.app.renditions.cache().wait_for_eviction().await;
         assert!(consistent_total(&first).await <= LIMIT, "after {}", variant(i));
     }
-    let evicted = first.app.transformer.cache().evicted_count() + second.app.transformer.cache().evicted_count();
+    let evicted = first.app.renditions.cache().evicted_count() + second.app.renditions.cache().evicted_count();
     assert!(evicted >= 15, "evicted {evicted}");
 }
 

@@ -333,7 +333,7 @@ async fn auto_format_follows_accept_and_varies() {
 async fn derived_images_are_cached_and_made_once() {
     let app = TestApp::spawn().await;
     let asset = upload(&app, "cat.jpg", &fixture("cat.jpg")).await;
-    let before = app.app.transformer.rendered_count();
+    let before = app.app.renditions.rendered_count();
     let first = get_ok(&app, &asset, "w=40&fm=webp&q=80").await;
     assert_eq!(first.header("x-cache"), Some("MISS"));
     let second = get_ok(&app, &asset, "q=80&fm=webp&w=40").await;
@@ -344,19 +344,19 @@ async fn derived_images_are_cached_and_made_once() {
     assert_eq!(second.header("cache-control"), Some("public, max-age=31536000, immutable"));
     let folded = get_ok(&app, &asset, "w=20&dpr=2&fm=webp&q=80").await;
     assert_eq!(folded.header("x-cache"), Some("HIT"), "dpr folds into w");
-    assert_eq!(app.app.transformer.rendered_count() - before, 1);
+    assert_eq!(app.app.renditions.rendered_count() - before, 1);
 
     let etag = first.header("etag").unwrap().to_owned();
     let not_modified = app.fetch_asset(&format!("{}?w=40&fm=webp&q=80", asset.url), &[("if-none-match", &etag)]).await;
     assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
 
     // Twenty concurrent requests for a new key render it once.
-    let before = app.app.transformer.rendered_count();
+    let before = app.app.renditions.rendered_count();
     let url = format!("{}?w=33&fm=png", asset.url);
     let requests = (0..20).map(|_| app.fetch_asset(&url, &[]));
     let responses = futures_util::future::join_all(requests).await;
     assert!(responses.iter().all(|r| r.status == StatusCode::OK && r.bytes == responses[0].bytes));
-    assert_eq!(app.app.transformer.rendered_count() - before, 1, "one render for concurrent requests");
+    assert_eq!(app.app.renditions.rendered_count() - before, 1, "one render for concurrent requests");
 }
 
 #[tokio::test]
@@ -663,7 +663,7 @@ async fn nodes_sharing_postgres_render_each_image_once_if_configured() {
         let responses = futures_util::future::join_all(requests).await;
         assert!(responses.iter().all(|r| r.status == StatusCode::OK && r.bytes == responses[0].bytes), "{query}");
     }
-    let renders = first.app.transformer.rendered_count() + second.app.transformer.rendered_count();
+    let renders = first.app.renditions.rendered_count() + second.app.renditions.rendered_count();
     assert_eq!(renders, 3, "three images, each rendered once across both nodes");
     let rows = first.raw_text_rows("SELECT state, CAST(renders AS TEXT) FROM derived_images").await;
     assert_eq!(rows, vec![vec!["stored".to_owned(), "1".to_owned()]; 3]);
