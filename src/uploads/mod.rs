@@ -88,33 +88,29 @@ impl<'t> UploadChanges<'t> {
 
     /// Whether any webhook listens to `event` (then the previous state is worth rendering).
     async fn anyone_listens(&mut self, event: UploadEvent) -> Result<bool, DbError> {
-        Ok(!self.listeners_of(event).await?.is_empty())
+        let index = self.listeners_of(event).await?;
+        Ok(!self.listeners[index].1.is_empty())
     }
 
-    async fn listeners_of(&mut self, event: UploadEvent) -> Result<&[WebhookRow], DbError> {
-        let index = match self.listeners.iter().position(|(known, _)| *known == event) {
-            Some(index) => index,
-            None => {
-                let rows = outbox::subscribers(self.tx, event).await?;
-                self.listeners.push((event, rows));
-                self.listeners.len() - 1
-            }
-        };
-        Ok(&self.listeners[index].1)
+    /// Where the listeners of `event` are in `self.listeners`, read on first use.
+    async fn listeners_of(&mut self, event: UploadEvent) -> Result<usize, DbError> {
+        if let Some(index) = self.listeners.iter().position(|(known, _)| *known == event) {
+            return Ok(index);
+        }
+        let rows = outbox::subscribers(self.tx, event).await?;
+        self.listeners.push((event, rows));
+        Ok(self.listeners.len() - 1)
     }
 
     /// Records `event` about `entity` (and `previous`) for its listeners, in the transaction.
     async fn record(&mut self, event: UploadEvent, entity: &Value, previous: Option<&Value>) -> Result<(), DbError> {
-        let app = self.app;
-        let source = app.event_source();
-        self.listeners_of(event).await?;
-        let (tx, listeners) = (&mut *self.tx, &self.listeners);
-        let subscribers = listeners.iter().find(|(known, _)| *known == event).map_or(&[][..], |(_, rows)| rows);
+        let index = self.listeners_of(event).await?;
+        let subscribers = &self.listeners[index].1;
         if subscribers.is_empty() {
             return Ok(());
         }
-        let calls = outbox::record_for(tx, source, subscribers, event, entity, previous).await?;
-        self.after.webhook_calls += calls;
+        let source = self.app.event_source();
+        self.after.webhook_calls += outbox::record_for(self.tx, source, subscribers, event, entity, previous).await?;
         Ok(())
     }
 
