@@ -1,5 +1,5 @@
-//! `App`: the service's capabilities (configuration, database, blob store, renditions, ingest
-//! settings, metrics, the job wake-up), built once at start and shared by the HTTP edge, the
+//! `App`: the service's capabilities (configuration, database, blob store, renditions, video
+//! streams, ingest settings, metrics, the job wake-up), built once at start and shared by the HTTP edge, the
 //! worker and the tests.
 //!
 //! It holds no HTTP piece (those are `api::state`'s) and starts nothing (`serve.rs` runs the
@@ -18,6 +18,7 @@ use crate::{
     queue::{self, Job, JobWakeup},
     renditions::{RenditionSettings, Renditions},
     storage::Storage,
+    video::{Transcoder, VideoSettings},
     views::ViewContext,
     webhooks::EventSource,
 };
@@ -36,6 +37,8 @@ pub struct App {
     pub ingest: IngestSettings,
     /// Derived images (transforms, poster frames, sanitised SVGs) and their cache.
     pub renditions: Renditions,
+    /// Video streams: transcodes (this node's slots), their outputs.
+    pub video: Transcoder,
     /// The instruments `/metrics` renders.
     pub metrics: Metrics,
     /// Wakes this node's worker when a commit queued work here.
@@ -65,7 +68,9 @@ impl App {
         let renditions = Renditions::new(storage.clone(), RenditionSettings::from_config(&config), db.clone())
             .context("starting the image pipeline (libvips)")?;
         let metrics = Metrics::new(renditions.metrics().clone(), storage.metrics().clone());
+        let video = Transcoder::new(db.clone(), storage.clone(), VideoSettings::from_config(&config)?);
         let app = App {
+            video,
             views: ViewContext::from_config(&config, &public_url),
             ingest: IngestSettings {
                 strip_location: config.strip_location,

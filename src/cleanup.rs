@@ -136,22 +136,34 @@ async fn remove_unneeded(
     report: &mut SweepReport,
 ) -> anyhow::Result<()> {
     let owners: Vec<KeyOwner> = batch.iter().map(|blob| blob.key.owner()).collect();
-    let (mut originals, mut upload_ids) = (Vec::new(), Vec::new());
+    let (mut originals, mut upload_ids, mut streamed, mut tracks) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for owner in &owners {
         match owner {
             KeyOwner::Original(key) | KeyOwner::Incoming(key) => originals.push(key.clone()),
             KeyOwner::Derived(id) => upload_ids.push(id.clone()),
+            KeyOwner::Video { upload_id, .. } => streamed.push(upload_id.clone()),
+            KeyOwner::Track { track_id } => tracks.push(track_id.clone()),
             KeyOwner::Unknown => {}
         }
     }
     let references = db.blob_references(&originals, expired_before).await?;
     let uploads = db.existing_upload_ids(&upload_ids).await?;
+    streamed.sort();
+    streamed.dedup();
+    let served = db.served_video_generations(&streamed).await?;
+    let tracks = db.existing_tracks(&tracks).await?;
     let (mut forgotten, mut kept_derived) = (Vec::new(), Vec::new());
     for (blob, owner) in batch.into_iter().zip(owners) {
         let needed = match &owner {
             KeyOwner::Original(key) => references.by_uploads.contains(key) || references.by_requests.contains(key),
             KeyOwner::Incoming(key) => references.by_requests.contains(key),
             KeyOwner::Derived(id) => uploads.contains(id),
+            // A generation being written is younger than the grace period (its files are stored
+            // in one burst once ffmpeg is done); older ones nothing serves are left by a crash or
+            // a replaced stream.
+            KeyOwner::Video { upload_id, generation } => served.contains(&(upload_id.clone(), generation.clone())),
+            // A track's file is stored before its row commits: a young one is within the grace.
+            KeyOwner::Track { track_id } => tracks.contains(track_id),
             KeyOwner::Unknown => true,
         };
         if needed {
@@ -217,7 +229,14 @@ async fn remove_scratch_files(dir: &Path, cutoff: Option<SystemTime>) -> anyhow:
     while let Some(entry) = entries.next_entry().await? {
         let Ok(metadata) = entry.metadata().await else { continue };
         let stale = cutoff.is_none_or(|cutoff| metadata.modified().is_ok_and(|modified| modified < cutoff));
-        if metadata.is_file() && stale {
+        if metadata.is_dir() && stale {
+            // A transcode's scratch directory: new files touch it while ffmpeg writes them.
+            match tokio::fs::remove_dir_all(entry.path()).await {
+                Ok(()) => removed.push(entry.path()),
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => return Err(error).with_context(|| format!("removing {}", entry.path().display())),
+            }
+        } else if metadata.is_file() && stale {
             match tokio::fs::remove_file(entry.path()).await {
                 Ok(()) => removed.push(entry.path()),
                 Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}

@@ -121,6 +121,44 @@ pub struct Config {
     #[arg(long, env = "ASSETD_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: String,
 
+    /// Video transcodes this node runs at once (each is one ffmpeg process using every core);
+    /// transcode jobs beyond it wait for a free one.
+    #[arg(long, env = "ASSETD_VIDEO_TRANSCODES", default_value_t = 1)]
+    pub video_transcodes: usize,
+
+    /// x264 preset of the transcodes (`ultrafast` … `veryslow`): slower presets make smaller
+    /// files of the same quality.
+    #[arg(long, env = "ASSETD_VIDEO_PRESET", default_value = "veryfast")]
+    pub video_preset: String,
+
+    /// Threads of one transcode's encoders (0: ffmpeg's choice, every core).
+    #[arg(long, env = "ASSETD_VIDEO_THREADS", default_value_t = 0)]
+    pub video_threads: usize,
+
+    /// The HLS ladder: the lines (short side) of each rung. Rungs above the source are skipped; a
+    /// source below every rung gets one rung of its own size.
+    #[arg(long, env = "ASSETD_VIDEO_LADDER", default_value = "1080,720,480,360")]
+    pub video_ladder: String,
+
+    /// Target length of the HLS segments, in seconds.
+    #[arg(long, env = "ASSETD_VIDEO_SEGMENT_SECONDS", default_value_t = 4)]
+    pub video_segment_secs: u32,
+
+    /// Longest video that is transcoded, in seconds; a longer one is served as its file only, and
+    /// its stream is `errored`.
+    #[arg(long, env = "ASSETD_VIDEO_MAX_DURATION", default_value_t = 14_400)]
+    pub video_max_duration_secs: u64,
+
+    /// Seconds one transcode may run; then it is stopped and the stream is `errored`.
+    #[arg(long, env = "ASSETD_VIDEO_TRANSCODE_TIMEOUT", default_value_t = 7200)]
+    pub video_transcode_timeout_secs: u64,
+
+    /// A domain such as `example.com`: requests whose Host is `stream.example.com` or
+    /// `image.example.com` answer Mux's own paths (`/{playback_id}.m3u8`,
+    /// `/{playback_id}/thumbnail.jpg`, …), for players' `customDomain`.
+    #[arg(long, env = "ASSETD_VIDEO_DOMAIN")]
+    pub video_domain: Option<String>,
+
     /// Image transforms computed at once (0: one per core).
     #[arg(long, env = "ASSETD_TRANSFORM_CONCURRENCY", default_value_t = 0)]
     pub transform_concurrency: usize,
@@ -255,6 +293,14 @@ impl Config {
             workers: 4,
             ffprobe: "ffprobe".into(),
             ffmpeg: "ffmpeg".into(),
+            video_transcodes: 1,
+            video_preset: "veryfast".into(),
+            video_threads: 0,
+            video_ladder: "1080,720,480,360".into(),
+            video_segment_secs: 4,
+            video_max_duration_secs: 14_400,
+            video_transcode_timeout_secs: 7200,
+            video_domain: None,
             transform_concurrency: 0,
             transform_threads: 1,
             transform_queue: 256,
@@ -292,6 +338,21 @@ impl Config {
         }
     }
 
+    /// The HLS ladder's rungs (lines of the short side), highest first, as `ASSETD_VIDEO_LADDER`
+    /// lists them: distinct even numbers between 144 and 4320.
+    pub fn video_ladder_lines(&self) -> anyhow::Result<Vec<u32>> {
+        let mut lines = Vec::new();
+        for part in self.video_ladder.split(',').map(str::trim) {
+            let line: u32 = part.parse().ok().filter(|l| (144..=4320).contains(l) && l % 2 == 0).ok_or_else(|| {
+                anyhow::anyhow!("ASSETD_VIDEO_LADDER: {part:?} is not an even number of lines (144–4320)")
+            })?;
+            anyhow::ensure!(!lines.contains(&line), "ASSETD_VIDEO_LADDER lists {line} twice");
+            lines.push(line);
+        }
+        lines.sort_unstable_by(|a, b| b.cmp(a));
+        Ok(lines)
+    }
+
     /// The main locale (the first configured one).
     pub fn main_locale(&self) -> &Locale {
         &self.locales[0]
@@ -321,6 +382,27 @@ impl Config {
             "ASSETD_MAX_UPSCALE must be 0 (no bound) or at least 1, got {}",
             self.max_upscale
         );
+        self.video_ladder_lines()?;
+        anyhow::ensure!(
+            (1..=60).contains(&self.video_segment_secs),
+            "ASSETD_VIDEO_SEGMENT_SECONDS must be between 1 and 60"
+        );
+        anyhow::ensure!(self.video_transcodes > 0, "ASSETD_VIDEO_TRANSCODES must be at least 1");
+        anyhow::ensure!(self.video_transcode_timeout_secs > 0, "the transcode timeout must be at least 1 s");
+        const PRESETS: [&str; 9] =
+            ["ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow"];
+        anyhow::ensure!(
+            PRESETS.contains(&self.video_preset.as_str()),
+            "ASSETD_VIDEO_PRESET must be one of {}, got {:?}",
+            PRESETS.join(", "),
+            self.video_preset
+        );
+        if let Some(domain) = &self.video_domain {
+            anyhow::ensure!(
+                !domain.is_empty() && domain.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'),
+                "ASSETD_VIDEO_DOMAIN must be a host name such as example.com, got {domain:?}"
+            );
+        }
         if let Some(name) = &self.client_ip_header {
             anyhow::ensure!(
                 http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
@@ -333,12 +415,19 @@ impl Config {
 
 fn parse_project_id(value: &str) -> Result<String, String> {
     let ok = !value.is_empty() && value.len() <= 32 && value.bytes().all(|b| b.is_ascii_alphanumeric());
-    if ok {
-        Ok(value.to_owned())
-    } else {
-        Err("the project id must be 1-32 ASCII letters or digits".into())
+    if !ok {
+        return Err("the project id must be 1-32 ASCII letters or digits".into());
     }
+    if RESERVED_PATH_SEGMENTS.contains(&value.to_ascii_lowercase().as_str()) {
+        return Err(format!("the project id {value:?} is the first segment of one of assetd's own routes"));
+    }
+    Ok(value.to_owned())
 }
+
+/// First path segments of assetd's own routes: an asset path `/{project}/…` under one of them would
+/// never be reached.
+const RESERVED_PATH_SEGMENTS: &[&str] =
+    &["healthz", "metrics", "openapi", "put", "readyz", "ui", "uploads", "video", "webhooks"];
 
 /// A secret that never shows up in logs or `Debug` output.
 #[derive(Clone)]
@@ -397,6 +486,27 @@ mod tests {
     }
 
     #[test]
+    fn video_settings_are_checked() {
+        let config = serve(&["--video-ladder", "360, 1080,720"]).unwrap();
+        assert_eq!(config.video_ladder_lines().unwrap(), [1080, 720, 360], "highest rung first");
+        for bad in [
+            ["--video-ladder", "1080,1080"],
+            ["--video-ladder", "721"],
+            ["--video-ladder", "100"],
+            ["--video-ladder", ""],
+            ["--video-preset", "ludicrous"],
+            ["--video-segment-secs", "0"],
+            ["--video-transcodes", "0"],
+            ["--video-domain", "example.com/x"],
+        ] {
+            let config = serve(&bad).unwrap();
+            assert!(config.validate().is_err(), "{bad:?}");
+        }
+        let config = serve(&["--video-domain", "media.example.com", "--video-preset", "slow"]).unwrap();
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
     fn flags_are_parsed_and_checked() {
         let config = serve(&[
             "--listen",
@@ -424,6 +534,8 @@ mod tests {
             vec!["--listen", "nowhere"],
             vec!["--api-token", "short"],
             vec!["--project-id", "../x"],
+            vec!["--project-id", "video"],
+            vec!["--project-id", "UI"],
             vec!["--metadata-shape", "sideways"],
         ] {
             assert!(serve(&bad).is_err(), "{bad:?}");

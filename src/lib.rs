@@ -6,7 +6,8 @@
 //! - edges: [`api`] (HTTP: routes, handlers, the HTTP-only state) and [`jobs`] (the worker, one
 //!   thin adapter per job kind);
 //! - workflows: [`uploads`] (create, update, destroy and bulk, each in the caller's transaction),
-//!   [`renditions`] (get or make a derived image, purge, the derived cache), [`ingest`] (hash,
+//!   [`renditions`] (get or make a derived image, purge, the derived cache), [`video`] (transcode
+//!   a video into its HLS ladder and MP4 renditions, the stream's outputs), [`ingest`] (hash,
 //!   sniff and probe a stored file), [`webhooks`] (events recorded with the change, signed
 //!   deliveries) and [`cleanup`] (the orphaned-blob sweep);
 //! - capabilities: [`app`] (`App`, built once), [`queue`] (typed jobs queued in the caller's
@@ -39,5 +40,6 @@ pub mod serve;
 pub mod storage;
 pub mod telemetry;
 pub mod uploads;
+pub mod video;
 pub mod views;
 pub mod webhooks;

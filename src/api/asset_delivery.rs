@@ -160,7 +160,7 @@ pub(super) fn is_not_modified(headers: &HeaderMap, etag: &str, modified_millis: 
 }
 
 #[derive(Debug, PartialEq, Eq)]
-enum RangeRequest {
+pub(super) enum RangeRequest {
     Full,
     Partial(Range<u64>),
     Unsatisfiable,
@@ -168,7 +168,7 @@ enum RangeRequest {
 
 /// One `bytes=` range (`a-b`, `a-`, `-n`); several ranges, other units or a stale `If-Range`
 /// get the whole file, as RFC 9110 allows.
-fn requested_range(headers: &HeaderMap, etag: &str, size: u64) -> RangeRequest {
+pub(super) fn requested_range(headers: &HeaderMap, etag: &str, size: u64) -> RangeRequest {
     let Some(value) = headers.get(header::RANGE).and_then(|v| v.to_str().ok()) else { return RangeRequest::Full };
     if let Some(if_range) = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()) {
         if if_range.trim() != etag {

@@ -20,7 +20,7 @@ use crate::{
     domain::{format_http_date, CmaError},
     imaging::{ParamError, TransformError, TransformParams, MAX_SANITIZED_SVG_BYTES},
     media::{sniff, SNIFF_LEN},
-    renditions::{Derived, Output, Source},
+    renditions::{Derived, Output, Source, Variant},
 };
 
 /// Answers a derived image: a transform when `query` holds rendering parameters for an image (or a
@@ -40,15 +40,7 @@ pub(super) async fn serve_transformed(
         Some(query) if transformable => TransformParams::parse(query).map_err(invalid_params)?,
         _ => None,
     };
-    let source = Source {
-        upload_id: upload.id.clone(),
-        blob_key: upload.blob_key.clone(),
-        md5: upload.md5.clone(),
-        mime_type: upload.mime_type.clone(),
-        focal_point: upload.focal_point_x.zip(upload.focal_point_y),
-        poster_time: upload.poster_time,
-        duration: upload.duration,
-    };
+    let source = source_of(upload);
     let variant = match params {
         Some(params) => {
             let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
@@ -57,12 +49,38 @@ pub(super) async fn serve_transformed(
         None if is_svg && upload.size <= MAX_SANITIZED_SVG_BYTES => app.renditions.safe_svg(&source),
         None => return Ok(None),
     };
+    serve_variant(app, upload, &source, &variant, headers, method).await
+}
+
+/// What the renditions workflow reads of an upload.
+pub(super) fn source_of(upload: &UploadRow) -> Source {
+    Source {
+        upload_id: upload.id.clone(),
+        blob_key: upload.blob_key.clone(),
+        md5: upload.md5.clone(),
+        mime_type: upload.mime_type.clone(),
+        focal_point: upload.focal_point_x.zip(upload.focal_point_y),
+        poster_time: upload.poster_time,
+        duration: upload.duration,
+    }
+}
+
+/// Answers the derived image `variant` of `upload` (from the cache, or made now). `None`: serve
+/// the original instead (an SVG that is not well-formed XML).
+pub(super) async fn serve_variant(
+    app: &App,
+    upload: &UploadRow,
+    source: &Source,
+    variant: &Variant,
+    headers: &HeaderMap,
+    method: &Method,
+) -> ApiResult<Option<Response>> {
     let etag = format!("\"{}\"", variant.digest);
 
     let mut response = if is_not_modified(headers, &etag, upload.file_updated_at) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        let derived = match app.renditions.fetch(&source, &variant).await {
+        let derived = match app.renditions.fetch(source, variant).await {
             Ok(derived) => derived,
             // An SVG that is not well-formed XML is served as a download instead (see delivery).
             Err(TransformError::Decode(_)) if variant.output == Output::SafeSvg => return Ok(None),
@@ -119,6 +137,11 @@ fn transform_error(error: TransformError) -> CmaError {
             422,
             "IMAGE_TOO_LARGE",
             json!({ "pixels": pixels, "limit": limit, "message": "the image is too large to transform" }),
+        ),
+        TransformError::OutputTooLarge { bytes, limit } => CmaError::new(
+            422,
+            "IMAGE_TOO_LARGE",
+            json!({ "bytes": bytes, "limit": limit, "message": "the result would be too large: ask for fewer pixels or frames" }),
         ),
         TransformError::Decode(message) => {
             tracing::info!(%message, "an upload could not be decoded for a transform");

@@ -29,14 +29,16 @@ mod ui;
 mod unread_body;
 mod upload_filters;
 mod upload_requests;
+mod upload_tracks;
 mod uploads;
+mod video_delivery;
 mod webhooks;
 
 use axum::{
     extract::DefaultBodyLimit,
     middleware,
     response::{IntoResponse, Response},
-    routing::{get, post, put},
+    routing::{delete, get, post, put},
     Router,
 };
 use tower_http::catch_panic::CatchPanicLayer;
@@ -58,6 +60,9 @@ pub fn router(state: ApiState) -> Router {
         .route("/uploads/bulk/set-upload-collection", post(uploads::bulk_set_collection))
         .route("/uploads/bulk/destroy", post(uploads::bulk_destroy))
         .route("/uploads/{id}/references", get(uploads::list_upload_references))
+        .route("/uploads/{id}/tracks", get(upload_tracks::list_tracks).post(upload_tracks::create_track))
+        .route("/uploads/{id}/tracks/generate-subtitles", post(upload_tracks::generate_subtitles))
+        .route("/uploads/{id}/tracks/{track_id}", delete(upload_tracks::destroy_track))
         .route("/job-results/{id}", get(job_results::show_job_result))
         .route("/upload-collections", get(collections::list_collections).post(collections::create_collection))
         .route("/upload-collections/reorder", post(collections::reorder_collections))
@@ -95,6 +100,17 @@ pub fn router(state: ApiState) -> Router {
     let limited_per_client = Router::new()
         .route(&format!("/{project}/{{file}}"), get(asset_delivery::serve_asset))
         .route("/put/{project}/{file}", put(direct_put::put_file).options(direct_put::preflight))
+        // Video streams, shaped as Mux's.
+        .route("/video/{file}", get(video_delivery::serve_master).options(video_delivery::preflight))
+        .route("/video/{playback_id}/{file}", get(video_delivery::serve_video_file).options(video_delivery::preflight))
+        .route(
+            "/video/{playback_id}/tracks/{file}",
+            get(video_delivery::serve_track_file).options(video_delivery::preflight),
+        )
+        .route(
+            "/video/{playback_id}/{generation}/{rung}/{file}",
+            get(video_delivery::serve_rung_file).options(video_delivery::preflight),
+        )
         .layer(middleware::from_fn_with_state(state.clone(), client_limit::limit_by_client))
         .layer(DefaultBodyLimit::disable());
     let operations = Router::new()
@@ -107,7 +123,8 @@ pub fn router(state: ApiState) -> Router {
         .route("/ui/", get(ui::index))
         .route("/ui/{file}", get(ui::asset));
 
-    operations
+    let video_domain = state.app.config.video_domain.clone();
+    let router = operations
         .merge(limited_per_client)
         .merge(cma)
         .with_state(state.clone())
@@ -121,5 +138,30 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn(unread_body::drain_unread_body))
         // Outermost: the request id, the access log and the HTTP metrics see every answer,
         // framework errors and panics included.
-        .layer(middleware::from_fn_with_state(state, request_context::request_context))
+        .layer(middleware::from_fn_with_state(state, request_context::request_context));
+    match video_domain {
+        // Mux's hosts: their paths are rewritten before routing (a layer on the router runs after).
+        Some(domain) => Router::new().fallback_service(tower::ServiceExt::map_request(
+            router,
+            move |mut request: axum::extract::Request| {
+                let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
+                let host = host.map(str::to_owned).unwrap_or_default();
+                if let Some(path) = video_delivery::mux_host_path(&domain, &host, request.uri().path()) {
+                    // `stream.example.com:8443` → `https://image.example.com:8443` (Mux's hosts are HTTPS).
+                    let parent = host.split_once('.').map_or("", |(_, parent)| parent);
+                    let image_origin = format!("https://image.{parent}");
+                    request.extensions_mut().insert(video_delivery::ViaMuxHost { image_origin });
+                    let path_and_query = match request.uri().query() {
+                        Some(query) => format!("{path}?{query}"),
+                        None => path,
+                    };
+                    if let Ok(uri) = path_and_query.parse() {
+                        *request.uri_mut() = uri;
+                    }
+                }
+                request
+            },
+        )),
+        None => router,
+    }
 }

@@ -66,8 +66,10 @@ mod upload_conditions;
 mod upload_filters;
 mod upload_query;
 mod upload_requests;
+mod upload_tracks;
 mod uploads;
 mod uploads_list;
+mod video_streams;
 mod webhooks;
 
 use sqlx::{postgres::PgPool, sqlite::SqlitePool};
@@ -85,8 +87,10 @@ pub use upload_query::{
     RESOLUTION_LIMITS,
 };
 pub use upload_requests::UploadRequestRow;
+pub use upload_tracks::TrackRow;
 pub use uploads::{FileFacts, MetadataRow, NewUpload, UploadRow};
 pub(crate) use uploads_list::listing_statements;
+pub use video_streams::ReadyStream;
 pub use webhooks::{AttemptRecord, WebhookAttemptRow, WebhookCallQuery, WebhookCallRow, WebhookRow};
 
 /// Which SQL a backend speaks where the two differ.

@@ -43,6 +43,15 @@ pub struct UploadRow {
     pub file_updated_at: i64,
     pub created_at: i64,
     pub updated_at: i64,
+    /// The video stream (see `db/video_streams.rs`): null for uploads that are not videos.
+    pub video_playback_id: Option<String>,
+    /// `preparing`, `ready` or `errored`.
+    pub video_status: Option<String>,
+    /// The outputs served, if any (`video/<id>/<generation>/`).
+    pub video_generation: Option<String>,
+    /// What the served outputs hold (`crate::video::VideoOutputs` as JSON).
+    pub video_outputs: Option<String>,
+    pub video_error: Option<String>,
 }
 
 impl UploadRow {
@@ -115,7 +124,8 @@ pub(super) const UPLOAD_COLUMNS: &str =
     "id, path, blob_key, basename, extension, format, size, md5, mime_type, is_image, \
     width, height, duration, frame_rate, blurhash, thumbhash, exif_info, colors, author, copyright, notes, tags, \
     focal_point_x, focal_point_y, poster_time, upload_collection_id, creator_type, creator_id, url_replaced, \
-    file_updated_at, created_at, updated_at";
+    file_updated_at, created_at, updated_at, video_playback_id, video_status, video_generation, video_outputs, \
+    video_error";
 
 impl Db {
     pub async fn find_upload(&self, id: &str) -> Result<Option<UploadRow>, DbError> {

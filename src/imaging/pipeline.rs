@@ -30,6 +30,9 @@ pub enum TransformError {
     Params(#[from] ParamError),
     #[error("the image has {pixels} pixels, more than the {limit} assetd transforms")]
     TooLarge { pixels: u64, limit: u64 },
+    /// What was made is larger than assetd keeps (an animated preview).
+    #[error("the result has {bytes} bytes, more than the {limit} assetd keeps")]
+    OutputTooLarge { bytes: u64, limit: u64 },
     #[error("the image could not be decoded: {0}")]
     Decode(String),
     #[error("the transform took too long")]

@@ -117,6 +117,37 @@ impl Renderer {
         self.plan_and_render(path, "image/png", recipe, frame, "poster").await
     }
 
+    /// An animated preview of the video at `video` (see [`media::encode_animation`]), made by
+    /// ffmpeg under a slot; it holds the encoded file's bytes ([`media::video_animation::MAX_BYTES`]
+    /// at most) against the memory budget. `keep` (the video) lives until ffmpeg ends.
+    pub async fn animation<K: Send>(
+        &self,
+        video: &Path,
+        clip: &media::AnimatedClip,
+        keep: K,
+    ) -> Result<Vec<u8>, TransformError> {
+        let name = format!("animated-{}.{}", uuid::Uuid::new_v4(), clip.format.extension());
+        let file = Scratch(self.settings.tmp_dir.join(name));
+        let admission = self.admit(media::video_animation::MAX_BYTES).await?;
+        let started = std::time::Instant::now();
+        media::encode_animation(&self.settings.ffmpeg, video, clip, &file.0, self.settings.timeout).await.map_err(
+            |error| match error {
+                media::MediaError::Decode(message) => TransformError::Decode(message),
+                media::MediaError::Timeout => TransformError::Timeout,
+                other => TransformError::Internal(other.to_string()),
+            },
+        )?;
+        drop(keep);
+        let size = tokio::fs::metadata(&file.0).await.map_err(|e| TransformError::Internal(e.to_string()))?.len();
+        if size > media::video_animation::MAX_BYTES {
+            return Err(TransformError::OutputTooLarge { bytes: size, limit: media::video_animation::MAX_BYTES });
+        }
+        let bytes = tokio::fs::read(&file.0).await.map_err(|e| TransformError::Internal(e.to_string()))?;
+        drop(admission);
+        self.metrics.record_render("animation", started.elapsed());
+        Ok(bytes)
+    }
+
     /// The SVG at `path` with script and remote references removed (see
     /// [`crate::media::sanitize_svg`]), read whole: callers pass SVGs of at most
     /// [`MAX_SANITIZED_SVG_BYTES`]. `keep` (the file) lives until it is read.

@@ -8,6 +8,7 @@ mod bulk_uploads;
 mod create_upload;
 mod deliver_webhook;
 mod reorder_collections;
+mod transcode_video;
 mod update_upload;
 mod worker;
 

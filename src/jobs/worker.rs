@@ -14,6 +14,7 @@ use crate::{
     metrics::{JobLabels, JobOutcomeLabels},
     queue::Job,
     uploads::{BulkUploads, CreateUpload, UpdateUpload},
+    video::TranscodeVideo,
     webhooks::DeliverWebhook,
 };
 
@@ -24,7 +25,7 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// How often an idle worker looks for jobs queued by other nodes.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// Attempts before a job that keeps failing for passing reasons gets a 500 result.
-const MAX_ATTEMPTS: i64 = 5;
+pub(super) const MAX_ATTEMPTS: i64 = 5;
 /// Finished jobs' results are kept this long for clients to poll.
 const RESULT_RETENTION_MS: i64 = 24 * 3600 * 1000;
 
@@ -156,6 +157,7 @@ impl Worker {
             ReorderCollections::JOB_NAME => run::<ReorderCollections>(&self.app, job).await,
             BulkUploads::JOB_NAME => run::<BulkUploads>(&self.app, job).await,
             DeliverWebhook::JOB_NAME => run::<DeliverWebhook>(&self.app, job).await,
+            TranscodeVideo::JOB_NAME => run::<TranscodeVideo>(&self.app, job).await,
             other => Err(JobError::Rejected({
                 tracing::error!(kind = other, "unknown job kind");
                 CmaError::internal()

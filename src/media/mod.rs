@@ -12,18 +12,22 @@
 //! * [`probe_av`] asks `ffprobe` for the duration, frame rate and size of
 //!   audio/video files; [`parse_ffprobe_json`] is its pure, testable half.
 //!
-//! * [`extract_frame`] takes a video's poster frame with `ffmpeg`.
+//! * [`extract_frame`] takes a video's poster frame with `ffmpeg`, [`encode_animation`] an
+//!   animated GIF or WebP of a stretch of it; [`convert_to_webvtt`] reads subtitles (WebVTT, SRT).
 //!
 //! All of them report failures as [`MediaError`]; use
 //! [`MediaError::is_client_error`] to decide between a 4xx and a 5xx.
 
 pub mod exif_facts;
+mod ffmpeg_run;
 pub mod image_facts;
 pub mod location_strip;
 pub mod sniff;
+pub mod subtitles;
 mod svg_allow;
 mod svg_css;
 pub mod svg_sanitize;
+pub mod video_animation;
 pub mod video_facts;
 pub mod video_poster;
 mod xml_prolog;
@@ -31,7 +35,9 @@ mod xml_prolog;
 pub use exif_facts::read_exif;
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
 pub use sniff::{same_format, sniff, MediaKind, Sniffed, SNIFF_LEN};
+pub use subtitles::{convert_to_webvtt, sniff_subtitles, SubtitleFormat, MAX_SUBTITLE_BYTES};
 pub use svg_sanitize::{sanitize_svg, SvgError};
+pub use video_animation::{encode_animation, AnimatedClip, AnimationFormat};
 pub use video_facts::{parse_ffprobe_json, probe_av, AvFacts};
 pub use video_poster::extract_frame;
 

@@ -1,8 +1,8 @@
 //! Poster frames: one still of a video, taken with ffmpeg at a given time.
 
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{path::Path, time::Duration};
 
-use super::MediaError;
+use super::{ffmpeg_run, MediaError};
 
 /// Writes the frame of the video at `input` shown at `at` seconds to `output` as PNG.
 /// `MediaError::Decode` when there is no frame there (no video stream, a broken file).
@@ -14,33 +14,10 @@ pub async fn extract_frame(
     timeout: Duration,
 ) -> Result<(), MediaError> {
     let at = if at.is_finite() && at > 0.0 { at } else { 0.0 };
-    let mut input_url = std::ffi::OsString::from("file:");
-    input_url.push(input.as_os_str());
-    let mut output_url = std::ffi::OsString::from("file:");
-    output_url.push(output.as_os_str());
-    let mut command = tokio::process::Command::new(ffmpeg);
-    command
-        .args(["-nostdin", "-hide_banner", "-loglevel", "error", "-protocol_whitelist", "file"])
-        .args(["-ss", &format!("{at:.3}"), "-i"])
-        .arg(input_url)
-        .args(["-frames:v", "1", "-an", "-f", "image2", "-c:v", "png", "-y"])
-        .arg(output_url)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let child = command.spawn().map_err(|error| match error.kind() {
-        std::io::ErrorKind::NotFound => MediaError::Tool(format!("{ffmpeg} not found")),
-        _ => MediaError::Tool(format!("cannot run {ffmpeg}: {error}")),
-    })?;
-    let result = tokio::time::timeout(timeout, child.wait_with_output()).await.map_err(|_| MediaError::Timeout)??;
-    let written = tokio::fs::metadata(output).await.map(|m| m.len()).unwrap_or(0);
-    if !result.status.success() || written == 0 {
-        let stderr = String::from_utf8_lossy(&result.stderr);
-        let reason = stderr.lines().last().unwrap_or("no frame at that time").to_owned();
-        return Err(MediaError::Decode(reason));
-    }
-    Ok(())
+    let mut args = ffmpeg_run::args(["-ss", &format!("{at:.3}"), "-i"]);
+    args.push(ffmpeg_run::file_url(input));
+    args.extend(ffmpeg_run::args(["-frames:v", "1", "-an", "-f", "image2", "-c:v", "png"]));
+    ffmpeg_run::make_file(ffmpeg, &args, output, timeout, "no frame at that time").await
 }
 
 #[cfg(test)]

@@ -133,6 +133,11 @@ impl Renditions {
         variant::requested(source, params, accept)
     }
 
+    /// An animated preview of a video upload.
+    pub fn animation(&self, source: &Source, clip: crate::media::AnimatedClip) -> Variant {
+        variant::animation(source, clip)
+    }
+
     /// The sanitised copy of an SVG upload (see [`crate::media::sanitize_svg`]).
     pub fn safe_svg(&self, source: &Source) -> Variant {
         variant::safe_svg(source)
@@ -250,6 +255,10 @@ impl Renditions {
                 let rendered = self.renderer.poster_frame(&video, *at, recipe, original).await?;
                 (rendered.bytes, rendered.format.mime_type())
             }
+            Output::Animation(clip) => {
+                let video = original.path().to_path_buf();
+                (self.renderer.animation(&video, clip, original).await?, clip.format.mime_type())
+            }
             Output::SafeSvg => {
                 let path = original.path().to_path_buf();
                 (self.renderer.sanitize_svg(path, original).await?, "image/svg+xml")
@@ -276,6 +285,7 @@ fn failure_reason(error: &TransformError) -> &'static str {
         TransformError::Busy => "busy",
         TransformError::QueueTimeout => "queue_timeout",
         TransformError::SourceGone => "source_gone",
+        TransformError::OutputTooLarge { .. } => "too_large",
         TransformError::Internal(_) => "internal",
     }
 }

@@ -14,6 +14,7 @@ use crate::{
         params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
         pipeline::{self, Recipe},
     },
+    media::AnimatedClip,
     storage::{BlobRead, StorageKey},
 };
 
@@ -60,6 +61,8 @@ pub enum Output {
     PosterFrame { at: f64, recipe: Recipe },
     /// An SVG upload with script and remote references removed (served at its plain URL).
     SafeSvg,
+    /// An animated preview of a video (Mux's `animated.gif` / `animated.webp`).
+    Animation(AnimatedClip),
 }
 
 /// One derived image of one upload: its recipe and where it is kept.
@@ -80,6 +83,7 @@ impl Variant {
     pub fn content_type(&self) -> Option<&'static str> {
         match &self.output {
             Output::SafeSvg => Some("image/svg+xml"),
+            Output::Animation(clip) => Some(clip.format.mime_type()),
             Output::Transform(recipe) | Output::PosterFrame { recipe, .. } => {
                 recipe.format.map(OutputFormat::mime_type)
             }
@@ -123,6 +127,12 @@ pub(super) fn requested(source: &Source, params: TransformParams, accept: Option
 pub(super) fn safe_svg(source: &Source) -> Variant {
     // `-2`: the allow-list sanitiser of issue 14; copies the old one made are never served again.
     keyed(source, Output::SafeSvg, "svg=sanitized-2".into(), false)
+}
+
+/// An animated preview of a video upload.
+pub(super) fn animation(source: &Source, clip: AnimatedClip) -> Variant {
+    let canonical = clip.canonical();
+    keyed(source, Output::Animation(clip), canonical, false)
 }
 
 /// The variant of `source` made as `output`, keyed by the pipeline version, the source's md5 and

@@ -13,7 +13,7 @@ use super::{Storage, StorageError, StorageKey};
 
 /// The key prefixes assetd writes. The sweep lists nothing else, so a bucket that also holds
 /// other data loses none of it.
-pub const SWEPT_PREFIXES: [&str; 3] = ["originals/", "derived/", "incoming/"];
+pub const SWEPT_PREFIXES: [&str; 4] = ["originals/", "derived/", "incoming/", "video/"];
 
 /// One blob as the store lists it.
 #[derive(Debug, Clone)]
@@ -35,6 +35,11 @@ pub enum KeyOwner {
     Incoming(String),
     /// A derived image (`derived/<upload id>/…`): kept while the upload exists.
     Derived(String),
+    /// A file of a video's stream outputs (`video/<upload id>/<generation>/…`): kept while the
+    /// upload serves that generation.
+    Video { upload_id: String, generation: String },
+    /// A video's text track (`video/<upload id>/track-<track id>/…`): kept while the track exists.
+    Track { track_id: String },
     /// Not a key assetd writes.
     Unknown,
 }
@@ -49,6 +54,15 @@ impl StorageKey {
             KeyOwner::Incoming(original.to_owned())
         } else if let Some((upload_id, _)) = key.strip_prefix("derived/").and_then(|rest| rest.split_once('/')) {
             KeyOwner::Derived(upload_id.to_owned())
+        } else if let Some((upload_id, generation)) = key
+            .strip_prefix("video/")
+            .and_then(|rest| rest.split_once('/'))
+            .and_then(|(upload_id, rest)| Some((upload_id, rest.split_once('/')?.0)))
+        {
+            match generation.strip_prefix(super::TRACK_FOLDER_PREFIX) {
+                Some(track_id) => KeyOwner::Track { track_id: track_id.to_owned() },
+                None => KeyOwner::Video { upload_id: upload_id.to_owned(), generation: generation.to_owned() },
+            }
         } else {
             KeyOwner::Unknown
         }
@@ -141,7 +155,18 @@ mod tests {
         assert_eq!(owner("originals/abc"), KeyOwner::Original("originals/abc".into()));
         assert_eq!(owner("incoming/originals/abc"), KeyOwner::Incoming("originals/abc".into()));
         assert_eq!(owner("derived/up1/0123"), KeyOwner::Derived("up1".into()));
-        for unknown in ["readiness-probe", "incoming/other", "derived/no-slash", "other/originals/x"] {
+        assert_eq!(
+            owner("video/up1/gen1/720p/seg_00001.m4s"),
+            KeyOwner::Video { upload_id: "up1".into(), generation: "gen1".into() }
+        );
+        assert_eq!(
+            owner(StorageKey::video_file("up1", "g2", "high.mp4").as_str()),
+            KeyOwner::Video { upload_id: "up1".into(), generation: "g2".into() }
+        );
+        assert_eq!(owner(StorageKey::video_track("up1", "t9").as_str()), KeyOwner::Track { track_id: "t9".into() });
+        for unknown in
+            ["readiness-probe", "incoming/other", "derived/no-slash", "other/originals/x", "video/up1", "video/up1/gen"]
+        {
             assert_eq!(owner(unknown), KeyOwner::Unknown, "{unknown}");
         }
     }

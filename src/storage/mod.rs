@@ -36,6 +36,10 @@ const PARTS_IN_FLIGHT: usize = 2;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StorageKey(String);
 
+/// The folder of a text track under a video's prefix starts so (generations are opaque ids,
+/// which never do).
+const TRACK_FOLDER_PREFIX: &str = "track-";
+
 impl StorageKey {
     /// A fresh key for an original file.
     pub fn new_original() -> Self {
@@ -52,6 +56,40 @@ impl StorageKey {
     /// The prefix under which every derived image of `upload_id` lives.
     pub fn derived_prefix(upload_id: &str) -> String {
         format!("derived/{upload_id}/")
+    }
+
+    /// A file of a video's stream outputs: `file` (a name the transcode chose, such as
+    /// `720p/seg_00003.m4s` or `high.mp4`) of generation `generation` of upload `upload_id`.
+    /// Every generation has a prefix of its own ([`StorageKey::video_generation_prefix`]) so
+    /// that a new one is written beside the one being served, which then goes whole.
+    pub fn video_file(upload_id: &str, generation: &str, file: &str) -> Self {
+        debug_assert!(
+            !file.is_empty() && !file.contains("..") && !file.starts_with('/'),
+            "video output names are relative: {file}"
+        );
+        StorageKey(format!("{}{file}", Self::video_generation_prefix(upload_id, generation)))
+    }
+
+    /// The prefix of one generation of upload `upload_id`'s stream outputs.
+    pub fn video_generation_prefix(upload_id: &str, generation: &str) -> String {
+        format!("{}{generation}/", Self::video_prefix(upload_id))
+    }
+
+    /// The WebVTT of text track `track_id` of upload `upload_id`, beside its stream's
+    /// generations (`video/<upload id>/track-<track id>/subtitles.vtt`), so that deleting the
+    /// upload's stream prefix deletes its tracks too.
+    pub fn video_track(upload_id: &str, track_id: &str) -> Self {
+        StorageKey::video_file(upload_id, &format!("{TRACK_FOLDER_PREFIX}{track_id}"), "subtitles.vtt")
+    }
+
+    /// The prefix under which every generation of upload `upload_id`'s stream outputs lives.
+    pub fn video_prefix(upload_id: &str) -> String {
+        format!("video/{upload_id}/")
+    }
+
+    /// The prefix of text track `track_id`'s files.
+    pub fn video_track_prefix(upload_id: &str, track_id: &str) -> String {
+        Self::video_generation_prefix(upload_id, &format!("{TRACK_FOLDER_PREFIX}{track_id}"))
     }
 
     /// A key read back from the database.
@@ -287,6 +325,13 @@ impl Storage {
         }
         .await;
         self.observe("put", result)
+    }
+
+    /// Streams the local file at `path` into `key` (a transcode's outputs). Returns the size.
+    pub async fn put_file(&self, key: &StorageKey, path: &std::path::Path) -> Result<u64, StorageError> {
+        let file = tokio::fs::File::open(path).await?;
+        let body = tokio_util::io::ReaderStream::with_capacity(file, STREAM_PIECE);
+        self.put_stream(key, body, u64::MAX).await
     }
 
     /// Answers when the store does (readiness): a missing probe object is an answer too.

@@ -6,6 +6,7 @@ use super::{constraint_error, rules, CreateUpload, UploadChanges, UploadError};
 use crate::{
     db::{Db, FileFacts, NewUpload},
     domain::{now_millis, CmaError, UploadPathParts},
+    video,
     webhooks::UploadEvent,
 };
 
@@ -36,6 +37,8 @@ impl UploadChanges<'_> {
             let exists = CmaError::invalid_field("id", "VALIDATION_UNIQUENESS", "an upload with this id exists");
             constraint_error(error, exists, rules::collection_gone())
         })?;
+        let stream = video::prepare_stream_in(self.tx, &command.upload_id, None, facts, false).await?;
+        self.after.stream_changed(&command.upload_id, stream);
         let document = self.current_document(&command.upload_id).await?;
         self.record(UploadEvent::Create, &document["data"], None).await?;
         Ok(document)

@@ -14,6 +14,9 @@ impl UploadChanges<'_> {
         Db::delete_upload(self.tx, upload_id).await?;
         // The delete event commits with the delete (the transactional outbox).
         self.record(UploadEvent::Delete, &resource, None).await?;
+        if upload.video_status.is_some() {
+            self.after.destroyed_streams.push(upload.id.clone());
+        }
         self.after.removed_files.push((upload.id, upload.blob_key));
         Ok(Some(document(resource)))
     }

@@ -7,6 +7,7 @@ use super::{constraint_error, rules, UploadChanges, UploadError};
 use crate::{
     db::{Db, FileFacts, UploadRow},
     domain::{now_millis, Change, CmaError, UploadPatch, UploadPathParts},
+    video,
     webhooks::UploadEvent,
 };
 
@@ -81,6 +82,8 @@ impl UploadChanges<'_> {
             // The old URL (and any older ones) stop serving: it is a new file at a new URL.
             Db::delete_path_aliases(self.tx, &upload.id).await?;
         }
+        let stream = video::prepare_stream_in(self.tx, &upload.id, Some(upload), facts, patch.keep_url).await?;
+        self.after.stream_changed(&upload.id, stream);
         Ok(())
     }
 

@@ -4,9 +4,11 @@
 
 mod collection;
 mod upload;
+mod upload_track;
 
 pub use collection::collection_resource;
 pub use upload::{upload_resource, ViewContext};
+pub use upload_track::track_resource;
 
 use serde_json::{json, Value};
 

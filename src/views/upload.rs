@@ -7,6 +7,7 @@ use crate::{
     config::{Config, MetadataShape},
     db::{MetadataRow, UploadRow},
     domain::{format_iso_millis, Locale},
+    video::VideoOutputs,
 };
 
 /// What rendering needs from the configuration.
@@ -34,6 +35,13 @@ pub fn upload_resource(row: &UploadRow, metadata: &[MetadataRow], ctx: &ViewCont
         None => row.basename.clone(),
     };
     let parse_json = |text: &str, fallback: Value| serde_json::from_str(text).unwrap_or(fallback);
+    // The stream's outputs once one is served (a keep_url replacement serves the old ones while
+    // the new ones are made): only then do the Mux attributes have values, as with Mux.
+    let stream: Option<VideoOutputs> = row
+        .video_generation
+        .as_ref()
+        .and(row.video_outputs.as_deref())
+        .and_then(|outputs| serde_json::from_str(outputs).ok());
     let attributes = json!({
         "size": row.size,
         "width": row.width,
@@ -51,8 +59,8 @@ pub fn upload_resource(row: &UploadRow, metadata: &[MetadataRow], ctx: &ViewCont
         "frame_rate": row.frame_rate.map(number),
         "blurhash": row.blurhash,
         "thumbhash": row.thumbhash,
-        "mux_playback_id": null,
-        "mux_mp4_highest_res": null,
+        "mux_playback_id": stream.as_ref().map(|_| row.video_playback_id.clone()),
+        "mux_mp4_highest_res": stream.as_ref().and_then(VideoOutputs::highest_mp4).map(|r| r.name()),
         "default_field_metadata": default_field_metadata(row, metadata, ctx),
         "is_image": row.is_image,
         "created_at": format_iso_millis(row.created_at),
@@ -67,6 +75,11 @@ pub fn upload_resource(row: &UploadRow, metadata: &[MetadataRow], ctx: &ViewCont
         Some(id) => json!({ "type": "upload_collection", "id": id }),
         None => Value::Null,
     };
+    let mut meta = json!({ "antivirus": { "status": "skipped", "checked_at": null, "threat_name": null } });
+    // assetd's own: where a video's stream stands (a failure stays visible here).
+    if let Some(status) = &row.video_status {
+        meta["video"] = json!({ "status": status, "error": row.video_error });
+    }
     json!({
         "type": "upload",
         "id": row.id,
@@ -75,7 +88,7 @@ pub fn upload_resource(row: &UploadRow, metadata: &[MetadataRow], ctx: &ViewCont
             "upload_collection": { "data": collection },
             "creator": { "data": { "type": row.creator_type, "id": row.creator_id } },
         },
-        "meta": { "antivirus": { "status": "skipped", "checked_at": null, "threat_name": null } },
+        "meta": meta,
     })
 }
 

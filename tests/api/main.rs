@@ -37,4 +37,6 @@ mod uploads_create;
 mod uploads_destroy;
 mod uploads_update;
 mod upscale;
+mod video;
+mod video_tracks;
 mod webhooks;

@@ -63,6 +63,7 @@ fn page_params(default_limit: i64, max_limit: i64) -> [Value; 2] {
 
 pub(super) fn operations(app: &App) -> Vec<Operation> {
     let mut operations = uploads(app);
+    operations.extend(upload_tracks());
     operations.extend(media_area());
     operations
 }
@@ -190,6 +191,41 @@ fn uploads(app: &App) -> Vec<Operation> {
                 .param(path_id("the id of a 202 answer's job")),
             "the finished job: the operation's status and document",
             "JobResult",
+        ),
+    ]
+}
+
+/// A video's text tracks (`client.uploadTracks`).
+fn upload_tracks() -> Vec<Operation> {
+    let upload_id = || path_id("a video upload's id");
+    let track_id = json!({ "name": "track_id", "in": "path", "required": true, "description": "a track id", "schema": { "type": "string" } });
+    vec![
+        ok(
+            op("get", "/uploads/{id}/tracks", "list_upload_tracks", "uploads")
+                .summary("A video's subtitle tracks")
+                .param(upload_id()),
+            "the tracks, oldest first",
+            "UploadTrackList",
+        ),
+        ok(
+            op("post", "/uploads/{id}/tracks", "create_upload_track", "uploads")
+                .summary("Add a subtitle track from an upload request's WebVTT or SRT file (answered at once, ready)")
+                .param(upload_id())
+                .json_body(reference("CreateUploadTrackBody")),
+            "the track",
+            "UploadTrackDocument",
+        ),
+        op("post", "/uploads/{id}/tracks/generate-subtitles", "generate_upload_subtitles", "uploads")
+            .summary("Generate subtitles by speech-to-text: not available (422 SUBTITLES_GENERATION_UNAVAILABLE)")
+            .param(upload_id())
+            .json_body(reference("GenerateSubtitlesBody")),
+        ok(
+            op("delete", "/uploads/{id}/tracks/{track_id}", "destroy_upload_track", "uploads")
+                .summary("Delete a track")
+                .param(upload_id())
+                .param(track_id),
+            "the track as it was",
+            "UploadTrackDocument",
         ),
     ]
 }

@@ -17,6 +17,7 @@ mod components;
 mod operation;
 mod public;
 mod resources;
+mod video;
 mod webhooks;
 
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub(super) fn document(app: &App) -> Value {
             { "name": "media-area", "description": "Collections, tags, smart tags and saved filters" },
             { "name": "webhooks", "description": "Signed POSTs on upload events, and their delivery log" },
             { "name": "delivery", "description": "Public asset URLs (no token), imgix-style transforms" },
+            { "name": "video", "description": "Video streams at Mux-shaped URLs (no token): HLS, MP4 renditions, thumbnails" },
             { "name": "operations", "description": "Probes and this document" },
         ],
         "paths": paths,
@@ -68,6 +70,7 @@ fn operations(app: &App) -> Vec<Operation> {
     let mut operations = cma::operations(app);
     operations.extend(webhooks::operations());
     operations.extend(public::operations(app));
+    operations.extend(video::operations());
     operations
 }
 

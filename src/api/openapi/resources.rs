@@ -9,6 +9,7 @@ use super::super::{
     tags::CREATE_TAG,
     upload_filters::UPLOAD_FILTER,
     upload_requests::CREATE_UPLOAD_REQUEST,
+    upload_tracks::{CREATE_TRACK, GENERATE_SUBTITLES},
     uploads::{BULK_DESTROY, BULK_SET_COLLECTION, BULK_TAG, CREATE_UPLOAD, MAX_BATCH, UPDATE_UPLOAD},
 };
 use crate::{
@@ -19,7 +20,7 @@ use crate::{
 
 /// Every request body, by component name: its shape, and the attributes and relationships a
 /// request must give.
-pub(super) const REQUEST_BODIES: [RequestBody; 10] = [
+pub(super) const REQUEST_BODIES: [RequestBody; 12] = [
     RequestBody::new("CreateUploadRequestBody", CREATE_UPLOAD_REQUEST, &[], &[]),
     RequestBody::new("CreateUploadBody", CREATE_UPLOAD, &["path"], &[]),
     RequestBody::new("UpdateUploadBody", UPDATE_UPLOAD, &[], &[]),
@@ -30,6 +31,13 @@ pub(super) const REQUEST_BODIES: [RequestBody; 10] = [
     RequestBody::new("UpdateUploadCollectionBody", UPDATE_COLLECTION, &[], &[]),
     RequestBody::new("CreateUploadTagBody", CREATE_TAG, &["name"], &[]),
     RequestBody::new("UploadFilterBody", UPLOAD_FILTER, &["name", "filter"], &[]),
+    RequestBody::new(
+        "CreateUploadTrackBody",
+        CREATE_TRACK,
+        &["url_or_upload_request_id", "type", "language_code"],
+        &[],
+    ),
+    RequestBody::new("GenerateSubtitlesBody", GENERATE_SUBTITLES, &["language_code"], &[]),
 ];
 
 /// A request body component.
@@ -83,6 +91,7 @@ pub(super) fn schemas(app: &App) -> Value {
             None,
         ),
     );
+    put("UploadTrack", upload_track());
     put("UploadTag", resource("upload_tag", attributes(json!({ "name": { "type": "string" } })), None));
     put(
         "UploadRequest",
@@ -109,6 +118,7 @@ pub(super) fn schemas(app: &App) -> Value {
         ("UploadFilter", "UploadFilter"),
         ("UploadTag", "UploadTag"),
         ("UploadRequest", "UploadRequest"),
+        ("UploadTrack", "UploadTrack"),
     ] {
         put(&format!("{name}Document"), object(json!({ "data": reference(resource) })));
     }
@@ -119,6 +129,7 @@ pub(super) fn schemas(app: &App) -> Value {
         paged_list(resource("upload_smart_tag", attributes(json!({ "name": { "type": "string" } })), None)),
     );
     put("UploadCollectionList", object(json!({ "data": { "type": "array", "items": reference("UploadCollection") } })));
+    put("UploadTrackList", object(json!({ "data": { "type": "array", "items": reference("UploadTrack") } })));
     put("UploadFilterList", object(json!({ "data": { "type": "array", "items": reference("UploadFilter") } })));
     put(
         "ReferenceList",
@@ -161,6 +172,22 @@ fn resource(kind: &str, attributes: Value, relationships: Option<Value>) -> Valu
         properties["relationships"] = relationships;
     }
     object(properties)
+}
+
+/// `views::track_resource`.
+fn upload_track() -> Value {
+    resource(
+        "upload_track",
+        attributes(json!({
+            "type": { "enum": ["subtitles", "audio"] },
+            "name": { "type": "string" },
+            "language_code": { "type": "string" },
+            "closed_captions": nullable(json!({ "type": "boolean" })),
+            "status": { "enum": ["preparing", "ready", "errored"] },
+            "error": nullable(json!({ "type": "string" })),
+        })),
+        Some(object(json!({ "upload": object(json!({ "data": linkage(&["upload"]) })) }))),
+    )
 }
 
 /// `{data: [...], meta: {total_count}}`.
@@ -241,6 +268,11 @@ fn upload(locales: &[Locale], shape: MetadataShape) -> Value {
         "checked_at": text(),
         "threat_name": text(),
     })) }));
+    // assetd's own, on videos only: where the stream stands.
+    upload["properties"]["meta"]["properties"]["video"] = object(json!({
+        "status": { "enum": ["preparing", "ready", "errored"] },
+        "error": text(),
+    }));
     upload["required"] = json!(["type", "id", "attributes", "relationships", "meta"]);
     upload
 }
@@ -362,6 +394,12 @@ pub(super) fn attribute_schema(name: &str) -> Value {
         "position" => nullable(json!({ "type": "integer", "minimum": 1, "maximum": MAX_POSITION })),
         "filter" => json!({ "type": "object" }),
         "shared" => json!({ "type": "boolean" }),
+        "url_or_upload_request_id" => {
+            json!({ "type": "string", "description": "the id of a completed upload request (URLs are not fetched)" })
+        }
+        "type" => json!({ "enum": ["subtitles", "audio"], "description": "only subtitles are taken" }),
+        "language_code" => json!({ "type": "string", "description": "a BCP 47 language tag", "maxLength": 35 }),
+        "closed_captions" => nullable(json!({ "type": "boolean" })),
         other => unknown(other),
     }
 }
