@@ -5,8 +5,9 @@ use std::{ffi::OsString, path::Path, process::Stdio, time::Duration};
 
 use super::MediaError;
 
-/// `file:<path>`: ffmpeg never reads a path as a URL of another protocol.
-pub(super) fn file_url(path: &Path) -> OsString {
+/// `file:<path>`: ffmpeg and ffprobe never read a path as an option (`-x`) or as a URL of another
+/// protocol (`http://…`).
+pub fn file_url(path: &Path) -> OsString {
     let mut url = OsString::from("file:");
     url.push(path.as_os_str());
     url

@@ -33,6 +33,7 @@ pub mod video_poster;
 mod xml_prolog;
 
 pub use exif_facts::read_exif;
+pub use ffmpeg_run::file_url;
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
 pub use sniff::{same_format, sniff, MediaKind, Sniffed, SNIFF_LEN};
 pub use subtitles::{convert_to_webvtt, sniff_subtitles, SubtitleFormat, MAX_SUBTITLE_BYTES};

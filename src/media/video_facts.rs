@@ -5,7 +5,6 @@
 //! output to [`parse_ffprobe_json`], the pure half that is tested against
 //! recorded output in `tests/fixtures/ffprobe/`.
 
-use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -13,7 +12,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::MediaError;
+use super::{ffmpeg_run::file_url, MediaError};
 
 /// How long `ffprobe` may run before it is killed.
 pub const FFPROBE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -205,14 +204,6 @@ async fn run_ffprobe(path: &Path, ffprobe: &str, timeout: Duration) -> Result<St
     let output = tokio::time::timeout(timeout, child.wait_with_output()).await.map_err(|_| MediaError::Timeout)??;
     check_exit(&output, path)?;
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// `file:<path>`: stops ffprobe from reading a name like `-x` as an option
-/// or `http://…` as a URL.
-fn file_url(path: &Path) -> OsString {
-    let mut url = OsString::from("file:");
-    url.push(path.as_os_str());
-    url
 }
 
 fn spawn_error(err: std::io::Error) -> MediaError {

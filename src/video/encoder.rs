@@ -12,6 +12,7 @@ use std::{
 use tokio::io::AsyncReadExt;
 
 use super::{ladder::Rung, storyboard::Storyboard, VideoError};
+use crate::media::file_url;
 
 /// Longest part of ffmpeg's stderr kept in an error message.
 const MAX_STDERR_CHARS: usize = 400;
@@ -134,13 +135,6 @@ pub async fn remux_mp4(settings: &EncodeSettings, playlist: &Path, out: &Path) -
     args.extend(["-map", "0", "-c", "copy", "-movflags", "+faststart", "-f", "mp4"].map(OsString::from));
     args.push(file_url(out));
     run(&settings.ffmpeg, args, REMUX_TIMEOUT).await
-}
-
-/// `file:<path>`: ffmpeg never reads a name as an option or another protocol.
-fn file_url(path: &Path) -> OsString {
-    let mut url = OsString::from("file:");
-    url.push(path.as_os_str());
-    url
 }
 
 /// Runs ffmpeg to the end (killed past `timeout`, or when the caller gives up: the job lost its
