@@ -159,6 +159,19 @@ pub struct Config {
     #[arg(long, env = "ASSETD_VIDEO_DOMAIN")]
     pub video_domain: Option<String>,
 
+    /// A speech-to-text command that makes subtitles (`generate_subtitles`), split like a shell
+    /// command line but run without a shell. In its arguments `{input}` is the video's audio (a
+    /// 16 kHz mono WAV file), `{language}` the asked language (its primary subtag, as `en`) and
+    /// `{output_dir}` an empty directory where it writes one `.vtt` or `.srt` file. Unset: asking
+    /// for subtitles answers 422 SUBTITLES_GENERATION_UNAVAILABLE.
+    #[arg(long, env = "ASSETD_SPEECH_TO_TEXT_COMMAND")]
+    pub speech_to_text_command: Option<String>,
+
+    /// Seconds the speech-to-text command may run on one video; then it is stopped and the track
+    /// is `errored`.
+    #[arg(long, env = "ASSETD_SPEECH_TO_TEXT_TIMEOUT", default_value_t = 3600)]
+    pub speech_to_text_timeout_secs: u64,
+
     /// Image transforms computed at once (0: one per core).
     #[arg(long, env = "ASSETD_TRANSFORM_CONCURRENCY", default_value_t = 0)]
     pub transform_concurrency: usize,
@@ -301,6 +314,8 @@ impl Config {
             video_max_duration_secs: 14_400,
             video_transcode_timeout_secs: 7200,
             video_domain: None,
+            speech_to_text_command: None,
+            speech_to_text_timeout_secs: 3600,
             transform_concurrency: 0,
             transform_threads: 1,
             transform_queue: 256,
@@ -340,6 +355,22 @@ impl Config {
 
     /// The HLS ladder's rungs (lines of the short side), highest first, as `ASSETD_VIDEO_LADDER`
     /// lists them: distinct even numbers between 144 and 4320.
+    /// The speech-to-text command's program and arguments (placeholders not yet replaced);
+    /// `None` when none is configured.
+    pub fn speech_to_text_argv(&self) -> anyhow::Result<Option<Vec<String>>> {
+        let Some(line) = self.speech_to_text_command.as_deref().filter(|line| !line.trim().is_empty()) else {
+            return Ok(None);
+        };
+        let argv = shlex::split(line)
+            .filter(|argv| !argv.is_empty())
+            .ok_or_else(|| anyhow::anyhow!("ASSETD_SPEECH_TO_TEXT_COMMAND is not a command line: {line:?}"))?;
+        anyhow::ensure!(
+            argv.iter().any(|arg| arg.contains("{input}")) && argv.iter().any(|arg| arg.contains("{output_dir}")),
+            "ASSETD_SPEECH_TO_TEXT_COMMAND must name {{input}} and {{output_dir}} in its arguments: {line:?}"
+        );
+        Ok(Some(argv))
+    }
+
     pub fn video_ladder_lines(&self) -> anyhow::Result<Vec<u32>> {
         let mut lines = Vec::new();
         for part in self.video_ladder.split(',').map(str::trim) {
@@ -403,6 +434,8 @@ impl Config {
                 "ASSETD_VIDEO_DOMAIN must be a host name such as example.com, got {domain:?}"
             );
         }
+        self.speech_to_text_argv()?;
+        anyhow::ensure!(self.speech_to_text_timeout_secs > 0, "ASSETD_SPEECH_TO_TEXT_TIMEOUT must be at least 1 s");
         if let Some(name) = &self.client_ip_header {
             anyhow::ensure!(
                 http::HeaderName::from_bytes(name.as_bytes()).is_ok(),
@@ -504,6 +537,19 @@ mod tests {
         }
         let config = serve(&["--video-domain", "media.example.com", "--video-preset", "slow"]).unwrap();
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn the_speech_to_text_command_is_split_and_checked() {
+        let config = serve(&["--speech-to-text-command", "whisper '{input}' --language {language} -o {output_dir}"]);
+        let argv = config.unwrap().speech_to_text_argv().unwrap().unwrap();
+        assert_eq!(argv, ["whisper", "{input}", "--language", "{language}", "-o", "{output_dir}"]);
+        assert_eq!(serve(&[]).unwrap().speech_to_text_argv().unwrap(), None);
+        for bad in ["whisper {input}", "stt {output_dir}", "stt '{input} {output_dir}", "   "] {
+            let config = serve(&["--speech-to-text-command", bad]).unwrap();
+            assert_eq!(config.validate().is_err(), !bad.trim().is_empty(), "{bad:?}");
+        }
+        assert!(serve(&["--speech-to-text-timeout-secs", "0"]).unwrap().validate().is_err());
     }
 
     #[test]

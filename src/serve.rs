@@ -13,6 +13,7 @@ use crate::{
     app::App,
     cleanup,
     jobs::Worker,
+    video,
 };
 
 /// Serves HTTP on the configured address and runs the worker until `shutdown` resolves.
@@ -36,6 +37,14 @@ pub async fn serve_on(
     let (stop_worker, stop_signal) = tokio::sync::watch::channel(false);
     let sweeper = cleanup::Sweeper::new(app.db.clone(), app.storage.clone(), &app.config);
     cleanup::start(sweeper, stop_signal.clone()).await;
+    let db = app.db.clone();
+    tokio::spawn(async move {
+        match video::backfill_streams(&db).await {
+            Ok(0) => {}
+            Ok(queued) => tracing::info!(queued, "queued the streams of videos uploaded before streaming"),
+            Err(error) => tracing::warn!(%error, "cannot queue the streams of older videos (next start retries)"),
+        }
+    });
     let worker = (app.config.workers > 0)
         .then(|| tokio::spawn(Worker::new(app.clone()).run_until_stopped(app.config.workers, stop_signal)));
     let limits = ConnectionLimits {

@@ -11,7 +11,7 @@ use futures_util::{stream, StreamExt};
 use serde_json::json;
 
 use super::{
-    asset_delivery::{cache_control, insert, is_not_modified, CSP_SANDBOX},
+    asset_delivery::{cache_control, insert, is_not_modified, CACHE_REPLACEABLE, CSP_SANDBOX},
     error::ApiResult,
 };
 use crate::{
@@ -49,7 +49,12 @@ pub(super) async fn serve_transformed(
         None if is_svg && upload.size <= MAX_SANITIZED_SVG_BYTES => app.renditions.safe_svg(&source),
         None => return Ok(None),
     };
-    serve_variant(app, upload, &source, &variant, headers, method).await
+    let mut response = serve_variant(app, upload, &source, &variant, headers, method).await?;
+    if let Some(response) = response.as_mut().filter(|_| mime.starts_with("video/")) {
+        // A video's poster frame follows its poster time, which an edit changes at the same URL.
+        insert(response, header::CACHE_CONTROL, CACHE_REPLACEABLE);
+    }
+    Ok(response)
 }
 
 /// What the renditions workflow reads of an upload.
@@ -76,8 +81,13 @@ pub(super) async fn serve_variant(
     method: &Method,
 ) -> ApiResult<Option<Response>> {
     let etag = format!("\"{}\"", variant.digest);
+    // A video's images follow its poster time too (an edit of the upload, not of its file).
+    let modified = match upload.mime_type.starts_with("video/") {
+        true => upload.file_updated_at.max(upload.updated_at),
+        false => upload.file_updated_at,
+    };
 
-    let mut response = if is_not_modified(headers, &etag, upload.file_updated_at) {
+    let mut response = if is_not_modified(headers, &etag, modified) {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         let derived = match app.renditions.fetch(source, variant).await {
@@ -114,7 +124,7 @@ pub(super) async fn serve_variant(
         response
     };
     insert(&mut response, header::ETAG, &etag);
-    insert(&mut response, header::LAST_MODIFIED, &format_http_date(upload.file_updated_at));
+    insert(&mut response, header::LAST_MODIFIED, &format_http_date(modified));
     insert(&mut response, header::CACHE_CONTROL, cache_control(upload));
     if variant.negotiated {
         response.headers_mut().insert(header::VARY, HeaderValue::from_static("Accept"));

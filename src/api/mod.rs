@@ -141,27 +141,10 @@ pub fn router(state: ApiState) -> Router {
         .layer(middleware::from_fn_with_state(state, request_context::request_context));
     match video_domain {
         // Mux's hosts: their paths are rewritten before routing (a layer on the router runs after).
-        Some(domain) => Router::new().fallback_service(tower::ServiceExt::map_request(
-            router,
-            move |mut request: axum::extract::Request| {
-                let host = request.headers().get(axum::http::header::HOST).and_then(|h| h.to_str().ok());
-                let host = host.map(str::to_owned).unwrap_or_default();
-                if let Some(path) = video_delivery::mux_host_path(&domain, &host, request.uri().path()) {
-                    // `stream.example.com:8443` → `https://image.example.com:8443` (Mux's hosts are HTTPS).
-                    let parent = host.split_once('.').map_or("", |(_, parent)| parent);
-                    let image_origin = format!("https://image.{parent}");
-                    request.extensions_mut().insert(video_delivery::ViaMuxHost { image_origin });
-                    let path_and_query = match request.uri().query() {
-                        Some(query) => format!("{path}?{query}"),
-                        None => path,
-                    };
-                    if let Ok(uri) = path_and_query.parse() {
-                        *request.uri_mut() = uri;
-                    }
-                }
-                request
-            },
-        )),
+        Some(domain) => Router::new()
+            .fallback_service(tower::ServiceExt::map_request(router, move |request: axum::extract::Request| {
+                video_delivery::route_mux_hosts(&domain, request)
+            })),
         None => router,
     }
 }

@@ -1,6 +1,6 @@
 //! A video's text tracks (DatoCMS's `upload_track`, `client.uploadTracks`): list, create from an
-//! upload request's WebVTT or SRT file, destroy; `generate-subtitles` has no speech-to-text
-//! engine behind it and says so. Create and destroy answer the track at once (200): reading a
+//! upload request's WebVTT or SRT file, destroy; `generate-subtitles` runs the configured
+//! speech-to-text command as a job (and says so when there is none). Create and destroy answer the track at once (200): reading a
 //! subtitle file takes milliseconds, and the client takes a plain answer as well as a job.
 
 use std::sync::Arc;
@@ -17,10 +17,14 @@ use super::{
 };
 use crate::{
     app::App,
-    db::{Db, UploadRow},
-    domain::{new_entity_id, CmaError},
+    db::{Db, TrackRow, UploadRow},
+    domain::{new_entity_id, now_millis, CmaError},
+    queue,
     uploads::take_upload_request,
-    video::tracks::{NewTrack, TrackError},
+    video::{
+        tracks::{NewTrack, TrackError},
+        GenerateSubtitles,
+    },
     views::{document, track_resource},
 };
 
@@ -70,13 +74,7 @@ pub(super) async fn create_track(
         _ => return Err(CmaError::invalid_field("type", "VALIDATION_INCLUSION", "type must be subtitles or audio")),
     }
     let language_code = language_code(&resource)?;
-    let name = match resource.optional_text("name")?.flatten() {
-        Some(name) if name.trim().is_empty() || name.chars().count() > 200 => {
-            return Err(CmaError::invalid_field("name", "INVALID_FORMAT", "name must have 1 to 200 characters"))
-        }
-        Some(name) => name.trim().to_owned(),
-        None => language_code.clone(),
-    };
+    let name = track_name(&resource, &language_code)?;
     let closed_captions = match resource.attributes.get("closed_captions") {
         None | Some(Value::Null) => None,
         Some(Value::Bool(flag)) => Some(*flag),
@@ -127,22 +125,57 @@ pub(super) async fn destroy_track(
     Ok(Json(document(track_resource(&track))))
 }
 
-/// `POST /uploads/{id}/tracks/generate-subtitles`: assetd has no speech-to-text engine.
+/// `POST /uploads/{id}/tracks/generate-subtitles`: with a speech-to-text command configured,
+/// answers the new track (`preparing`) and queues the job that makes its subtitles; without one,
+/// a 422 that says so.
 pub(super) async fn generate_subtitles(
     State(app): State<Arc<App>>,
     Path(upload_id): Path<String>,
     CmaJson(body): CmaJson,
 ) -> ApiResult<Json<Value>> {
     let resource = parse_resource(&body, &GENERATE_SUBTITLES)?;
-    upload_of(&app, &upload_id).await?;
-    language_code(&resource)?;
-    Err(CmaError::new(
-        422,
-        "SUBTITLES_GENERATION_UNAVAILABLE",
-        json!({
-            "message": "this server has no speech-to-text engine: add a WebVTT or SRT track (POST /uploads/{id}/tracks)"
-        }),
-    ))
+    let upload = upload_of(&app, &upload_id).await?;
+    let language_code = language_code(&resource)?;
+    let name = track_name(&resource, &language_code)?;
+    if !app.video.can_generate_subtitles() {
+        return Err(CmaError::new(
+            422,
+            "SUBTITLES_GENERATION_UNAVAILABLE",
+            json!({
+                "message": "this server has no speech-to-text command (ASSETD_SPEECH_TO_TEXT_COMMAND): \
+                            add a WebVTT or SRT track (POST /uploads/{id}/tracks)"
+            }),
+        ));
+    }
+    if !upload.mime_type.starts_with("video/") {
+        return Err(CmaError::invalid_field("upload", "INVALID_FORMAT", "subtitles can only be made for videos"));
+    }
+    let track = TrackRow {
+        id: new_entity_id(),
+        upload_id: upload.id,
+        kind: "subtitles".into(),
+        name,
+        language_code,
+        closed_captions: None,
+        status: "preparing".into(),
+        error: None,
+        blob_key: None,
+        created_at: now_millis(),
+    };
+    let job = GenerateSubtitles {
+        upload_id: track.upload_id.clone(),
+        track_id: track.id.clone(),
+        language_code: track.language_code.clone(),
+    };
+    let mut tx = app.db.begin_write().await?;
+    if Db::find_upload_in(&mut tx, &track.upload_id).await?.is_none() {
+        return Err(CmaError::not_found());
+    }
+    Db::insert_track(&mut tx, &track).await?;
+    queue::enqueue_in(&mut tx, &job).await?;
+    tx.commit().await?;
+    app.jobs.wake();
+    Ok(Json(document(track_resource(&track))))
 }
 
 async fn upload_of(app: &App, upload_id: &str) -> ApiResult<UploadRow> {
@@ -153,6 +186,17 @@ fn required_text(resource: &ResourceBody, name: &str) -> ApiResult<String> {
     match resource.optional_text(name)? {
         Some(Some(text)) => Ok(text),
         _ => Err(CmaError::invalid_field(name, "VALIDATION_REQUIRED", format!("{name} is required"))),
+    }
+}
+
+/// The track's `name`: 1 to 200 characters, the language code when not given.
+fn track_name(resource: &ResourceBody, language_code: &str) -> ApiResult<String> {
+    match resource.optional_text("name")?.flatten() {
+        Some(name) if name.trim().is_empty() || name.chars().count() > 200 => {
+            Err(CmaError::invalid_field("name", "INVALID_FORMAT", "name must have 1 to 200 characters"))
+        }
+        Some(name) => Ok(name.trim().to_owned()),
+        None => Ok(language_code.to_owned()),
     }
 }
 

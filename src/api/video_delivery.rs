@@ -362,6 +362,28 @@ fn cors(response: &mut Response) {
     insert(response, header::ACCESS_CONTROL_EXPOSE_HEADERS, "Content-Length, Content-Range, ETag");
 }
 
+/// Serves a request to Mux's own hosts (see [`mux_host_path`]) at its `/video/…` path, marked
+/// [`ViaMuxHost`] so that its answers name the image host; another request passes unchanged.
+/// Runs before routing.
+pub(super) fn route_mux_hosts(video_domain: &str, mut request: axum::extract::Request) -> axum::extract::Request {
+    let host = request.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default().to_owned();
+    let Some(path) = mux_host_path(video_domain, &host, request.uri().path()) else {
+        return request;
+    };
+    // `stream.example.com:8443` → `https://image.example.com:8443` (Mux's hosts are HTTPS).
+    let parent = host.split_once('.').map_or("", |(_, parent)| parent);
+    let image_origin = format!("https://image.{parent}");
+    let path_and_query = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path,
+    };
+    if let Ok(uri) = path_and_query.parse() {
+        *request.uri_mut() = uri;
+    }
+    request.extensions_mut().insert(ViaMuxHost { image_origin });
+    request
+}
+
 /// The path a request to Mux's own hosts maps to: with `video_domain` = `example.com`, a request
 /// for `stream.example.com` or `image.example.com` (any port) at `/{id}.m3u8` is served as
 /// `/video/{id}.m3u8`, and so on. `None`: another host, served as it is.

@@ -66,19 +66,36 @@ impl Db {
     /// Leases the oldest runnable job until `now + lease_ms`: a queued one, or a running one whose
     /// lease expired (its worker died). One statement, so two workers never take the same job.
     pub async fn claim_next_job(&self, now: i64, lease_ms: i64) -> Result<Option<ClaimedJob>, DbError> {
+        self.claim_next_job_except(now, lease_ms, &[]).await
+    }
+
+    /// [`Db::claim_next_job`], leaving jobs of the kinds `skip` to other workers (a node whose
+    /// video slots are all taken leaves transcodes to the nodes with a free one).
+    pub async fn claim_next_job_except(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        skip: &[&str],
+    ) -> Result<Option<ClaimedJob>, DbError> {
         // PostgreSQL: the row lock of the subquery keeps two nodes from taking the same job, and
         // SKIP LOCKED lets each take the next free one instead of queueing behind the other.
         let lock = if self.dialect() == Dialect::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let skipped: String = (0..skip.len()).map(|i| format!(" AND kind <> ${}", i + 3)).collect();
         let sql = format!(
             r#"UPDATE jobs SET state = 'running', locked_until = $1, attempts = attempts + 1
                WHERE id = (
                    SELECT id FROM jobs
-                   WHERE (state = 'queued' AND run_after <= $2) OR (state = 'running' AND locked_until < $2)
+                   WHERE ((state = 'queued' AND run_after <= $2) OR (state = 'running' AND locked_until < $2)){skipped}
                    ORDER BY run_after, created_at LIMIT 1{lock})
                RETURNING id, kind, payload, attempts"#
         );
-        let job =
-            on_write!(self, |pool| sqlx::query_as(&sql).bind(now + lease_ms).bind(now).fetch_optional(pool).await)?;
+        let job = on_write!(self, |pool| {
+            let mut query = sqlx::query_as(&sql).bind(now + lease_ms).bind(now);
+            for kind in skip {
+                query = query.bind(*kind);
+            }
+            query.fetch_optional(pool).await
+        })?;
         Ok(job)
     }
 

@@ -75,6 +75,33 @@ impl Db {
         Ok(found)
     }
 
+    /// Ends a `preparing` track (generated subtitles): `ready` with its WebVTT at `blob_key`, or
+    /// `errored` with `error`. `false`: there is no such preparing track (deleted meanwhile).
+    pub async fn end_preparing_track(
+        tx: &mut Tx,
+        upload_id: &str,
+        track_id: &str,
+        end: Result<&str, &str>,
+    ) -> Result<bool, DbError> {
+        let (status, blob_key, error) = match end {
+            Ok(blob_key) => ("ready", Some(blob_key), None),
+            Err(error) => ("errored", None, Some(error)),
+        };
+        let changed = on_tx!(tx, |conn| sqlx::query(
+            "UPDATE upload_tracks SET status = $1, blob_key = $2, error = $3 \
+             WHERE upload_id = $4 AND id = $5 AND status = 'preparing'"
+        )
+        .bind(status)
+        .bind(blob_key)
+        .bind(error)
+        .bind(upload_id)
+        .bind(track_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed == 1)
+    }
+
     /// Which of `track_ids` exist (the sweep keeps their files and removes the others').
     pub async fn existing_tracks(&self, track_ids: &[String]) -> Result<Vec<String>, DbError> {
         if track_ids.is_empty() {

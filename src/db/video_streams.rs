@@ -35,6 +35,34 @@ impl Db {
         Ok(())
     }
 
+    /// Videos that have never had a stream (uploaded before streams existed), after `after_id`
+    /// by id: (id, blob key), at most `limit`.
+    pub async fn videos_without_stream(&self, after_id: &str, limit: i64) -> Result<Vec<(String, String)>, DbError> {
+        let sql = "SELECT id, blob_key FROM uploads \
+                   WHERE id > $1 AND mime_type LIKE 'video/%' AND width IS NOT NULL AND height IS NOT NULL \
+                   AND video_status IS NULL ORDER BY id LIMIT $2";
+        Ok(on_read!(self, |pool| sqlx::query_as(sql).bind(after_id).bind(limit).fetch_all(pool).await)?)
+    }
+
+    /// [`Db::prepare_video_stream`] for an upload that has no stream yet; `false` if it has one
+    /// by now (another node's backfill, or a new version, got there first).
+    pub async fn prepare_missing_video_stream(
+        tx: &mut Tx,
+        upload_id: &str,
+        playback_id: &str,
+    ) -> Result<bool, DbError> {
+        let changed = on_tx!(tx, |conn| sqlx::query(
+            "UPDATE uploads SET video_playback_id = $1, video_status = 'preparing', video_error = NULL \
+             WHERE id = $2 AND video_status IS NULL"
+        )
+        .bind(playback_id)
+        .bind(upload_id)
+        .execute(conn)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(changed == 1)
+    }
+
     /// Forgets the upload's stream (its new file is not a video, or is a new version at a new
     /// URL, whose stream starts from nothing).
     pub async fn clear_video_stream(tx: &mut Tx, upload_id: &str) -> Result<(), DbError> {

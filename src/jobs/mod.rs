@@ -7,6 +7,7 @@
 mod bulk_uploads;
 mod create_upload;
 mod deliver_webhook;
+mod generate_subtitles;
 mod reorder_collections;
 mod transcode_video;
 mod update_upload;

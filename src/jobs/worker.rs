@@ -14,9 +14,12 @@ use crate::{
     metrics::{JobLabels, JobOutcomeLabels},
     queue::Job,
     uploads::{BulkUploads, CreateUpload, UpdateUpload},
-    video::TranscodeVideo,
+    video::{GenerateSubtitles, TranscodeVideo},
     webhooks::DeliverWebhook,
 };
+
+/// The jobs that run in one of the node's video slots ([`crate::video::Transcoder`]).
+const VIDEO_JOBS: &[&str] = &[TranscodeVideo::JOB_NAME, GenerateSubtitles::JOB_NAME];
 
 /// How long a claimed job stays ours without a heartbeat.
 const LEASE_MS: i64 = 30_000;
@@ -62,7 +65,10 @@ impl Worker {
         let mut last_cleanup = 0;
         while !*stop.borrow() {
             let Ok(slot) = slots.clone().acquire_owned().await else { break };
-            match self.app.db.claim_next_job(now_millis(), LEASE_MS).await {
+            // With every video slot of this node taken, a transcode claimed here would only wait
+            // (holding a worker slot and its lease): other nodes take it.
+            let skip: &[&str] = if self.app.video.has_free_slot() { &[] } else { VIDEO_JOBS };
+            match self.app.db.claim_next_job_except(now_millis(), LEASE_MS, skip).await {
                 Ok(Some(job)) => {
                     let worker = self.clone();
                     tokio::spawn(async move {
@@ -158,6 +164,7 @@ impl Worker {
             BulkUploads::JOB_NAME => run::<BulkUploads>(&self.app, job).await,
             DeliverWebhook::JOB_NAME => run::<DeliverWebhook>(&self.app, job).await,
             TranscodeVideo::JOB_NAME => run::<TranscodeVideo>(&self.app, job).await,
+            GenerateSubtitles::JOB_NAME => run::<GenerateSubtitles>(&self.app, job).await,
             other => Err(JobError::Rejected({
                 tracing::error!(kind = other, "unknown job kind");
                 CmaError::internal()

@@ -13,7 +13,8 @@
 //!   audio/video files; [`parse_ffprobe_json`] is its pure, testable half.
 //!
 //! * [`extract_frame`] takes a video's poster frame with `ffmpeg`, [`encode_animation`] an
-//!   animated GIF or WebP of a stretch of it; [`convert_to_webvtt`] reads subtitles (WebVTT, SRT).
+//!   animated GIF or WebP of a stretch of it; [`convert_to_webvtt`] reads subtitles (WebVTT,
+//!   SRT), [`extract_speech_audio`] gives a speech-to-text engine a video's audio.
 //!
 //! All of them report failures as [`MediaError`]; use
 //! [`MediaError::is_client_error`] to decide between a 4xx and a 5xx.
@@ -33,10 +34,10 @@ pub mod video_poster;
 mod xml_prolog;
 
 pub use exif_facts::read_exif;
-pub use ffmpeg_run::file_url;
+pub use ffmpeg_run::{die_with_this_process, file_url};
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
 pub use sniff::{same_format, sniff, MediaKind, Sniffed, SNIFF_LEN};
-pub use subtitles::{convert_to_webvtt, sniff_subtitles, SubtitleFormat, MAX_SUBTITLE_BYTES};
+pub use subtitles::{convert_to_webvtt, extract_speech_audio, sniff_subtitles, SubtitleFormat, MAX_SUBTITLE_BYTES};
 pub use svg_sanitize::{sanitize_svg, SvgError};
 pub use video_animation::{encode_animation, AnimatedClip, AnimationFormat};
 pub use video_facts::{parse_ffprobe_json, probe_av, AvFacts};

@@ -63,6 +63,33 @@ pub async fn convert_to_webvtt(
     Ok(cues)
 }
 
+/// Writes the first audio stream of the video at `input` to `output` as a 16 kHz mono 16-bit WAV
+/// file, the input speech-to-text engines (Whisper, Vosk, …) take. `MediaError::Decode` when the
+/// video has no audio ffmpeg reads.
+pub async fn extract_speech_audio(
+    ffmpeg: &str,
+    input: &Path,
+    output: &Path,
+    timeout: Duration,
+) -> Result<(), MediaError> {
+    let mut args = ffmpeg_run::args(["-i"]);
+    args.push(ffmpeg_run::file_url(input));
+    args.extend(ffmpeg_run::args([
+        "-map",
+        "0:a:0",
+        "-vn",
+        "-ac",
+        "1",
+        "-ar",
+        "16000",
+        "-c:a",
+        "pcm_s16le",
+        "-f",
+        "wav",
+    ]));
+    ffmpeg_run::make_file(ffmpeg, &args, output, timeout, "the video has no audio that can be read").await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

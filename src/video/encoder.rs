@@ -12,7 +12,7 @@ use std::{
 use tokio::io::AsyncReadExt;
 
 use super::{ladder::Rung, storyboard::Storyboard, VideoError};
-use crate::media::file_url;
+use crate::media::{self, file_url};
 
 /// Longest part of ffmpeg's stderr kept in an error message.
 const MAX_STDERR_CHARS: usize = 400;
@@ -137,17 +137,15 @@ pub async fn remux_mp4(settings: &EncodeSettings, playlist: &Path, out: &Path) -
     run(&settings.ffmpeg, args, REMUX_TIMEOUT).await
 }
 
-/// Runs ffmpeg to the end (killed past `timeout`, or when the caller gives up: the job lost its
-/// lease). A failure is the file's (`Rejected`) unless ffmpeg could not start or was killed.
+/// Runs ffmpeg to the end (killed past `timeout`, when the caller gives up: the job lost its
+/// lease, or with this process). A failure is the file's (`Rejected`) unless ffmpeg could not
+/// start or was killed.
 async fn run(ffmpeg: &str, args: Vec<OsString>, timeout: Duration) -> Result<(), VideoError> {
-    let mut child = tokio::process::Command::new(ffmpeg)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|error| VideoError::Transient(anyhow::anyhow!("cannot run {ffmpeg}: {error}")))?;
+    let mut command = tokio::process::Command::new(ffmpeg);
+    command.args(&args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).kill_on_drop(true);
+    media::die_with_this_process(&mut command);
+    let mut child =
+        command.spawn().map_err(|error| VideoError::Transient(anyhow::anyhow!("cannot run {ffmpeg}: {error}")))?;
     // stderr is read as it comes (a full pipe would stall ffmpeg), keeping only its tail.
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let tail = async move {

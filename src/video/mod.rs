@@ -10,6 +10,8 @@
 //! * [`storyboard`] lays out the storyboard and writes its cues; [`animated`] reads Mux's
 //!   animated-preview parameters (pure);
 //! * [`tracks`] adds a video's subtitle tracks and writes their playlists;
+//! * [`subtitle_generation`] makes a track's subtitles with the configured [`speech_to_text`]
+//!   command (a [`GenerateSubtitles`] job);
 //! * `transcode.rs` makes and stores one generation of outputs.
 //!
 //! A stream's lifetime follows its upload's file: [`prepare_stream_in`] runs in the upload
@@ -24,7 +26,9 @@ pub mod animated;
 pub mod encoder;
 pub mod ladder;
 pub mod outputs;
+pub mod speech_to_text;
 pub mod storyboard;
+pub mod subtitle_generation;
 pub mod thumbnail;
 pub mod tracks;
 mod transcode;
@@ -34,10 +38,11 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
-use self::encoder::EncodeSettings;
+use self::{encoder::EncodeSettings, speech_to_text::SpeechToText};
 pub use self::{
     ladder::Mp4Rendition,
     outputs::{OutputFile, VideoOutputs, PLAYLIST_CONTENT_TYPE},
+    subtitle_generation::GenerateSubtitles,
     transcode::MadeStream,
 };
 use crate::{
@@ -85,6 +90,8 @@ pub struct VideoSettings {
     pub transcodes: usize,
     /// Where sources are copied (remote storage) and outputs are made.
     pub tmp_dir: PathBuf,
+    /// The command that makes subtitles, if one is configured.
+    pub speech_to_text: Option<SpeechToText>,
 }
 
 impl VideoSettings {
@@ -102,6 +109,9 @@ impl VideoSettings {
             max_duration_secs: config.video_max_duration_secs,
             transcodes: config.video_transcodes.max(1),
             tmp_dir: config.data_dir.join("tmp"),
+            speech_to_text: config
+                .speech_to_text_argv()?
+                .map(|argv| SpeechToText { argv, timeout: Duration::from_secs(config.speech_to_text_timeout_secs) }),
         })
     }
 }
@@ -119,6 +129,11 @@ impl Transcoder {
     pub fn new(db: Db, storage: Storage, settings: VideoSettings) -> Self {
         let slots = Arc::new(Semaphore::new(settings.transcodes));
         Transcoder { db, storage, settings, slots }
+    }
+
+    /// Whether one of this node's transcode slots is free now.
+    pub fn has_free_slot(&self) -> bool {
+        self.slots.available_permits() > 0
     }
 
     /// Serves `made` from now on, in the job's transaction, if the upload still has the file it
@@ -173,6 +188,28 @@ pub async fn delete_streams(storage: &Storage, upload_id: &str) {
 /// Whether a file gets a stream: a video with a picture.
 pub fn is_streamable(facts: &FileFacts) -> bool {
     facts.mime_type.starts_with("video/") && facts.width.is_some() && facts.height.is_some()
+}
+
+/// Queues a transcode for every video that has never had a stream (uploaded before this version
+/// of assetd made streams), in batches; returns how many. Safe to run on several nodes at once:
+/// each video is claimed by one of them.
+pub async fn backfill_streams(db: &Db) -> Result<usize, DbError> {
+    const BATCH: i64 = 200;
+    let (mut queued, mut after) = (0, String::new());
+    loop {
+        let videos = db.videos_without_stream(&after, BATCH).await?;
+        let Some((last, _)) = videos.last() else { return Ok(queued) };
+        after.clone_from(last);
+        let mut tx = db.begin_write().await?;
+        for (upload_id, blob_key) in &videos {
+            if Db::prepare_missing_video_stream(&mut tx, upload_id, &new_opaque_id()).await? {
+                let job = TranscodeVideo { upload_id: upload_id.clone(), blob_key: blob_key.clone() };
+                queue::enqueue_in(&mut tx, &job).await?;
+                queued += 1;
+            }
+        }
+        tx.commit().await?;
+    }
 }
 
 /// What [`prepare_stream_in`] changed.

@@ -3,6 +3,8 @@
 //! outputs and recorded in one transaction; the stream's master playlist lists the tracks
 //! (`EXT-X-MEDIA TYPE=SUBTITLES`), each with a one-segment subtitle playlist.
 
+use std::path::Path;
+
 use m3u8_rs::{MediaPlaylist, MediaPlaylistType, MediaSegment};
 
 use super::{transcode::ScratchDir, Transcoder};
@@ -61,21 +63,7 @@ impl Transcoder {
         tokio::fs::create_dir_all(scratch.path()).await.map_err(|e| TrackError::Internal(e.into()))?;
         let source =
             self.storage.local_blob(&source_key, scratch.path()).await.map_err(|e| TrackError::Internal(e.into()))?;
-        let head = read_head(source.path()).await?;
-        let format = media::sniff_subtitles(&head)
-            .ok_or_else(|| TrackError::Rejected("the file is neither WebVTT nor SRT".into()))?;
-        let vtt = scratch.path().join("subtitles.vtt");
-        let converted =
-            media::convert_to_webvtt(&self.settings.encode.ffmpeg, source.path(), format, &vtt, CONVERT_TIMEOUT).await;
-        match converted {
-            Ok(_) => {}
-            Err(MediaError::Decode(message)) => {
-                return Err(TrackError::Rejected(format!("the subtitles could not be read: {message}")))
-            }
-            Err(error) => return Err(TrackError::Internal(error.into())),
-        }
-        let key = StorageKey::video_track(&new.upload_id, &new.id);
-        self.storage.put_file(&key, &vtt).await.map_err(|e| TrackError::Internal(e.into()))?;
+        let key = self.store_subtitles(source.path(), scratch.path(), &new.upload_id, &new.id).await?;
         let track = TrackRow {
             id: new.id,
             upload_id: new.upload_id,
@@ -120,6 +108,40 @@ impl Transcoder {
         }
     }
 
+    /// Reads the subtitle file `source` (WebVTT or SRT) and stores it as the WebVTT of track
+    /// `track_id`, converting it in `scratch`.
+    pub(super) async fn store_subtitles(
+        &self,
+        source: &Path,
+        scratch: &Path,
+        upload_id: &str,
+        track_id: &str,
+    ) -> Result<StorageKey, TrackError> {
+        let size = tokio::fs::metadata(source).await.map_err(|e| TrackError::Internal(e.into()))?.len();
+        if size > media::MAX_SUBTITLE_BYTES {
+            return Err(TrackError::Rejected(format!(
+                "a subtitle file may have at most {} bytes, this one has {size}",
+                media::MAX_SUBTITLE_BYTES
+            )));
+        }
+        let head = read_head(source).await?;
+        let format = media::sniff_subtitles(&head)
+            .ok_or_else(|| TrackError::Rejected("the file is neither WebVTT nor SRT".into()))?;
+        let vtt = scratch.join("subtitles.vtt");
+        let converted =
+            media::convert_to_webvtt(&self.settings.encode.ffmpeg, source, format, &vtt, CONVERT_TIMEOUT).await;
+        match converted {
+            Ok(_) => {}
+            Err(MediaError::Decode(message)) => {
+                return Err(TrackError::Rejected(format!("the subtitles could not be read: {message}")))
+            }
+            Err(error) => return Err(TrackError::Internal(error.into())),
+        }
+        let key = StorageKey::video_track(upload_id, track_id);
+        self.storage.put_file(&key, &vtt).await.map_err(|e| TrackError::Internal(e.into()))?;
+        Ok(key)
+    }
+
     /// Deletes a removed track's file (the sweep removes what a failure here leaves).
     pub async fn delete_track_files(&self, upload_id: &str, track_id: &str) {
         let prefix = StorageKey::video_track_prefix(upload_id, track_id);
@@ -129,7 +151,7 @@ impl Transcoder {
     }
 }
 
-async fn read_head(path: &std::path::Path) -> Result<Vec<u8>, TrackError> {
+async fn read_head(path: &Path) -> Result<Vec<u8>, TrackError> {
     use tokio::io::AsyncReadExt;
     let file = tokio::fs::File::open(path).await.map_err(|e| TrackError::Internal(e.into()))?;
     let mut head = Vec::with_capacity(1024);

@@ -68,3 +68,22 @@ async fn a_job_whose_runs_keep_dying_is_given_up_as_dead() {
     let listed = app.call(Method::GET, "/uploads", None).await.json();
     assert_eq!(listed["data"], json!([]), "the dead job created nothing");
 }
+
+#[tokio::test]
+async fn a_claim_can_leave_kinds_of_jobs_to_other_workers() {
+    let app = TestApp::spawn().await;
+    let first = queued_create(&app).await;
+    let second = queued_create(&app).await;
+    let db = &app.app.db;
+    // A node whose video slots are taken skips those kinds: here, create_upload as a stand-in.
+    assert!(db.claim_next_job_except(now_millis(), 30_000, &["create_upload"]).await.unwrap().is_none());
+    assert!(db
+        .claim_next_job_except(now_millis(), 30_000, &["transcode_video", "create_upload"])
+        .await
+        .unwrap()
+        .is_none());
+    let claimed = db.claim_next_job_except(now_millis(), 30_000, &["transcode_video"]).await.unwrap().expect("a job");
+    assert_eq!((claimed.id.as_str(), claimed.kind.as_str()), (first.as_str(), "create_upload"));
+    let claimed = db.claim_next_job(now_millis(), 30_000).await.unwrap().expect("the other job");
+    assert_eq!(claimed.id, second);
+}

@@ -38,5 +38,7 @@ mod uploads_destroy;
 mod uploads_update;
 mod upscale;
 mod video;
+mod video_abuse;
+mod video_subtitle_generation;
 mod video_tracks;
 mod webhooks;

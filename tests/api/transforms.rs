@@ -607,14 +607,28 @@ async fn videos_answer_their_poster_frame() {
     let webp = get_ok(&app, &asset, "w=32&fm=webp").await;
     assert_eq!(webp.header("content-type"), Some("image/webp"));
 
-    // The editor's poster time is part of the key: changing it makes a new poster.
+    // The editor's poster time is part of the key: changing it makes a new poster at the same
+    // URL, so the poster is revalidated, not immutable, and old validators do not match it.
     let again = get_ok(&app, &asset, "w=32").await;
     assert_eq!(again.header("x-cache"), Some("HIT"));
+    assert_eq!(again.header("cache-control"), Some("public, max-age=60, must-revalidate"));
+    let (etag, modified) =
+        (again.header("etag").unwrap().to_owned(), again.header("last-modified").unwrap().to_owned());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await; // Last-Modified has whole seconds
     let metadata = json!({"default_field_metadata": {"en": {"poster_time": 0.1}}});
     let (status, body) = app.update_upload(&asset.id, metadata).await;
     assert_eq!(status, 200, "{body}");
     let moved = get_ok(&app, &asset, "w=32").await;
     assert_eq!(moved.header("x-cache"), Some("MISS"));
+    assert_ne!(moved.header("etag"), Some(etag.as_str()));
+    for validator in [("if-none-match", etag.as_str()), ("if-modified-since", modified.as_str())] {
+        let revalidated = app.fetch_asset(&format!("{}?w=32", asset.url), &[validator]).await;
+        assert_eq!(revalidated.status, StatusCode::OK, "{validator:?} is the old poster's");
+        assert_eq!(revalidated.bytes, moved.bytes);
+    }
+    let current =
+        app.fetch_asset(&format!("{}?w=32", asset.url), &[("if-none-match", moved.header("etag").unwrap())]).await;
+    assert_eq!(current.status, StatusCode::NOT_MODIFIED);
 }
 
 #[tokio::test]

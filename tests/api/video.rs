@@ -21,7 +21,7 @@ pub(crate) fn clip() -> &'static [u8] {
     CLIP.get_or_init(|| make_clip("854x480", 6, true))
 }
 
-fn make_clip(size: &str, seconds: u32, audio: bool) -> Vec<u8> {
+pub(crate) fn make_clip(size: &str, seconds: u32, audio: bool) -> Vec<u8> {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clip.mp4");
     let mut command = std::process::Command::new("ffmpeg");
@@ -470,4 +470,31 @@ async fn count(app: &TestApp, prefix: &str) -> usize {
 async fn job_status(app: &TestApp, job: &str) -> Option<u64> {
     let response = app.call(Method::GET, &format!("/job-results/{job}"), None).await;
     (response.status == StatusCode::OK).then(|| response.json()["data"]["attributes"]["status"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn videos_uploaded_before_streams_get_one_queued_once() {
+    let app = spawn().await;
+    let upload = video_upload(&app).await;
+    let id = upload["id"].as_str().unwrap().to_owned();
+    let image = app.create_upload("cat.png", &crate::helpers::fixture("cat.png"), json!({})).await;
+    // The state a video uploaded before streams existed is in.
+    let cleared = app
+        .raw_text_rows(&format!(
+            "UPDATE uploads SET video_playback_id = NULL, video_status = NULL, video_generation = NULL, \
+             video_outputs = NULL WHERE id = '{id}' RETURNING id"
+        ))
+        .await;
+    assert_eq!(cleared.len(), 1);
+    assert_eq!(app.get_upload(&id).await["attributes"]["mux_playback_id"], Value::Null);
+
+    assert_eq!(assetd::video::backfill_streams(&app.app.db).await.unwrap(), 1, "the video, not the image");
+    assert_eq!(assetd::video::backfill_streams(&app.app.db).await.unwrap(), 0, "queued once");
+    assert_eq!(app.pending_jobs().await, 1);
+    app.run_pending_jobs().await;
+    let streamed = app.get_upload(&id).await;
+    assert_eq!(streamed["meta"]["video"]["status"], "ready");
+    let master = get(&app, &format!("/video/{}.m3u8", playback_id(&streamed)), &[]).await;
+    assert_eq!(master.status, StatusCode::OK);
+    assert!(app.get_upload(image["id"].as_str().unwrap()).await["meta"]["video"].is_null());
 }

@@ -215,10 +215,17 @@ fn upload_tracks() -> Vec<Operation> {
             "the track",
             "UploadTrackDocument",
         ),
-        op("post", "/uploads/{id}/tracks/generate-subtitles", "generate_upload_subtitles", "uploads")
-            .summary("Generate subtitles by speech-to-text: not available (422 SUBTITLES_GENERATION_UNAVAILABLE)")
-            .param(upload_id())
-            .json_body(reference("GenerateSubtitlesBody")),
+        ok(
+            op("post", "/uploads/{id}/tracks/generate-subtitles", "generate_upload_subtitles", "uploads")
+                .summary(
+                    "Make a subtitle track with the configured speech-to-text command (answered preparing, made by a \
+                     job); 422 SUBTITLES_GENERATION_UNAVAILABLE when none is configured",
+                )
+                .param(upload_id())
+                .json_body(reference("GenerateSubtitlesBody")),
+            "the new track, preparing",
+            "UploadTrackDocument",
+        ),
         ok(
             op("delete", "/uploads/{id}/tracks/{track_id}", "destroy_upload_track", "uploads")
                 .summary("Delete a track")
