@@ -414,6 +414,38 @@ export async function getBytes(url, init = {}) {
   return { res, status: res.status, headers: res.headers, buf };
 }
 
+/** `process.env[name]`, or a clear failure naming `what` it should hold (the multi-node tests never skip). */
+export function requireEnv(name, what) {
+  const value = process.env[name];
+  if (!value) {
+    throw new Error(`${name} is not set: the multi-node tests need ${what}. Run scripts/test-multinode, which provides it.`);
+  }
+  return value;
+}
+
+/** `s3://bucket[/prefix][?query]` → `s3://bucket[/prefix]/<sub>[?query]`. */
+export function withPrefix(storageUrl, sub) {
+  const m = /^(s3:\/\/[^/?]+)(\/[^?]*)?(\?.*)?$/.exec(storageUrl);
+  if (!m) throw new Error(`ASSETD_TEST_STORAGE_URL must look like s3://bucket[/prefix]?endpoint=…, got ${storageUrl}`);
+  const base = (m[2] ?? '').replace(/\/+$/, '');
+  return `${m[1]}${base}/${sub}${m[3] ?? ''}`;
+}
+
+/**
+ * A test video made with ffmpeg's test sources at `file`: `size` (e.g. `1280x720`), `seconds` long,
+ * `fps` frames a second, H.264 + an AAC tone; returns `file`.
+ */
+export function makeClip(file, { size = '854x480', seconds = 6, fps = 25 } = {}) {
+  const made = spawnSync('ffmpeg', [
+    '-nostdin', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=${fps}`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
+    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', file,
+  ], { encoding: 'utf8' });
+  assert.equal(made.status, 0, made.stderr);
+  return file;
+}
+
 export { ApiError, sleep };
 
 /** Runs `assetd tokens …` against a server's database; returns stdout. */

@@ -23,7 +23,9 @@ import path from 'node:path';
 
 import pg from 'pg';
 import { buildClient } from '@datocms/cma-client-node';
-import { startServer, fixture, fileBytes, writeFileIn, getBytes, sleep, pngFromPixels } from '../harness.mjs';
+import {
+  startServer, fixture, fileBytes, writeFileIn, getBytes, sleep, pngFromPixels, requireEnv, withPrefix,
+} from '../harness.mjs';
 
 const VERBOSE = !!process.env.E2E_VERBOSE;
 const KEEP = !!process.env.E2E_KEEP_DATA;
@@ -97,25 +99,6 @@ const transforms = new Map();
 
 // ---------------------------------------------------------------------------
 // helpers
-
-function requireEnv(name, what) {
-  const value = process.env[name];
-  if (!value) {
-    throw new Error(
-      `${name} is not set: the multi-node test needs ${what}. Run scripts/test-multinode, which ` +
-        'provides it. (This test never skips.)',
-    );
-  }
-  return value;
-}
-
-/** `s3://bucket[/prefix][?query]` → `s3://bucket[/prefix]/<sub>[?query]`. */
-function withPrefix(storageUrl, sub) {
-  const m = /^(s3:\/\/[^/?]+)(\/[^?]*)?(\?.*)?$/.exec(storageUrl);
-  if (!m) throw new Error(`ASSETD_TEST_STORAGE_URL must look like s3://bucket[/prefix]?endpoint=…, got ${storageUrl}`);
-  const base = (m[2] ?? '').replace(/\/+$/, '');
-  return `${m[1]}${base}/${sub}${m[3] ?? ''}`;
-}
 
 async function startNode(name) {
   const server = await startServer({ env: nodeEnv, healthTimeoutMs: 60000 });

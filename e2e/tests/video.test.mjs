@@ -10,25 +10,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { useServer, getBytes, putViaUploadRequest, sleep } from '../harness.mjs';
+import { useServer, getBytes, makeClip, putViaUploadRequest, sleep } from '../harness.mjs';
 
 const T = { timeout: 240000 };
 
 const srv = useServer({ env: { ASSETD_VIDEO_SEGMENT_SECONDS: '2', ASSETD_VIDEO_PRESET: 'ultrafast' } });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'assetd-video-'));
 
-/** A test clip made with ffmpeg: `size` (e.g. 1280x720), `seconds` long, with a tone. */
-function makeClip(name, size, seconds) {
-  const out = path.join(tmp, name);
-  const r = spawnSync('ffmpeg', [
-    '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=25`,
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', String(seconds), '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', out,
-  ]);
-  assert.equal(r.status, 0, r.stderr?.toString());
-  return out;
-}
+/** A test clip in the temp dir: `size` (e.g. 1280x720), `seconds` long, with a tone. */
+const clipIn = (name, size, seconds) => makeClip(path.join(tmp, name), { size, seconds });
 
 /** Polls the upload until its stream is served (or `timeoutMs` passed). */
 async function waitForStream(id, { timeoutMs = 120000, previous = null } = {}) {
@@ -64,7 +54,7 @@ let video;
 let stream;
 
 test('a video made with createFromLocalFile gets a stream', T, async () => {
-  const clip = makeClip('clip720.mp4', '1280x720', 6);
+  const clip = clipIn('clip720.mp4', '1280x720', 6);
   video = await srv.client.uploads.createFromLocalFile({ localPath: clip });
   assert.equal(video.mime_type, 'video/mp4');
   stream = await waitForStream(video.id);
@@ -196,7 +186,7 @@ test('keep_url keeps the playback id, a new version gets a new one, a delete end
   const first = stream.mux_playback_id;
   const firstMaster = await (await fetch(`${srv.baseUrl}/video/${first}.m3u8`)).text();
 
-  const smaller = makeClip('clip480.mp4', '854x480', 4);
+  const smaller = clipIn('clip480.mp4', '854x480', 4);
   const req = await putViaUploadRequest(c, smaller, 'clip480.mp4', 'video/mp4');
   const replaced = await c.uploads.update(video.id, { path: req.id }, { replace_strategy: 'keep_url' });
   assert.equal(replaced.url, video.url);

@@ -11,12 +11,10 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { chromium } from 'playwright-core';
-
 import { FIXTURES_DIR, REPO_DIR, startServer, writeFileIn } from '../harness.mjs';
+import { launchChromium } from './chromium.mjs';
 import { drawScene } from './scenes.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SHOTS = process.env.ASSETD_UI_SCREENSHOTS === '1'
   ? path.join(REPO_DIR, 'docs', 'screenshots')
   : fs.mkdtempSync(path.join(os.tmpdir(), 'assetd-ui-shots-'));
@@ -44,18 +42,7 @@ async function apiUploads() {
 before(async () => {
   await fsp.mkdir(SHOTS, { recursive: true });
   server = await startServer();
-  userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'assetd-ui-chromium-'));
-  // A fresh profile per run (Playwright's own browser download cannot work here: no internet).
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-    ],
-    viewport: { width: 1360, height: 860 },
-    deviceScaleFactor: 1,
-  });
+  ({ context, userDataDir } = await launchChromium('ui', { viewport: { width: 1360, height: 860 }, deviceScaleFactor: 1 }));
   // CSP violations are reported as console errors (the init script is not subject to the policy).
   await context.addInitScript(() => {
     document.addEventListener('securitypolicyviolation', (e) => console.error(`CSP violation: ${e.violatedDirective} ${e.blockedURI}`));

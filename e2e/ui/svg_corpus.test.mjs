@@ -16,11 +16,9 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { chromium } from 'playwright-core';
-
 import { FIXTURES_DIR, startServer } from '../harness.mjs';
+import { launchChromium } from './chromium.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const T = { timeout: 180000 };
 // Nothing listens there: a request to it is seen by Chromium's request events all the same.
 const EVIL = 'http://127.0.0.1:9';
@@ -79,15 +77,7 @@ before(async () => {
     assert.equal(res.headers.get('content-disposition'), null, `${name} is shown inline (sanitised)`);
     uploaded[name] = { url: upload.url, original: text, served: Buffer.from(await res.arrayBuffer()) };
   }
-  userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'assetd-svg-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 400, height: 400 },
-    deviceScaleFactor: 1,
-  });
+  ({ context, userDataDir } = await launchChromium('svg', { viewport: { width: 400, height: 400 }, deviceScaleFactor: 1 }));
   // The lab origin: SVG bytes as a document without any CSP header, and a blank page for canvases.
   await context.route(`${LAB}/**`, async (route) => {
     const url = new URL(route.request().url());

@@ -6,17 +6,14 @@
 // from the stream's own URLs.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import { chromium } from 'playwright-core';
+import { E2E_DIR, makeClip, sleep, startServer } from '../harness.mjs';
+import { launchChromium } from './chromium.mjs';
 
-import { E2E_DIR, sleep, startServer } from '../harness.mjs';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const T = { timeout: 240000 };
 const HLS_JS = path.join(E2E_DIR, 'node_modules', 'hls.js', 'dist', 'hls.min.js');
 
@@ -29,14 +26,7 @@ let upload;
 before(async () => {
   server = await startServer({ env: { ASSETD_VIDEO_SEGMENT_SECONDS: '2', ASSETD_VIDEO_PRESET: 'ultrafast' } });
   tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'assetd-player-'));
-  const clip = path.join(tmp, 'player.mp4');
-  const made = spawnSync('ffmpeg', [
-    '-nostdin', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000',
-    '-t', '8', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-c:a', 'aac', clip,
-  ]);
-  assert.equal(made.status, 0, made.stderr?.toString());
+  const clip = makeClip(path.join(tmp, 'player.mp4'), { size: '1280x720', seconds: 8 });
   const created = await server.client.uploads.createFromLocalFile({ localPath: clip });
   const deadline = Date.now() + 180000;
   for (;;) {
@@ -52,15 +42,10 @@ before(async () => {
   await new Resources.UploadTrack(server.client).createFromLocalFile(upload.id, {
     localPath: vtt, type: 'subtitles', name: 'Italiano', language_code: 'it',
   });
-  userDataDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'assetd-player-chromium-'));
-  context = await chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--autoplay-policy=no-user-gesture-required'],
+  ({ context, userDataDir } = await launchChromium('player', {
+    args: ['--autoplay-policy=no-user-gesture-required'],
     viewport: { width: 800, height: 500 },
-  });
+  }));
   // The page and hls.js under the server's origin (answered by Playwright, never by assetd).
   const hlsJs = fs.readFileSync(HLS_JS, 'utf8');
   await context.route(`${server.baseUrl}/player-lab/**`, (route) => {

@@ -4,7 +4,8 @@
 //! No token is needed for these files: the page asks for an API token and calls the CMA on this
 //! origin like any client. Every answer carries a strict Content-Security-Policy (no inline
 //! script; images from here and the asset origin; connections to here and the upload PUT
-//! origin), `nosniff`, `Referrer-Policy: same-origin` and `X-Frame-Options: DENY`.
+//! origin; media from here, the asset origin and the `blob:` URLs of Media Source Extensions),
+//! `nosniff`, `Referrer-Policy: same-origin` and `X-Frame-Options: DENY`.
 
 use std::sync::{Arc, LazyLock};
 
@@ -51,6 +52,11 @@ const FILES: &[UiFile] = &[
     ui_file!("detail.js", JS),
     ui_file!("focal.js", JS),
     ui_file!("thumbs.js", JS),
+    ui_file!("video.js", JS),
+    // hls.js's ES module build (vendored by `scripts/build-ui`), imported by video.js when a
+    // video's detail opens. Cached like the rest: it changes only with a bump of the pinned
+    // package, together with video.js, so a longer life could pair an old copy with a new video.js.
+    ui_file!("hls.min.js", JS),
 ];
 
 /// The ETag of each of [`FILES`] (same order): the files are in the binary, so once per process.
@@ -109,7 +115,10 @@ async fn ui_policy<'a>(app: &App, http: &'a HttpEdge) -> &'a str {
 
 /// The policy of the page: its own files only, images also from the asset origin (the uploads'
 /// `url`s), connections also to wherever `POST /upload-requests` sends the bytes (assetd's
-/// public URL, or the S3 bucket's endpoint).
+/// public URL, or the S3 bucket's endpoint). The video player plays a stream (`/video/…`, here)
+/// through hls.js, which fetches playlists and segments (connect-src 'self') and hands them to
+/// the `<video>` as a MediaSource `blob:` URL; before the stream is ready it plays the original
+/// file at the asset origin. hls.js runs without a worker, so `worker-src` stays the default.
 async fn content_security_policy(app: &App) -> String {
     let asset_origin = origin(&app.public_url).unwrap_or_default();
     // The bucket's origin, read off a presigned URL (signing is local: nothing is sent).
@@ -118,11 +127,17 @@ async fn content_security_policy(app: &App) -> String {
         Ok(Some(url)) => origin(&url).unwrap_or_default(),
         _ => String::new(),
     };
+    policy(&asset_origin, &put_origin)
+}
+
+/// The policy's text for these origins (either may be empty: left out).
+fn policy(asset_origin: &str, put_origin: &str) -> String {
     let join = |parts: &[&str]| parts.iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ");
     [
         "default-src 'self'".to_owned(),
-        format!("img-src {}", join(&["'self'", &asset_origin, "data:", "blob:"])),
-        format!("connect-src {}", join(&["'self'", &asset_origin, &put_origin])),
+        format!("img-src {}", join(&["'self'", asset_origin, "data:", "blob:"])),
+        format!("connect-src {}", join(&["'self'", asset_origin, put_origin])),
+        format!("media-src {}", join(&["'self'", asset_origin, "blob:"])),
         "script-src 'self'".to_owned(),
         "style-src 'self'".to_owned(),
         "object-src 'none'".to_owned(),
@@ -149,7 +164,25 @@ fn origin(url: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::origin;
+    use super::{origin, policy};
+
+    #[test]
+    fn the_policy_lets_the_player_play_streams_and_originals_and_nothing_more() {
+        let csp = policy("https://assets.example.com", "https://bucket.s3.example.com");
+        let directive = |name: &str| csp.split("; ").find(|d| d.split(' ').next() == Some(name)).map(str::to_owned);
+        // MediaSource blob: URLs (hls.js), the stream here, the original at the asset origin.
+        assert_eq!(directive("media-src").as_deref(), Some("media-src 'self' https://assets.example.com blob:"));
+        assert_eq!(
+            directive("connect-src").as_deref(),
+            Some("connect-src 'self' https://assets.example.com https://bucket.s3.example.com")
+        );
+        assert_eq!(directive("script-src").as_deref(), Some("script-src 'self'"));
+        // hls.js runs without a worker: no blob: worker.
+        assert_eq!(directive("worker-src"), None);
+        assert!(!csp.contains("unsafe"), "{csp}");
+        let without = policy("", "");
+        assert!(without.contains("media-src 'self' blob:;") && without.contains("connect-src 'self';"), "{without}");
+    }
 
     #[test]
     fn origin_keeps_scheme_host_and_port_only() {

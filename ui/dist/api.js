@@ -13,19 +13,27 @@ export function metadataOf(upload) {
     const raw = (upload.default_field_metadata ?? {});
     if (raw.alt && typeof raw.alt === 'object') {
         const alt = raw.alt;
-        return { locales: Object.keys(alt), alt, title: (raw.title ?? {}), focal_point: raw.focal_point ?? null };
+        return {
+            locales: Object.keys(alt),
+            alt,
+            title: (raw.title ?? {}),
+            focal_point: raw.focal_point ?? null,
+            poster_time: raw.poster_time ?? null,
+        };
     }
     const locales = Object.keys(raw);
     const alt = {};
     const title = {};
     let focal = null;
+    let poster = null;
     for (const locale of locales) {
         const entry = (raw[locale] ?? {});
         alt[locale] = entry.alt ?? null;
         title[locale] = entry.title ?? null;
         focal = focal ?? (entry.focal_point ?? null);
+        poster = poster ?? (entry.poster_time ?? null);
     }
-    return { locales, alt, title, focal_point: focal };
+    return { locales, alt, title, focal_point: focal, poster_time: poster };
 }
 /** A CMA error: the HTTP status and the first `api_error` code. */
 export class ApiError extends Error {
@@ -39,11 +47,13 @@ export class ApiError extends Error {
         this.details = details;
     }
 }
-/** JSON:API resource → flat object, as the official client does. */
+/** JSON:API resource → flat object (with its `meta`), as the official client does. */
 function flatten(resource) {
     const out = { id: resource.id, type: resource.type, ...(resource.attributes ?? {}) };
     for (const [name, rel] of Object.entries(resource.relationships ?? {}))
         out[name] = rel.data;
+    if (resource.meta)
+        out.meta = resource.meta;
     return out;
 }
 function errorFrom(status, body) {

@@ -1,12 +1,14 @@
 /**
  * The detail panel of one upload: author, copyright, notes, tags and alt/title per locale; the
- * focal point picker; replace the file (keeping the URL or getting a new one); delete with a
- * confirmation dialog. Escape closes it and focus goes back to the grid.
+ * focal point picker, or a video's player and poster frame picker (video.ts); replace the file
+ * (keeping the URL or getting a new one); delete with a confirmation dialog. Escape closes it and
+ * focus goes back to the grid.
  */
 import { ApiError, metadataOf } from './api.js';
 import { announce, formatBytes, h, setChildren } from './dom.js';
 import { FocalPicker } from './focal.js';
 import { fileKind } from './thumbs.js';
+import { VideoSection } from './video.js';
 export class DetailPanel {
     hooks;
     el = h('aside', { class: 'detail', id: 'detail', hidden: true, 'aria-labelledby': 'detail-title', tabindex: -1 });
@@ -16,6 +18,7 @@ export class DetailPanel {
     focal = null;
     focalChanged = false;
     locale = '';
+    video = null;
     confirm = h('dialog', { class: 'confirm', 'aria-labelledby': 'confirm-title' });
     constructor(hooks) {
         this.hooks = hooks;
@@ -31,6 +34,7 @@ export class DetailPanel {
         return this.upload?.id ?? null;
     }
     open(upload) {
+        this.stopVideo();
         this.upload = upload;
         const meta = metadataOf(upload);
         this.alt = { ...meta.alt };
@@ -47,6 +51,7 @@ export class DetailPanel {
         if (!this.upload)
             return;
         const id = this.upload.id;
+        this.stopVideo();
         this.upload = null;
         this.el.hidden = true;
         document.body.classList.remove('detail-open');
@@ -99,13 +104,30 @@ export class DetailPanel {
                 return 'Saved';
             });
         });
-        const media = upload.is_image
+        const kind = upload.is_image ? 'image' : fileKind(upload);
+        // A new poster time is saved at once (like a replacement), not with the form.
+        this.video = kind === 'video'
+            ? new VideoSection(upload, {
+                api: this.hooks.api,
+                onChange: (saved) => {
+                    this.upload = saved;
+                    this.hooks.onSaved(saved);
+                },
+                message,
+            })
+            : null;
+        const media = kind === 'image'
             ? new FocalPicker(upload, this.focal, (point) => {
                 this.focal = point;
                 this.focalChanged = true;
             }).el
-            : h('div', { class: 'file-preview' }, h('span', { class: `icon icon-${fileKind(upload)}`, 'aria-hidden': 'true' }, (upload.format ?? '').toUpperCase()));
-        setChildren(this.el, h('header', { class: 'detail-head' }, h('h2', { id: 'detail-title', tabindex: -1 }, upload.filename), h('button', { type: 'button', class: 'icon-button close', 'aria-label': 'Close details', onclick: () => this.close() }, '×')), h('dl', { class: 'facts' }, fact('Size', formatBytes(upload.size)), upload.width && upload.height ? fact('Dimensions', `${upload.width} × ${upload.height}`) : null, fact('Type', upload.mime_type ?? '—'), fact('URL', h('a', { href: upload.url, target: '_blank', rel: 'noopener', class: 'url' }, upload.url))), h('section', { class: 'panel-section', 'aria-label': upload.is_image ? 'Focal point' : 'Preview' }, upload.is_image ? h('h3', {}, 'Focal point') : null, media), h('section', { class: 'panel-section', 'aria-label': 'Metadata' }, h('h3', {}, 'Metadata'), form), this.replaceSection(upload), h('section', { class: 'panel-section danger', 'aria-label': 'Delete' }, h('button', { type: 'button', class: 'danger-button', onclick: () => this.askDelete() }, 'Delete upload…')));
+            : this.video?.el ?? h('div', { class: 'file-preview' }, h('span', { class: `icon icon-${kind}`, 'aria-hidden': 'true' }, (upload.format ?? '').toUpperCase()));
+        const mediaLabel = kind === 'image' ? 'Focal point' : kind === 'video' ? 'Video' : 'Preview';
+        setChildren(this.el, h('header', { class: 'detail-head' }, h('h2', { id: 'detail-title', tabindex: -1 }, upload.filename), h('button', { type: 'button', class: 'icon-button close', 'aria-label': 'Close details', onclick: () => this.close() }, '×')), h('dl', { class: 'facts' }, fact('Size', formatBytes(upload.size)), upload.width && upload.height ? fact('Dimensions', `${upload.width} × ${upload.height}`) : null, fact('Type', upload.mime_type ?? '—'), fact('URL', h('a', { href: upload.url, target: '_blank', rel: 'noopener', class: 'url' }, upload.url))), h('section', { class: 'panel-section', 'aria-label': mediaLabel }, mediaLabel === 'Preview' ? null : h('h3', {}, mediaLabel), media), h('section', { class: 'panel-section', 'aria-label': 'Metadata' }, h('h3', {}, 'Metadata'), form), this.replaceSection(upload), h('section', { class: 'panel-section danger', 'aria-label': 'Delete' }, h('button', { type: 'button', class: 'danger-button', onclick: () => this.askDelete() }, 'Delete upload…')));
+    }
+    stopVideo() {
+        this.video?.destroy();
+        this.video = null;
     }
     replaceSection(upload) {
         const input = h('input', { type: 'file', id: 'replace-file', name: 'file' });
@@ -150,6 +172,7 @@ export class DetailPanel {
             try {
                 await this.hooks.api().destroyUpload(upload.id);
                 this.confirm.close();
+                this.stopVideo();
                 this.upload = null;
                 this.el.hidden = true;
                 document.body.classList.remove('detail-open');

@@ -15,6 +15,8 @@ export interface FieldMetadata {
   alt: Record<string, string | null>;
   title: Record<string, string | null>;
   focal_point: FocalPoint | null;
+  /** A video's poster frame, in seconds (null: the middle). */
+  poster_time: number | null;
 }
 
 type Json = Record<string, unknown>;
@@ -29,19 +31,27 @@ export function metadataOf(upload: Upload): FieldMetadata {
   const raw = (upload.default_field_metadata ?? {}) as Json;
   if (raw.alt && typeof raw.alt === 'object') {
     const alt = raw.alt as Record<string, string | null>;
-    return { locales: Object.keys(alt), alt, title: (raw.title ?? {}) as Record<string, string | null>, focal_point: (raw.focal_point as FocalPoint | null) ?? null };
+    return {
+      locales: Object.keys(alt),
+      alt,
+      title: (raw.title ?? {}) as Record<string, string | null>,
+      focal_point: (raw.focal_point as FocalPoint | null) ?? null,
+      poster_time: (raw.poster_time as number | null) ?? null,
+    };
   }
   const locales = Object.keys(raw);
   const alt: Record<string, string | null> = {};
   const title: Record<string, string | null> = {};
   let focal: FocalPoint | null = null;
+  let poster: number | null = null;
   for (const locale of locales) {
     const entry = (raw[locale] ?? {}) as Json;
     alt[locale] = (entry.alt as string | null) ?? null;
     title[locale] = (entry.title as string | null) ?? null;
     focal = focal ?? ((entry.focal_point as FocalPoint | null) ?? null);
+    poster = poster ?? ((entry.poster_time as number | null) ?? null);
   }
-  return { locales, alt, title, focal_point: focal };
+  return { locales, alt, title, focal_point: focal, poster_time: poster };
 }
 
 export interface Upload {
@@ -57,6 +67,10 @@ export interface Upload {
   mime_type: string | null;
   is_image: boolean;
   md5: string;
+  /** Seconds, for videos and audio. */
+  duration: number | null;
+  /** Set once a video's HLS stream is served (`/video/{id}.m3u8`). */
+  mux_playback_id: string | null;
   author: string | null;
   copyright: string | null;
   notes: string | null;
@@ -66,6 +80,13 @@ export interface Upload {
   created_at: string;
   updated_at: string;
   upload_collection: { id: string } | null;
+  /** assetd's own `meta.video`: where a video's stream stands. */
+  meta?: { video?: VideoState };
+}
+
+export interface VideoState {
+  status: 'preparing' | 'ready' | 'errored';
+  error: string | null;
 }
 
 export interface Collection {
@@ -107,12 +128,14 @@ interface Resource {
   type: string;
   attributes?: Record<string, unknown>;
   relationships?: Record<string, { data: unknown }>;
+  meta?: Record<string, unknown>;
 }
 
-/** JSON:API resource → flat object, as the official client does. */
+/** JSON:API resource → flat object (with its `meta`), as the official client does. */
 function flatten<T>(resource: Resource): T {
   const out: Record<string, unknown> = { id: resource.id, type: resource.type, ...(resource.attributes ?? {}) };
   for (const [name, rel] of Object.entries(resource.relationships ?? {})) out[name] = rel.data;
+  if (resource.meta) out.meta = resource.meta;
   return out as T;
 }
 
