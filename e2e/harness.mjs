@@ -431,6 +431,19 @@ export function withPrefix(storageUrl, sub) {
   return `${m[1]}${base}/${sub}${m[3] ?? ''}`;
 }
 
+/** The width and height in a JPEG's SOF header. */
+export function jpegSize(buf) {
+  assert.equal(buf.readUInt16BE(0), 0xffd8, 'a JPEG');
+  let at = 2;
+  while (at < buf.length) {
+    const marker = buf.readUInt16BE(at);
+    const length = buf.readUInt16BE(at + 2);
+    if (marker >= 0xffc0 && marker <= 0xffc3) return { height: buf.readUInt16BE(at + 5), width: buf.readUInt16BE(at + 7) };
+    at += 2 + length;
+  }
+  assert.fail('no SOF marker');
+}
+
 /**
  * A test video made with ffmpeg's test sources at `file`: `size` (e.g. `1280x720`), `seconds` long,
  * `fps` frames a second, H.264 + an AAC tone; returns `file`.

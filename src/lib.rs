@@ -3,8 +3,9 @@
 //! Layers (dependencies run downwards only; `tests/architecture.rs` fails on an import cycle):
 //! - wiring: [`serve`] (`assetd serve`: the server, the worker and the sweeps) and [`cli`] (the
 //!   command tree and the other commands);
-//! - edges: [`api`] (HTTP: routes, handlers, the HTTP-only state) and [`jobs`] (the worker, one
-//!   thin adapter per job kind);
+//! - edges: [`api`] (HTTP: routes, handlers, the HTTP-only state), [`graphql`] (DatoCMS's
+//!   Content Delivery API schema for uploads and its resolvers, served by `api`) and [`jobs`] (the
+//!   worker, one thin adapter per job kind);
 //! - workflows: [`uploads`] (create, update, destroy and bulk, each in the caller's transaction),
 //!   [`renditions`] (get or make a derived image, purge, the derived cache), [`video`] (transcode
 //!   a video into its HLS ladder and MP4 renditions, the stream's outputs), [`ingest`] (hash,
@@ -29,6 +30,7 @@ pub mod db;
 pub mod domain;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod graphql;
 pub mod imaging;
 pub mod ingest;
 pub mod jobs;

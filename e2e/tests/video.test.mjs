@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { useServer, getBytes, makeClip, putViaUploadRequest, sleep } from '../harness.mjs';
+import { useServer, getBytes, jpegSize, makeClip, putViaUploadRequest, sleep } from '../harness.mjs';
 
 const T = { timeout: 240000 };
 
@@ -35,19 +35,6 @@ async function waitForStream(id, { timeoutMs = 120000, previous = null } = {}) {
 function run(command, args) {
   const r = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 64 << 20 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** The width and height in a JPEG's SOF header. */
-function jpegSize(buf) {
-  assert.equal(buf.readUInt16BE(0), 0xffd8, 'a JPEG');
-  let at = 2;
-  while (at < buf.length) {
-    const marker = buf.readUInt16BE(at);
-    const length = buf.readUInt16BE(at + 2);
-    if (marker >= 0xffc0 && marker <= 0xffc3) return { height: buf.readUInt16BE(at + 5), width: buf.readUInt16BE(at + 7) };
-    at += 2 + length;
-  }
-  assert.fail('no SOF marker');
 }
 
 let video;

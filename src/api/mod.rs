@@ -9,6 +9,7 @@ mod collections;
 mod direct_put;
 pub mod error;
 mod extract;
+mod graphql_endpoint;
 mod guard;
 mod health;
 mod job_results;
@@ -121,7 +122,12 @@ pub fn router(state: ApiState) -> Router {
         // The browser Media Area: static files, no token (the page asks for one).
         .route("/ui", get(ui::index))
         .route("/ui/", get(ui::index))
-        .route("/ui/{file}", get(ui::asset));
+        .route("/ui/{file}", get(ui::asset))
+        // DatoCMS's Content Delivery API for uploads: its own token check, answers and CORS.
+        .route(
+            "/graphql",
+            get(graphql_endpoint::serve).post(graphql_endpoint::serve).options(graphql_endpoint::preflight),
+        );
 
     let video_domain = state.app.config.video_domain.clone();
     let router = operations

@@ -1,6 +1,6 @@
 //! The router's state: the service's capabilities ([`App`]) and what only the HTTP edge uses
 //! ([`HttpEdge`]: rate limiters, the token cache, the URL signer, the transform policy, the
-//! Media Area's policy). Handlers extract either one (`State<Arc<App>>`, `State<Arc<HttpEdge>>`)
+//! Media Area's policy, the GraphQL schema). Handlers extract either one (`State<Arc<App>>`, `State<Arc<HttpEdge>>`)
 //! through [`FromRef`].
 
 use std::{sync::Arc, time::Duration};
@@ -9,7 +9,7 @@ use anyhow::Context;
 use axum::extract::FromRef;
 
 use super::{rate_limit::RateLimiter, signing::UrlSigner, token_cache::TokenCache, transform_policy::TransformPolicy};
-use crate::{app::App, domain::new_secret};
+use crate::{app::App, domain::new_secret, graphql::GraphqlSchema};
 
 /// What the HTTP edge keeps besides the capabilities.
 pub struct HttpEdge {
@@ -25,6 +25,8 @@ pub struct HttpEdge {
     pub transform_policy: TransformPolicy,
     /// The Content-Security-Policy of the Media Area's files, made on first use (`api::ui`).
     pub ui_policy: tokio::sync::OnceCell<String>,
+    /// DatoCMS's Content Delivery API schema for uploads (`POST /graphql`).
+    pub graphql: GraphqlSchema,
 }
 
 /// The state every route and layer gets.
@@ -57,6 +59,7 @@ impl ApiState {
             )
             .map_err(|message| anyhow::anyhow!("ASSETD_TRANSFORM_PRESETS: {message}"))?,
             ui_policy: tokio::sync::OnceCell::new(),
+            graphql: GraphqlSchema::build(app.clone()).context("building the GraphQL schema")?,
         };
         Ok(ApiState { app, http: Arc::new(http) })
     }

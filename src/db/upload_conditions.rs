@@ -124,6 +124,23 @@ fn push_condition(query: &mut SqlBuilder, condition: &UploadCondition, membershi
         UploadCondition::Always(value) => {
             query.push(if *value { "1 = 1" } else { "1 = 0" });
         }
+        UploadCondition::AnyOf(groups) if groups.is_empty() => {
+            query.push("1 = 0");
+        }
+        UploadCondition::AnyOf(groups) => {
+            for (i, group) in groups.iter().enumerate() {
+                query.push(if i == 0 { "(" } else { " OR (" });
+                if group.is_empty() {
+                    query.push("1 = 1");
+                }
+                for (j, condition) in group.iter().enumerate() {
+                    query.push(if j == 0 { "(" } else { " AND (" });
+                    push_condition(query, condition, membership);
+                    query.push(")");
+                }
+                query.push(")");
+            }
+        }
     }
 }
 

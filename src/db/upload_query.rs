@@ -113,6 +113,9 @@ pub enum UploadCondition {
     },
     /// A condition known up front (filters on things assetd has none of, such as smart tags).
     Always(bool),
+    /// At least one of the groups holds (each group: all of its conditions); GraphQL's `OR`.
+    /// Never holds a full-text search.
+    AnyOf(Vec<Vec<UploadCondition>>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -86,16 +86,22 @@ pub fn plan(
     // the scale is chosen so that sizes round once; a canvas is bounded with the output below.
     let max_scale = if max_upscale > 0.0 { max_upscale } else { f64::INFINITY };
     let dpr = params.dpr.unwrap_or(1.0);
+    let shrink = dpr.min(1.0);
     let mut tw = params.w.map(|l| l.resolve(sw) * dpr);
     let mut th = params.h.map(|l| l.resolve(sh) * dpr);
     if let (true, Some(ar)) = (params.fit.crops(), params.ar) {
         match (tw, th) {
             (Some(w), None) => th = Some(w / ar),
             (None, Some(h)) => tw = Some(h * ar),
-            (None, None) if sw / sh > ar => (tw, th) = (Some(sh * ar), Some(sh)),
-            (None, None) => (tw, th) = (Some(sw), Some(sw / ar)),
+            (None, None) if sw / sh > ar => (tw, th) = (Some(sh * ar * shrink), Some(sh * shrink)),
+            (None, None) => (tw, th) = (Some(sw * shrink), Some(sw / ar * shrink)),
             (Some(_), Some(_)) => {}
         }
+    }
+    // Without a size, a `dpr` below 1 shrinks the source itself (the srcset of `responsiveImage`
+    // uses it); above 1 it does not enlarge it (react-datocms's fallback srcset relies on that).
+    if tw.is_none() && th.is_none() && shrink < 1.0 {
+        tw = Some(sw * shrink);
     }
 
     let mut plan = match (params.fit, tw, th) {
@@ -285,6 +291,15 @@ mod tests {
         assert_eq!(plan_for(400, 300, "w=800&fit=max").resized, (400, 300));
         assert_eq!(plan_for(400, 300, "w=0.5").resized, (200, 150));
         assert_eq!(plan_for(400, 300, "fm=png").resized, (400, 300));
+    }
+
+    #[test]
+    fn without_a_size_dpr_scales_the_source() {
+        assert_eq!(plan_for(1000, 800, "dpr=0.25").output_size(), (250, 200));
+        assert_eq!(plan_for(1000, 800, "dpr=0.5&fit=clip").output_size(), (500, 400));
+        assert_eq!(plan_for(1000, 800, "dpr=2&fit=max").output_size(), (1000, 800), "max never enlarges");
+        assert_eq!(plan_for(1000, 800, "dpr=1.5").output_size(), (1000, 800), "without a size, dpr never enlarges");
+        assert_eq!(plan_for(800, 800, "ar=2%3A1&dpr=0.5&fit=crop").output_size(), (400, 200));
     }
 
     #[test]

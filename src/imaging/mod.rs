@@ -23,7 +23,7 @@ mod renderer;
 mod vips;
 mod webp;
 
-pub use params::{OutputFormat, ParamError, TransformParams};
+pub use params::{OutputFormat, ParamError, TransformParams, RENDERED_PARAMS};
 pub use pipeline::{Limits, TransformError};
 pub use renderer::{Renderer, RendererSettings, MAX_SANITIZED_SVG_BYTES};
 

@@ -275,6 +275,13 @@ pub struct TransformParams {
     pub lossless: bool,
 }
 
+/// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
+/// GraphQL `ImgixParams` input offers exactly these.
+pub const RENDERED_PARAMS: [&str; 18] = [
+    "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q", "blur",
+    "bg", "lossless",
+];
+
 impl TransformParams {
     /// Reads the rendering parameters of a query string. `Ok(None)` when it has none (serve the
     /// original).
@@ -397,6 +404,29 @@ fn rect(value: &str) -> Result<SourceRect, ParamError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_rendered_param_is_read_and_no_other() {
+        let sample = |name: &str| match name {
+            "fit" => "crop",
+            "crop" => "focalpoint",
+            "fm" => "png",
+            "auto" => "format",
+            "ar" => "16:9",
+            "rect" => "0,0,10,10",
+            "bg" => "fff",
+            "lossless" => "true",
+            "fp-x" | "fp-y" => "0.5",
+            _ => "2",
+        };
+        for name in RENDERED_PARAMS {
+            let query = format!("{name}={}", sample(name));
+            assert!(TransformParams::parse(&query).unwrap().is_some(), "{query} is read");
+        }
+        for other in ["txt", "mark", "sat", "border", "skipDefaultOptimizations"] {
+            assert!(TransformParams::parse(&format!("{other}=1")).unwrap().is_none(), "{other}");
+        }
+    }
 
     fn parse(query: &str) -> TransformParams {
         TransformParams::parse(query).unwrap().unwrap()

@@ -176,7 +176,12 @@ fn choose_format(params: &TransformParams, accept: Option<&str>) -> (Option<Outp
 /// Folds `dpr` into `w`/`h`, resolves the focal point where a focal-point crop uses it, and drops
 /// what has no effect, so equivalent URLs share one derived image.
 fn normalise(mut p: TransformParams, focal_point: (f64, f64)) -> TransformParams {
-    if let Some(dpr) = p.dpr.take() {
+    // Without a size, a `dpr` below 1 shrinks the source itself (geometry applies it): it stays;
+    // one above 1 changes nothing, and goes.
+    if p.w.is_none() && p.h.is_none() {
+        p.dpr = p.dpr.filter(|d| *d < 1.0);
+    }
+    if let Some(dpr) = p.dpr.take_if(|_| p.w.is_some() || p.h.is_some()) {
         let times = |l: Length| match l {
             Length::Pixels(v) => Length::Pixels(v * dpr),
             Length::Fraction(v) => Length::Fraction(v * dpr),
@@ -236,6 +241,9 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
         let _ = write!(text, "{:?},{:?},{},{:?}", crop.x, crop.y, crop.focalpoint, crop.smart);
         pairs.push(("crop", text));
     }
+    if let Some(dpr) = p.dpr.filter(|d| *d != 1.0) {
+        pairs.push(("dpr", format!("{dpr}")));
+    }
     if p.fit != Default::default() {
         pairs.push(("fit", p.fit.as_str().into()));
     }
@@ -292,6 +300,9 @@ mod tests {
     #[test]
     fn dpr_is_folded_into_the_size() {
         assert_eq!(key("w=375&dpr=2", None), key("w=750", None));
+        assert_eq!(key("dpr=0.5", None), "dpr=0.5&fm=source", "without a size, dpr scales the source");
+        assert_eq!(key("dpr=1", None), "fm=source");
+        assert_eq!(key("dpr=2", None), "fm=source", "without a size, dpr above 1 changes nothing");
         assert_eq!(key("ar=16:9&dpr=0.5&fit=crop&w=750", None), key("ar=16:9&fit=crop&w=375", None));
     }
 

@@ -15,6 +15,7 @@ mod bulk;
 mod commands;
 mod create;
 mod destroy;
+pub mod filter_fields;
 pub mod rules;
 mod take_file;
 mod update;

@@ -13,6 +13,7 @@ mod crash_load;
 mod damaged_images;
 mod delivery;
 mod derived_cache;
+mod graphql;
 mod helpers;
 mod image_facts;
 mod jobs;

@@ -14,6 +14,7 @@
 
 mod cma;
 mod components;
+mod graphql;
 mod operation;
 mod public;
 mod resources;
@@ -58,6 +59,7 @@ pub(super) fn document(app: &App) -> Value {
             { "name": "webhooks", "description": "Signed POSTs on upload events, and their delivery log" },
             { "name": "delivery", "description": "Public asset URLs (no token), imgix-style transforms" },
             { "name": "video", "description": "Video streams at Mux-shaped URLs (no token): HLS, MP4 renditions, thumbnails" },
+            { "name": "graphql", "description": "DatoCMS's Content Delivery API for uploads (GraphQL, with a token)" },
             { "name": "operations", "description": "Probes and this document" },
         ],
         "paths": paths,
@@ -71,6 +73,7 @@ fn operations(app: &App) -> Vec<Operation> {
     operations.extend(webhooks::operations());
     operations.extend(public::operations(app));
     operations.extend(video::operations());
+    operations.extend(graphql::operations());
     operations
 }
 

@@ -7,7 +7,6 @@ use std::{collections::HashMap, sync::Arc};
 use axum::{extract::State, Json};
 use serde_json::{json, Map, Value};
 
-use super::list_conditions::{field_conditions, MAX_VALUES};
 use crate::{
     api::{
         error::ApiResult,
@@ -18,6 +17,7 @@ use crate::{
     config::Config,
     db::{locale_prefix, search_words, MetadataRow, OrderField, StringField, StringOp, UploadCondition, UploadQuery},
     domain::{CmaError, Locale},
+    uploads::filter_fields::{field_conditions, MAX_VALUES},
     views::upload_resource,
 };
 

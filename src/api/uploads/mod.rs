@@ -3,7 +3,6 @@
 mod bulk;
 mod create;
 mod list;
-mod list_conditions;
 mod update;
 
 use std::sync::Arc;

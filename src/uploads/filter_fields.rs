@@ -1,5 +1,7 @@
-//! `filter[fields]` of `GET /uploads`: every field and operator of spec §3.3, parsed into typed
-//! conditions. Anything else is 422 `INVALID_FILTER_FIELDS_PARAM`, never ignored.
+//! The fields uploads are filtered by, with their operators (spec §3.3), parsed into the typed
+//! conditions of the one upload listing: `filter[fields]` of `GET /uploads`, and the GraphQL
+//! `UploadFilter` (whose operators these are, in the same spelling). Anything else is 422
+//! `INVALID_FILTER_FIELDS_PARAM`, never ignored.
 
 use serde_json::{Map, Value};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime};
@@ -13,7 +15,7 @@ const RESOLUTIONS: [&str; 4] = ["icon", "small", "medium", "large"];
 const ORIENTATIONS: [&str; 3] = ["landscape", "portrait", "square"];
 const MINUTE_MS: i64 = 60_000;
 /// Most values one list operator takes (SQLite binds at most 32,766 values per statement).
-pub(super) const MAX_VALUES: usize = 1000;
+pub const MAX_VALUES: usize = 1000;
 
 /// Which operators a string field takes.
 #[derive(Clone, Copy)]
@@ -29,7 +31,7 @@ const MATCHING_EXISTS: StringOps = StringOps { equality: false, matching: true, 
 const ALL_STRING_OPS: StringOps = StringOps { equality: true, matching: true, exists: true };
 
 /// Parses `filter[fields]`; `locale` is the locale alt/title filters look at.
-pub(super) fn field_conditions(fields: &Map<String, Value>, locale: &Locale) -> Result<Vec<UploadCondition>, CmaError> {
+pub fn field_conditions(fields: &Map<String, Value>, locale: &Locale) -> Result<Vec<UploadCondition>, CmaError> {
     let mut conditions = Vec::new();
     for (field, operators) in fields {
         let operators = operators.as_object().ok_or_else(|| {
