@@ -1,7 +1,8 @@
 //! A video's text tracks (DatoCMS's `upload_track`, `client.uploadTracks`): list, create from an
 //! upload request's WebVTT or SRT file, destroy; `generate-subtitles` runs the configured
-//! speech-to-text command as a job (and says so when there is none). Create and destroy answer the track at once (200): reading a
-//! subtitle file takes milliseconds, and the client takes a plain answer as well as a job.
+//! speech-to-text command as a job (and says so when there is none). Create and destroy answer
+//! the track at once (200): reading a subtitle file takes milliseconds, and the client takes a
+//! plain answer as well as a job.
 
 use std::sync::Arc;
 

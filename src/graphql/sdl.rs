@@ -21,6 +21,21 @@ use async_graphql::{
 use super::{imgix, resolvers};
 use crate::domain::Locale;
 
+/// `$built` (a dynamic `Field` or `InterfaceField`: the same two methods, no shared trait) with the
+/// description and arguments of the field definition `$field`.
+macro_rules! documented {
+    ($built:expr, $field:expr) => {{
+        let mut built = $built;
+        if let Some(description) = $field.description {
+            built = built.description(description.node);
+        }
+        for argument in $field.arguments {
+            built = built.argument(input_value(argument));
+        }
+        built
+    }};
+}
+
 /// DatoCMS's schema for uploads (see the file's header).
 pub const SCHEMA_SDL: &str = include_str!("schema.graphql");
 
@@ -63,14 +78,8 @@ pub(super) fn register_types(mut builder: SchemaBuilder, locales: &[Locale]) -> 
                     let field = field.node;
                     let resolve = resolvers::resolver(&name, &field.name.node)
                         .ok_or_else(|| anyhow::anyhow!("{name}.{} has no resolver", field.name.node))?;
-                    let mut built_field = Field::new(field.name.node.as_str(), type_ref(&field.ty.node), resolve);
-                    if let Some(description) = field.description {
-                        built_field = built_field.description(description.node);
-                    }
-                    for argument in field.arguments {
-                        built_field = built_field.argument(input_value(argument));
-                    }
-                    built = built.field(built_field);
+                    let built_field = Field::new(field.name.node.as_str(), type_ref(&field.ty.node), resolve);
+                    built = built.field(documented!(built_field, field));
                 }
                 builder = builder.register(built);
             }
@@ -81,14 +90,8 @@ pub(super) fn register_types(mut builder: SchemaBuilder, locales: &[Locale]) -> 
                 }
                 for field in interface.fields {
                     let field = field.node;
-                    let mut built_field = InterfaceField::new(field.name.node.as_str(), type_ref(&field.ty.node));
-                    if let Some(description) = field.description {
-                        built_field = built_field.description(description.node);
-                    }
-                    for argument in field.arguments {
-                        built_field = built_field.argument(input_value(argument));
-                    }
-                    built = built.field(built_field);
+                    let built_field = InterfaceField::new(field.name.node.as_str(), type_ref(&field.ty.node));
+                    built = built.field(documented!(built_field, field));
                 }
                 builder = builder.register(built);
             }

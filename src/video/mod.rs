@@ -190,15 +190,25 @@ pub fn is_streamable(facts: &FileFacts) -> bool {
     facts.mime_type.starts_with("video/") && facts.width.is_some() && facts.height.is_some()
 }
 
+/// The setting that records a finished [`backfill_streams`] pass.
+const BACKFILLED: &str = "video_streams_backfilled";
+
 /// Queues a transcode for every video that has never had a stream (uploaded before this version
 /// of assetd made streams), in batches; returns how many. Safe to run on several nodes at once:
-/// each video is claimed by one of them.
+/// each video is claimed by one of them. Once a pass has finished it is recorded, and later
+/// starts skip the scan (every video uploaded since gets its stream from the upload workflow).
 pub async fn backfill_streams(db: &Db) -> Result<usize, DbError> {
     const BATCH: i64 = 200;
+    if db.setting(BACKFILLED).await?.is_some() {
+        return Ok(0);
+    }
     let (mut queued, mut after) = (0, String::new());
     loop {
         let videos = db.videos_without_stream(&after, BATCH).await?;
-        let Some((last, _)) = videos.last() else { return Ok(queued) };
+        let Some((last, _)) = videos.last() else {
+            db.setting_or_insert(BACKFILLED, "1").await?;
+            return Ok(queued);
+        };
         after.clone_from(last);
         let mut tx = db.begin_write().await?;
         for (upload_id, blob_key) in &videos {

@@ -491,6 +491,8 @@ async fn videos_uploaded_before_streams_get_one_queued_once() {
     assert_eq!(assetd::video::backfill_streams(&app.app.db).await.unwrap(), 1, "the video, not the image");
     assert_eq!(assetd::video::backfill_streams(&app.app.db).await.unwrap(), 0, "queued once");
     assert_eq!(app.pending_jobs().await, 1);
+    let done = app.raw_text_rows("SELECT value FROM settings WHERE key = 'video_streams_backfilled'").await;
+    assert_eq!(done, [["1"]], "a finished pass is recorded: later starts skip the scan");
     app.run_pending_jobs().await;
     let streamed = app.get_upload(&id).await;
     assert_eq!(streamed["meta"]["video"]["status"], "ready");
