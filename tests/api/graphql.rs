@@ -196,6 +196,170 @@ async fn filters_ordering_paging_and_their_errors() {
     }
 }
 
+/// Every operator of `UploadFilter`, each on fields it applies to; expectations come from the
+/// uploads' own attributes as GraphQL answers them.
+#[tokio::test]
+async fn each_filter_operator_selects_what_it_says() {
+    let app = TestApp::spawn().await;
+    let cat = upload(&app, "cat.jpg", json!({ "tags": ["pets"], "author": "Ann", "copyright": "CC0" })).await;
+    let dog = upload(&app, "dog.jpg", json!({ "tags": ["pets", "dogs"] })).await;
+    let png =
+        upload(&app, "cat.png", json!({ "default_field_metadata": { "en": { "alt": "A cat", "title": "Cat" } } }))
+            .await;
+    app.update_upload(&cat, json!({ "notes": "edited later" })).await;
+    let files = data(
+        &app,
+        "{ allUploads(orderBy: [_createdAt_ASC]) { id size width height md5 url basename _createdAt _updatedAt } }",
+        json!({}),
+    )
+    .await["allUploads"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(files.len(), 3);
+    let [c, d, p] = [&files[0], &files[1], &files[2]];
+    let path = |f: &Value| json!(f["url"].as_str().unwrap().strip_prefix(crate::helpers::PUBLIC_URL).unwrap());
+    assert_eq!((c["id"].as_str(), d["id"].as_str(), p["id"].as_str()), (Some(&*cat), Some(&*dog), Some(&*png)));
+    let created: Vec<&str> = files.iter().map(|f| f["_createdAt"].as_str().unwrap()).collect();
+    assert!(created[0] < created[1] && created[1] < created[2], "{created:?}");
+
+    let run = |filter: String| {
+        let app = &app;
+        async move {
+            let query = format!("{{ allUploads(filter: {filter}, orderBy: [_createdAt_ASC]) {{ id }} }}");
+            let answer = data(app, &query, json!({})).await;
+            let ids: Vec<String> =
+                answer["allUploads"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect();
+            ids
+        }
+    };
+    let by_size = {
+        let mut sizes: Vec<(i64, &str)> =
+            files.iter().map(|f| (f["size"].as_i64().unwrap(), f["id"].as_str().unwrap())).collect();
+        sizes.sort();
+        sizes
+    };
+    let (smallest, middle) = (by_size[0].0, by_size[1].0);
+    let expect_sizes = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| keep(f["size"].as_i64().unwrap()))
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let width = c["width"].as_i64().unwrap();
+    let expect_widths = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| keep(f["width"].as_i64().unwrap()))
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let height = c["height"].as_i64().unwrap();
+    let expect_heights = |keep: &dyn Fn(i64) -> bool| -> Vec<String> {
+        files
+            .iter()
+            .filter(|f| keep(f["height"].as_i64().unwrap()))
+            .map(|f| f["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = [cat.clone(), dog.clone(), png.clone()];
+    // `2026-12-04T21:01:12.716Z` → `2026-12-04T21:01`.
+    let minute = |at: &str| at[..16].to_owned();
+    let select = |key: &str, keep: &dyn Fn(String) -> bool| -> Vec<String> {
+        let at = |f: &Value| minute(f[key].as_str().unwrap());
+        files.iter().filter(|f| keep(at(f))).map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let by_minute = |keep: &dyn Fn(String) -> bool| select("_createdAt", keep);
+    let by_update = |keep: &dyn Fn(String) -> bool| select("_updatedAt", keep);
+    let cases: Vec<(String, Vec<String>)> = vec![
+        // Numbers: gt, lt, gte, lte, eq, neq.
+        (format!("{{ size: {{ lt: {middle} }} }}"), expect_sizes(&|s| s < middle)),
+        (format!("{{ size: {{ lte: {middle} }} }}"), expect_sizes(&|s| s <= middle)),
+        (format!("{{ size: {{ gte: {middle} }} }}"), expect_sizes(&|s| s >= middle)),
+        (format!("{{ size: {{ gt: {smallest} }} }}"), expect_sizes(&|s| s > smallest)),
+        (format!("{{ size: {{ eq: {smallest} }} }}"), expect_sizes(&|s| s == smallest)),
+        (format!("{{ size: {{ neq: {smallest} }} }}"), expect_sizes(&|s| s != smallest)),
+        (format!("{{ width: {{ lte: {width} }} }}"), expect_widths(&|w| w <= width)),
+        (format!("{{ width: {{ eq: {width} }} }}"), expect_widths(&|w| w == width)),
+        (format!("{{ height: {{ gte: {height} }} }}"), expect_heights(&|h| h >= height)),
+        (format!("{{ height: {{ neq: {height} }} }}"), expect_heights(&|h| h != height)),
+        // Dates compare at minute precision (the CDA's): `eq` is "in that minute".
+        (format!("{{ _createdAt: {{ lt: \"{}\" }} }}", created[1]), by_minute(&|m| m < minute(created[1]))),
+        (format!("{{ _createdAt: {{ lte: \"{}\" }} }}", created[1]), by_minute(&|m| m <= minute(created[1]))),
+        (format!("{{ _createdAt: {{ gt: \"{}\" }} }}", created[1]), by_minute(&|m| m > minute(created[1]))),
+        (format!("{{ _createdAt: {{ gte: \"{}\" }} }}", created[1]), by_minute(&|m| m >= minute(created[1]))),
+        (format!("{{ _createdAt: {{ eq: \"{}\" }} }}", created[1]), by_minute(&|m| m == minute(created[1]))),
+        (format!("{{ _createdAt: {{ neq: \"{}\" }} }}", created[1]), by_minute(&|m| m != minute(created[1]))),
+        ("{ _createdAt: { lt: \"2000-01-01T00:00:00Z\" } }".into(), vec![]),
+        ("{ _createdAt: { gt: \"2000-01-01T00:00:00+02:00\" } }".into(), all.to_vec()),
+        (
+            format!("{{ _updatedAt: {{ gte: \"{}\" }} }}", c["_updatedAt"].as_str().unwrap()),
+            by_update(&|u| u >= minute(c["_updatedAt"].as_str().unwrap())),
+        ),
+        (format!("{{ _updatedAt: {{ lte: \"{}\" }} }}", created[0]), by_update(&|u| u <= minute(created[0]))),
+        // Identifiers and exact strings: eq, neq, in, notIn.
+        (format!("{{ id: {{ neq: \"{cat}\" }} }}"), vec![dog.clone(), png.clone()]),
+        (format!("{{ id: {{ notIn: [\"{cat}\", \"{png}\"] }} }}"), vec![dog.clone()]),
+        (format!("{{ md5: {{ in: [{}] }} }}", d["md5"]), vec![dog.clone()]),
+        (format!("{{ md5: {{ notIn: [{}] }} }}", d["md5"]), vec![cat.clone(), png.clone()]),
+        (format!("{{ path: {{ eq: {} }} }}", path(p)), vec![png.clone()]),
+        (format!("{{ path: {{ in: [{}, {}] }} }}", path(c), path(p)), vec![cat.clone(), png.clone()]),
+        ("{ format: { in: [\"png\", \"gif\"] } }".into(), vec![png.clone()]),
+        ("{ format: { notIn: [\"png\"] } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ mimeType: { in: [\"image/jpeg\"] } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ mimeType: { notIn: [\"image/jpeg\"] } }".into(), vec![png.clone()]),
+        ("{ mimeType: { matches: { pattern: \"PNG$\" } } }".into(), vec![png.clone()]),
+        ("{ mimeType: { notMatches: { pattern: \"png\" } } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ type: { notIn: [image] } }".into(), vec![]),
+        ("{ type: { in: [image, video] } }".into(), all.to_vec()),
+        ("{ type: { neq: video } }".into(), all.to_vec()),
+        // All three fixtures are under 128 px: `icon`.
+        ("{ resolution: { eq: icon } }".into(), all.to_vec()),
+        ("{ resolution: { in: [small, large] } }".into(), vec![]),
+        ("{ resolution: { notIn: [large] } }".into(), all.to_vec()),
+        ("{ resolution: { neq: icon } }".into(), vec![]),
+        // Text: matches, notMatches, exists; alt and title also eq, neq, in, notIn.
+        ("{ filename: { notMatches: { pattern: \"^cat\" } } }".into(), vec![dog.clone()]),
+        ("{ basename: { matches: { pattern: \"^d\" } } }".into(), vec![dog.clone()]),
+        ("{ basename: { notMatches: { pattern: \"cat\", regexp: false } } }".into(), vec![dog.clone()]),
+        ("{ author: { notMatches: { pattern: \"ann\" } } }".into(), vec![dog.clone(), png.clone()]),
+        ("{ author: { exists: false } }".into(), vec![dog.clone(), png.clone()]),
+        ("{ copyright: { matches: { pattern: \"cc\" } } }".into(), vec![cat.clone()]),
+        ("{ copyright: { exists: true } }".into(), vec![cat.clone()]),
+        ("{ notes: { exists: true } }".into(), vec![cat.clone()]),
+        ("{ notes: { notMatches: { pattern: \"later\" } } }".into(), vec![dog.clone(), png.clone()]),
+        ("{ alt: { eq: \"A cat\" } }".into(), vec![png.clone()]),
+        ("{ alt: { neq: \"A cat\" } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ alt: { in: [\"A cat\", \"A dog\"] } }".into(), vec![png.clone()]),
+        ("{ alt: { notIn: [\"A cat\"] } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ alt: { exists: true } }".into(), vec![png.clone()]),
+        ("{ title: { matches: { pattern: \"^c\" } } }".into(), vec![png.clone()]),
+        ("{ title: { notMatches: { pattern: \"^c\" } } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ title: { exists: false } }".into(), vec![cat.clone(), dog.clone()]),
+        // Tags: contains, allIn, anyIn, notIn, eq.
+        ("{ tags: { allIn: [\"pets\", \"dogs\"] } }".into(), vec![dog.clone()]),
+        ("{ tags: { allIn: [\"pets\"] } }".into(), vec![cat.clone(), dog.clone()]),
+        ("{ tags: { anyIn: [\"dogs\", \"birds\"] } }".into(), vec![dog.clone()]),
+        ("{ tags: { notIn: [\"dogs\"] } }".into(), vec![cat.clone(), png.clone()]),
+        ("{ tags: { eq: [\"dogs\", \"pets\"] } }".into(), vec![dog.clone()]),
+        ("{ smartTags: { contains: \"pets\" } }".into(), vec![]),
+        ("{ inUse: { eq: true } }".into(), vec![]),
+        // Orientation: eq, neq.
+        ("{ orientation: { eq: landscape } }".into(), landscape(&files, true)),
+        ("{ orientation: { neq: landscape } }".into(), landscape(&files, false)),
+    ];
+    for (filter, expected) in cases {
+        assert_eq!(run(filter.clone()).await, expected, "{filter}");
+    }
+}
+
+/// The ids of the uploads wider than tall (`landscape`), or of the others.
+fn landscape(files: &[Value], wide: bool) -> Vec<String> {
+    let is_wide = |f: &Value| f["width"].as_i64() > f["height"].as_i64();
+    files.iter().filter(|f| is_wide(f) == wide).map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+}
+
 #[tokio::test]
 async fn texts_follow_the_locale_and_its_fallbacks() {
     let app = TestApp::spawn_with(|config| {
