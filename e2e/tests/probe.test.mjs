@@ -787,9 +787,13 @@ test('7. asset URLs and transform parameters', T, async () => {
         void maxW;
       });
     }
-    await probe.case(C, 'unknown imgix parameters only (txt, mark, utm_source) → 200, the original', async (c) => {
-      const a = c.expect(await c.fetch(`${jpg}?txt=%3Cscript%3E&mark=http://evil/x.png&utm_source=x`), 200);
+    await probe.case(C, 'names imgix does not know (utm_source, ixlib) → 200, the original', async (c) => {
+      const a = c.expect(await c.fetch(`${jpg}?utm_source=x&ixlib=js-3.8.0`), 200);
       assert.equal(createHash('md5').update(a.buf).digest('hex'), seed.jpeg.upload.md5);
+    });
+    await probe.case(C, 'imgix parameters assetd does not render (txt, mark), signed → 400 UNSUPPORTED_PARAMS naming them', async (c) => {
+      const a = c.expect(await c.fetch(signed(jpg, 'txt=%3Cscript%3E&mark=http://evil/x.png&utm_source=x')), 400, 'UNSUPPORTED_PARAMS');
+      assert.deepEqual(a.body.data[0].attributes.details.params, ['txt', 'mark']);
     });
     // Signatures (README: wrong signature → 403 INVALID_SIGNATURE).
     const good = signed(jpg, 'w=24&fm=png');

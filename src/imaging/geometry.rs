@@ -231,7 +231,7 @@ fn source_region(width: u32, height: u32, params: &TransformParams) -> Result<Pi
     let right = (x + rect.w.resolve(w).round()).min(w);
     let bottom = (y + rect.h.resolve(h).round()).min(h);
     if x >= w || y >= h || right - x < 1.0 || bottom - y < 1.0 {
-        return Err(ParamError { param: "rect", message: format!("lies outside the {width}x{height} image") });
+        return Err(ParamError::new("rect", format!("lies outside the {width}x{height} image")));
     }
     Ok(PixelRect { x: x as u32, y: y as u32, width: (right - x) as u32, height: (bottom - y) as u32 })
 }

@@ -16,6 +16,8 @@
 
 mod allocator;
 pub mod geometry;
+pub mod imgix_catalog;
+mod imgix_table;
 mod memory;
 pub mod params;
 pub mod pipeline;

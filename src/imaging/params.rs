@@ -1,10 +1,16 @@
 //! imgix rendering parameters (spec §7.2): parsed from an asset URL's query string, checked once.
 //!
-//! Rules (also in the README's API notes): unknown parameters and imgix parameters assetd does not
-//! implement are ignored, as imgix ignores what it does not know; a parameter assetd implements
-//! with a value it cannot read answers 400; numbers outside their range are clamped.
+//! Rules (also in the README's API notes): names imgix does not know (cache busters, `ixlib`) are
+//! ignored, as imgix ignores them; imgix's aliases (`width`, `f`) and `<name>64` base64url forms
+//! of text parameters are read as their parameter; an imgix parameter assetd does not render is
+//! refused (400 `UNSUPPORTED_PARAMS`, see [`imgix_catalog`](super::imgix_catalog)); a parameter
+//! assetd renders with a value it cannot read answers 400; numbers outside their range are clamped.
 
 use std::fmt;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+
+use super::imgix_catalog;
 
 /// The largest width or height assetd renders (imgix's own limit).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -19,10 +25,27 @@ pub const COMPRESS_QUALITY: u32 = 45;
 pub struct ParamError {
     pub param: &'static str,
     pub message: String,
+    /// The imgix parameters the URL names that assetd does not render, as written (empty when
+    /// the error is a value assetd cannot read).
+    pub unsupported: Vec<String>,
+}
+
+impl ParamError {
+    pub(super) fn new(param: &'static str, message: impl Into<String>) -> ParamError {
+        ParamError { param, message: message.into(), unsupported: Vec::new() }
+    }
+
+    fn unsupported(first: &'static str, names: Vec<String>) -> ParamError {
+        let listed: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let list = imgix_catalog::version();
+        let message =
+            format!("imgix parameters (imgix-url-params {list}) assetd does not render: {}", listed.join(", "));
+        ParamError { param: first, message, unsupported: names }
+    }
 }
 
 fn bad(param: &'static str, message: impl Into<String>) -> ParamError {
-    ParamError { param, message: message.into() }
+    ParamError::new(param, message)
 }
 
 /// A width or height: pixels, or (below 1) a fraction of the source.
@@ -288,16 +311,32 @@ impl TransformParams {
     pub fn parse(query: &str) -> Result<Option<TransformParams>, ParamError> {
         let mut params = TransformParams::default();
         let mut any = false;
+        let mut unsupported: Vec<(&'static str, String)> = Vec::new();
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            let value = value.trim();
-            let known = params.set(&key, value)?;
-            any |= known;
+            let Some(imgix) = imgix_catalog::lookup(&key) else { continue };
+            let name = imgix.parameter.name;
+            let decoded;
+            let value = match imgix.base64 {
+                true => {
+                    decoded = base64_text(name, &value)?;
+                    decoded.trim()
+                }
+                false => value.trim(),
+            };
+            if params.set(name, value)? {
+                any = true;
+            } else {
+                unsupported.push((name, key.into_owned()));
+            }
+        }
+        if let Some((first, _)) = unsupported.first() {
+            return Err(ParamError::unsupported(first, unsupported.into_iter().map(|(_, key)| key).collect()));
         }
         Ok(any.then_some(params))
     }
 
-    /// Applies one parameter; false when assetd does not render with it.
-    fn set(&mut self, key: &str, value: &str) -> Result<bool, ParamError> {
+    /// Applies one parameter, by its canonical imgix name; false when assetd does not render it.
+    fn set(&mut self, key: &'static str, value: &str) -> Result<bool, ParamError> {
         match key {
             "w" => self.w = Some(length("w", value)?),
             "h" => self.h = Some(length("h", value)?),
@@ -336,6 +375,14 @@ impl TransformParams {
         }
         Ok(true)
     }
+}
+
+/// The text a `<name>64` parameter carries (imgix: base64url, padding optional).
+fn base64_text(param: &'static str, value: &str) -> Result<String, ParamError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(value.trim().trim_end_matches('='))
+        .map_err(|_| bad(param, format!("`{value}` is not base64url")))?;
+    String::from_utf8(bytes).map_err(|_| bad(param, "the base64url value is not UTF-8 text"))
 }
 
 fn number(param: &'static str, value: &str) -> Result<f64, ParamError> {
@@ -423,9 +470,34 @@ mod tests {
             let query = format!("{name}={}", sample(name));
             assert!(TransformParams::parse(&query).unwrap().is_some(), "{query} is read");
         }
-        for other in ["txt", "mark", "sat", "border", "skipDefaultOptimizations"] {
+        for other in ["ixlib", "skipDefaultOptimizations", "utm_source", "s64"] {
             assert!(TransformParams::parse(&format!("{other}=1")).unwrap().is_none(), "{other}");
         }
+    }
+
+    #[test]
+    fn imgix_parameters_assetd_does_not_render_are_refused_by_the_names_written() {
+        let refused = error("w=10&txt=hi&utm_source=x&ba=top&mark64=aHR0cDovL3gvYS5wbmc");
+        assert_eq!(refused.param, "txt");
+        assert_eq!(refused.unsupported, ["txt", "ba", "mark64"]);
+        assert!(refused.message.contains("`ba`"), "{}", refused.message);
+        // Not rendered with another one: still refused.
+        assert_eq!(error("sat=20").unsupported, ["sat"]);
+        // A value assetd cannot read is that parameter's error.
+        assert!(error("w=x&sat=20").unsupported.is_empty());
+    }
+
+    #[test]
+    fn aliases_and_base64_forms_are_their_parameter() {
+        let p = parse("width=300&height=200&f=crop&max-width=100");
+        assert_eq!(
+            (p.w, p.h, p.fit, p.max_w),
+            (Some(Length::Pixels(300.0)), Some(Length::Pixels(200.0)), Fit::Crop, Some(100))
+        );
+        // `fm64=cG5n` is `fm=png`; padding is optional.
+        assert_eq!(parse("fm64=cG5n").fm, Some(OutputFormat::Png));
+        assert_eq!(parse("fit64=Y3JvcA==").fit, Fit::Crop);
+        assert_eq!(error("fm64=***").param, "fm");
     }
 
     fn parse(query: &str) -> TransformParams {
@@ -439,7 +511,7 @@ mod tests {
     #[test]
     fn no_rendering_parameter_means_the_original() {
         assert_eq!(TransformParams::parse("").unwrap(), None);
-        assert_eq!(TransformParams::parse("utm_source=x&dl=1&sat=20").unwrap(), None);
+        assert_eq!(TransformParams::parse("utm_source=x&ixlib=js-3.8.0&v=2").unwrap(), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod derived_cache;
 mod graphql;
 mod helpers;
 mod image_facts;
+mod imgix_params;
 mod jobs;
 mod listing;
 mod listing_filters;

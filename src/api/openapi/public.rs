@@ -250,7 +250,11 @@ fn serve_asset(app: &App) -> Operation {
         }))
         .response(304, no_body("not modified"));
     for (status, codes) in [
-        (400, "`INVALID_IMAGE_PARAMS`: a rendering parameter with a value assetd cannot use (`details.param`)"),
+        (
+            400,
+            "`INVALID_IMAGE_PARAMS`: a rendering parameter with a value assetd cannot use (`details.param`); \
+             `UNSUPPORTED_PARAMS`: imgix parameters assetd does not render (`details.params`)",
+        ),
         (
             403,
             "`INVALID_SIGNATURE`: a signed URL whose `s` does not match; `TRANSFORM_NOT_ALLOWED`: rendering parameters \

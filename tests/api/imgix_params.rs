@@ -1,0 +1,120 @@
+//! Issue 18: imgix's whole parameter list (the pinned `imgix-url-params`), one row per name.
+//! Every parameter assetd renders has a rendering case here (output size, format or a pixel;
+//! `transforms.rs` tests each further); every other name and alias answers 400
+//! `UNSUPPORTED_PARAMS` naming it as written. A parameter added to the list without either fails.
+
+use std::collections::BTreeSet;
+
+use assetd::imaging::{imgix_catalog, RENDERED_PARAMS};
+use axum::http::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{fixture, TestApp, TestResponse};
+
+/// What a rendered parameter's case checks on the answer for an 80×60 JPEG.
+enum Check {
+    Size(u32, u32),
+    Width(u32),
+    Height(u32),
+    Format(image::ImageFormat),
+    /// The top-left pixel, within 12 per channel.
+    Corner([u8; 3]),
+    /// A JPEG different from the one without the parameter.
+    Changed(&'static str),
+}
+
+/// A query rendering with each parameter assetd renders, and what it must produce.
+fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
+    use image::ImageFormat::{Png, WebP};
+    Some(match param {
+        "w" => ("w=40", Check::Size(40, 30)),
+        "h" => ("h=30", Check::Size(40, 30)),
+        "max-w" => ("w=200&max-w=50", Check::Width(50)),
+        "max-h" => ("h=150&max-h=30", Check::Height(30)),
+        "fit" => ("w=30&h=30&fit=crop", Check::Size(30, 30)),
+        "crop" => ("w=30&h=30&fit=crop&crop=left,top", Check::Size(30, 30)),
+        "fp-x" | "fp-y" | "fp-z" => ("w=30&h=30&fit=crop&crop=focalpoint&fp-x=0&fp-y=1&fp-z=2", Check::Size(30, 30)),
+        "ar" => ("w=40&ar=1:1&fit=crop", Check::Size(40, 40)),
+        "rect" => ("rect=0,0,20,10", Check::Size(20, 10)),
+        "dpr" => ("w=20&dpr=2", Check::Size(40, 30)),
+        "fm" => ("fm=png", Check::Format(Png)),
+        "auto" => ("auto=format&w=40", Check::Format(WebP)),
+        "lossless" => ("fm=webp&lossless=1", Check::Format(WebP)),
+        "q" => ("q=5", Check::Changed("q=90")),
+        "blur" => ("blur=200", Check::Changed("q=75")),
+        "bg" => ("w=100&h=100&fit=fill&bg=f00&fm=png", Check::Corner([255, 0, 0])),
+        _ => return None,
+    })
+}
+
+/// A value of the type imgix's list gives the parameter (the answer must not depend on it).
+fn sample(name: &str) -> &'static str {
+    match name {
+        "txt" | "mark" | "blend" | "mask" | "dl" | "txt-font" | "mark-base" | "prefix" => "aGk",
+        _ => "1",
+    }
+}
+
+async fn get(app: &TestApp, url: &str, query: &str, accept: &[(&str, &str)]) -> TestResponse {
+    app.fetch_asset(&format!("{url}?{query}"), accept).await
+}
+
+#[tokio::test]
+async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
+    let app = TestApp::spawn().await;
+    let upload = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
+    let url = upload["attributes"]["url"].as_str().unwrap().to_owned();
+    let all = imgix_catalog::all();
+    assert!(all.len() >= 180, "imgix's list has {} parameters", all.len());
+
+    let mut rendered = BTreeSet::new();
+    for parameter in all {
+        let name = parameter.name;
+        if RENDERED_PARAMS.contains(&name) {
+            let (query, check) =
+                rendering_case(name).unwrap_or_else(|| panic!("`{name}` is rendered: give it a rendering case"));
+            let accept = [("accept", "image/webp,image/*")];
+            let response = get(&app, &url, query, &accept).await;
+            assert_eq!(response.status, StatusCode::OK, "{query}: {}", String::from_utf8_lossy(&response.bytes));
+            let image = image::load_from_memory(&response.bytes).unwrap_or_else(|e| panic!("{query}: {e}"));
+            match check {
+                Check::Size(w, h) => assert_eq!((image.width(), image.height()), (w, h), "{query}"),
+                Check::Width(w) => assert_eq!(image.width(), w, "{query}"),
+                Check::Height(h) => assert_eq!(image.height(), h, "{query}"),
+                Check::Format(format) => {
+                    assert_eq!(image::guess_format(&response.bytes).unwrap(), format, "{query}")
+                }
+                Check::Corner(rgb) => {
+                    let pixel = image.to_rgb8().get_pixel(0, 0).0;
+                    assert!(pixel.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 12), "{query}: {pixel:?}");
+                }
+                Check::Changed(other) => {
+                    let without = get(&app, &url, other, &[]).await;
+                    assert_eq!(without.status, StatusCode::OK);
+                    assert_ne!(response.bytes, without.bytes, "{query} vs {other}");
+                }
+            }
+            rendered.insert(name);
+            continue;
+        }
+        for written in std::iter::once(name).chain(parameter.aliases.iter().copied()) {
+            let query = format!("{written}={}&w=10", sample(name));
+            let response = get(&app, &url, &query, &[]).await;
+            assert_eq!(response.status, StatusCode::BAD_REQUEST, "{query}");
+            assert_eq!(response.error_code(), "UNSUPPORTED_PARAMS", "{query}");
+            let details: Value = response.json()["data"][0]["attributes"]["details"].clone();
+            assert_eq!(details["params"], json!([written]), "{query}");
+        }
+        if parameter.text {
+            let written = format!("{name}64");
+            let response = get(&app, &url, &format!("{written}=aGk"), &[]).await;
+            assert_eq!(
+                (response.status, response.error_code()),
+                (StatusCode::BAD_REQUEST, "UNSUPPORTED_PARAMS".into())
+            );
+            assert_eq!(response.json()["data"][0]["attributes"]["details"]["params"], json!([written]));
+        }
+    }
+    let expected: BTreeSet<&str> = RENDERED_PARAMS.into_iter().collect();
+    assert_eq!(rendered, expected, "every rendered parameter is in imgix's list");
+}
