@@ -156,6 +156,8 @@ fn check_ranges(p: &TransformParams) {
     assert!(p.dpr.is_none_or(|d| (0.01..=5.0).contains(&d)), "{p:?}");
     assert!(p.q.is_none_or(|q| (1..=100).contains(&q)), "{p:?}");
     assert!(p.blur.is_none_or(|b| b <= 2000), "{p:?}");
+    assert!((0.0..360.0).contains(&p.rot), "{p:?}");
+    assert!(p.orient.is_none_or(|o| (1..=8).contains(&o)), "{p:?}");
 }
 
 fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {

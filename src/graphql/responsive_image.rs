@@ -117,7 +117,15 @@ fn trim_float(value: f64) -> String {
 /// The size of the image `params` make of `file` (the pipeline's own arithmetic and limits).
 pub(super) fn output_size(file: &FileView, params: &TransformParams, limits: &OutputLimits) -> Option<(u32, u32)> {
     let side = |v: Option<i64>| v.and_then(|v| u32::try_from(v).ok()).filter(|v| *v > 0);
-    let (width, height) = (side(file.row.width)?, side(file.row.height)?);
+    let (mut width, mut height) = (side(file.row.width)?, side(file.row.height)?);
+    // The stored size is the file shown with its own EXIF orientation; `orient` replaces that.
+    if let Some(orient) = params.orient {
+        let exif: Option<serde_json::Value> = serde_json::from_str(&file.row.exif_info).ok();
+        let own = exif.and_then(|e| e["orientation"].as_u64()).unwrap_or(1);
+        if (own >= 5) != (orient >= 5) {
+            (width, height) = (height, width);
+        }
+    }
     let focal = file.focal_point().unwrap_or((0.5, 0.5));
     let plan = geometry::plan(width, height, params, focal, limits.max_output_pixels, limits.max_upscale).ok()?;
     Some(plan.output_size())

@@ -18,8 +18,14 @@ pub struct ImgixParameter {
     pub aliases: &'static [&'static str],
     /// imgix's group (`blending`, `size`, …).
     pub category: &'static str,
-    /// Takes text (a string, URL, path or font): `<name>64` carries it in base64url.
-    pub text: bool,
+}
+
+impl ImgixParameter {
+    /// Whether `<name>64` may carry the value in base64url: every parameter but `auto` and `ch`
+    /// (imgix's "Base64 variants").
+    pub fn has_base64_form(&self) -> bool {
+        !matches!(self.name, "auto" | "ch")
+    }
 }
 
 /// What a query-string key names, when it is one of imgix's parameters.
@@ -36,7 +42,7 @@ pub fn lookup(key: &str) -> Option<ImgixName> {
         return Some(ImgixName { parameter, base64: false });
     }
     let plain = key.strip_suffix("64")?;
-    by_name(plain).filter(|p| p.text).map(|parameter| ImgixName { parameter, base64: true })
+    by_name(plain).filter(|p| p.has_base64_form()).map(|parameter| ImgixName { parameter, base64: true })
 }
 
 fn by_name(key: &str) -> Option<&'static ImgixParameter> {
@@ -97,8 +103,10 @@ mod tests {
         assert_eq!((txt.parameter.name, txt.base64), ("txt", true));
         assert_eq!(lookup("t64").unwrap().parameter.name, "txt");
         assert_eq!(lookup("mark64").unwrap().parameter.name, "mark");
-        // Numbers have no base64 form; names imgix does not know are not its.
-        assert_eq!(lookup("w64"), None);
+        assert_eq!(lookup("w64").unwrap().parameter.name, "w");
+        // `auto` and `ch` have no base64 form; names imgix does not know are not its.
+        assert_eq!(lookup("auto64"), None);
+        assert_eq!(lookup("ch64"), None);
         for other in ["ixlib", "s", "utm_source", "preset", "v", "cache"] {
             assert_eq!(lookup(other), None, "{other}");
         }

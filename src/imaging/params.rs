@@ -296,13 +296,20 @@ pub struct TransformParams {
     pub blur: Option<u32>,
     pub bg: Option<Color>,
     pub lossless: bool,
+    /// `orient`: the EXIF orientation (1–8) to apply instead of the file's own.
+    pub orient: Option<u8>,
+    /// `flip`: mirror left to right (`h`), top to bottom (`v`).
+    pub flip_h: bool,
+    pub flip_v: bool,
+    /// `rot`: degrees counter-clockwise (0 ≤ rot < 360), turned within the output's frame.
+    pub rot: f64,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
-pub const RENDERED_PARAMS: [&str; 18] = [
+pub const RENDERED_PARAMS: [&str; 21] = [
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q", "blur",
-    "bg", "lossless",
+    "bg", "lossless", "orient", "flip", "rot",
 ];
 
 impl TransformParams {
@@ -371,6 +378,9 @@ impl TransformParams {
             "blur" => self.blur = Some(number("blur", value)?.round().clamp(0.0, 2000.0) as u32),
             "bg" => self.bg = Some(Color::parse("bg", value)?),
             "lossless" => self.lossless = boolean("lossless", value)?,
+            "orient" => self.orient = Some(orientation(value)?),
+            "flip" => (self.flip_h, self.flip_v) = flip(value)?,
+            "rot" => self.rot = number("rot", value)?.rem_euclid(360.0),
             _ => return Ok(false),
         }
         Ok(true)
@@ -404,6 +414,32 @@ fn pixels(param: &'static str, value: &str) -> Result<u32, ParamError> {
         return Err(bad(param, "must be at least 1"));
     }
     Ok(n.round().min(f64::from(MAX_DIMENSION)) as u32)
+}
+
+/// `orient`: an EXIF orientation 1–8, `0` (none: the file's own is ignored), or the degree
+/// aliases imgix gives (`90` = 6, `180` = 3, `270` = 8).
+fn orientation(value: &str) -> Result<u8, ParamError> {
+    Ok(match value {
+        "0" => 1,
+        "90" => 6,
+        "180" => 3,
+        "270" => 8,
+        exif => exif
+            .parse::<u8>()
+            .ok()
+            .filter(|o| (1..=8).contains(o))
+            .ok_or_else(|| bad("orient", format!("`{value}` is not 0-8, 90, 180 or 270")))?,
+    })
+}
+
+/// `flip`: `h`, `v`, or both (`hv`, `vh`).
+fn flip(value: &str) -> Result<(bool, bool), ParamError> {
+    match value {
+        "h" => Ok((true, false)),
+        "v" => Ok((false, true)),
+        "hv" | "vh" => Ok((true, true)),
+        other => Err(bad("flip", format!("`{other}` is not h, v or hv"))),
+    }
 }
 
 fn boolean(param: &'static str, value: &str) -> Result<bool, ParamError> {
@@ -464,6 +500,7 @@ mod tests {
             "bg" => "fff",
             "lossless" => "true",
             "fp-x" | "fp-y" => "0.5",
+            "flip" => "h",
             _ => "2",
         };
         for name in RENDERED_PARAMS {
@@ -573,6 +610,20 @@ mod tests {
         assert_eq!(parse("bg=white").bg, Some(Color::WHITE));
         assert_eq!(error("bg=12345").param, "bg");
         assert_eq!(error("bg=zzz").param, "bg");
+    }
+
+    #[test]
+    fn rotation_and_orientation() {
+        assert_eq!(parse("rot=-90").rot, 270.0);
+        assert_eq!(parse("rot=725").rot, 5.0);
+        assert_eq!((parse("flip=hv").flip_h, parse("flip=hv").flip_v), (true, true));
+        assert_eq!((parse("flip=v").flip_h, parse("flip=v").flip_v), (false, true));
+        assert_eq!(error("flip=x").param, "flip");
+        assert_eq!(parse("orient=90").orient, Some(6));
+        assert_eq!(parse("orient=0").orient, Some(1));
+        assert_eq!(parse("or=8").orient, Some(8));
+        assert_eq!(error("orient=9").param, "orient");
+        assert_eq!(error("orient=45").param, "orient");
     }
 
     #[test]

@@ -135,7 +135,8 @@ pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) ->
     if pixels > limits.max_input_pixels {
         return Err(TransformError::TooLarge { pixels, limit: limits.max_input_pixels });
     }
-    let orientation = header.orientation();
+    // `orient` replaces the file's own EXIF orientation.
+    let orientation = recipe.params.orient.unwrap_or_else(|| header.orientation());
     let swapped = orientation >= 5;
     let (width, height) = if swapped { (header.height(), header.width()) } else { (header.width(), header.height()) };
     let has_alpha = header.has_alpha();
@@ -152,7 +153,7 @@ pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) ->
         source: source_kind(source_mime),
         decoded: (width.div_ceil(shrink), height.div_ceil(shrink)),
         source_bands,
-        random_access: orientation != 1,
+        random_access: needs_random_access(orientation, &recipe.params),
         region: (plan.region.width.div_ceil(shrink), plan.region.height.div_ceil(shrink)),
         resized: plan.resized,
         in_memory_resize: in_memory_resize(&plan, shrink),
@@ -199,16 +200,15 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
     let Planned { recipe, source_mime, plan, size: (width, height), orientation, shrink, format, .. } = planned;
     let (orientation, shrink, format) = (*orientation, *shrink, *format);
     let (width, height) = (*width, *height);
-    let base = LoadOptions { random_access: orientation != 1, ..LoadOptions::default() };
+    let base =
+        LoadOptions { random_access: needs_random_access(orientation, &recipe.params), ..LoadOptions::default() };
     let options = match source_mime.as_str() {
         "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..base },
         "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..base },
         _ => base,
     };
     let mut image = Image::open(path, options).map_err(decode_error)?;
-    if orientation != 1 {
-        image = image.autorotate().map_err(internal)?;
-    }
+    image = orient(image, orientation)?;
     image = image.to_srgb().map_err(decode_error)?;
 
     // Shrink-on-load decoded a smaller image: map the plan's region onto it.
@@ -243,6 +243,10 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
     }
 
     let params = &recipe.params;
+    if params.flip_h || params.flip_v || params.rot != 0.0 {
+        image = flip_and_rotate(image, params)?;
+        pixels = None;
+    }
     if plan.canvas.is_some_and(|c| (c.width, c.height) != (image.width(), image.height())) {
         image = pad(image, plan, format, params.bg)?;
         pixels = None;
@@ -342,6 +346,71 @@ fn load_shrink(plan: &Plan) -> u32 {
     let (rw, rh) = plan.resized;
     let ratio = (f64::from(plan.region.width) / f64::from(rw)).min(f64::from(plan.region.height) / f64::from(rh));
     [8, 4, 2].into_iter().find(|f| ratio >= f64::from(*f)).unwrap_or(1)
+}
+
+/// Whether the source is read in random order: turning it (an EXIF orientation), flipping it top
+/// to bottom or turning it within its frame reads rows out of order.
+fn needs_random_access(orientation: u8, params: &TransformParams) -> bool {
+    orientation != 1 || params.flip_v || params.rot != 0.0
+}
+
+/// Applies EXIF orientation `orientation` (1–8) as libvips' autorot does: a clockwise turn, then a
+/// mirror left to right.
+fn orient(image: Image, orientation: u8) -> Result<Image, TransformError> {
+    let (quarters, mirror) = match orientation {
+        2 => (0, true),
+        3 => (2, false),
+        4 => (2, true),
+        5 => (1, true),
+        6 => (1, false),
+        7 => (3, true),
+        8 => (3, false),
+        _ => (0, false),
+    };
+    let image = if quarters > 0 { image.rotate_quarters(quarters).map_err(internal)? } else { image };
+    if mirror {
+        return image.flip(true).map_err(internal);
+    }
+    Ok(image)
+}
+
+/// `flip`, then `rot`: the picture turned counter-clockwise within its own frame, zoomed so that
+/// it covers the frame (imgix's default `rot-type=straighten`); the size does not change.
+fn flip_and_rotate(image: Image, params: &TransformParams) -> Result<Image, TransformError> {
+    let mut image = image;
+    if params.flip_h {
+        image = image.flip(true).map_err(internal)?;
+    }
+    if params.flip_v {
+        image = image.flip(false).map_err(internal)?;
+    }
+    if params.rot == 0.0 {
+        return Ok(image);
+    }
+    if params.rot == 180.0 {
+        return image.rotate_quarters(2).map_err(internal);
+    }
+    let (width, height) = (image.width(), image.height());
+    let scale = cover_scale(width, height, params.rot);
+    // libvips turns clockwise; imgix counter-clockwise.
+    let turned = image.similarity(scale, -params.rot).map_err(internal)?;
+    let left = (turned.width().saturating_sub(width)) / 2;
+    let top = (turned.height().saturating_sub(height)) / 2;
+    let framed = turned
+        .extract(left, top, width.min(turned.width() - left), height.min(turned.height() - top))
+        .map_err(internal)?;
+    exact_size(framed, width, height)
+}
+
+/// How much a `width` × `height` picture turned by `degrees` must be enlarged to cover its own
+/// frame: the frame's corners must lie inside the turned picture. One pixel more on each side,
+/// so that no corner shows the background the interpolation blends in at the picture's edge.
+fn cover_scale(width: u32, height: u32, degrees: f64) -> f64 {
+    let (w, h) = (f64::from(width), f64::from(height));
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    let (sin, cos) = (sin.abs(), cos.abs());
+    let cover = (cos + sin * h / w).max(cos + sin * w / h);
+    cover * (1.0 + 2.0 / w.min(h))
 }
 
 /// Rounding inside libvips can leave a pixel more or less than asked: trim or extend the edge.

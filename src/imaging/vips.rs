@@ -90,7 +90,6 @@ extern "C" {
     fn vips_array_double_new(array: *const f64, n: c_int) -> *mut VipsArea;
     fn vips_area_unref(area: *mut VipsArea);
 
-    fn vips_autorot(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_icc_transform(input: *mut VipsImage, out: *mut *mut VipsImage, output_profile: *const c_char, ...)
         -> c_int;
     fn vips_colourspace(input: *mut VipsImage, out: *mut *mut VipsImage, space: c_int, ...) -> c_int;
@@ -119,6 +118,9 @@ extern "C" {
     fn vips_premultiply(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_unpremultiply(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_gaussblur(input: *mut VipsImage, out: *mut *mut VipsImage, sigma: f64, ...) -> c_int;
+    fn vips_rot(input: *mut VipsImage, out: *mut *mut VipsImage, angle: c_int, ...) -> c_int;
+    fn vips_flip(input: *mut VipsImage, out: *mut *mut VipsImage, direction: c_int, ...) -> c_int;
+    fn vips_similarity(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_copy(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_addalpha(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
 
@@ -143,6 +145,8 @@ const INTERESTING_ATTENTION: c_int = 3;
 const HEIF_COMPRESSION_AV1: c_int = 4;
 const SUBSAMPLE_ON: c_int = 1;
 const SIZE_DOWN: c_int = 2;
+const DIRECTION_HORIZONTAL: c_int = 0;
+const DIRECTION_VERTICAL: c_int = 1;
 
 /// A libvips failure, with the text of libvips' error buffer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -426,14 +430,6 @@ impl Image {
         unsafe { vips_image_get_typeof(self.ptr(), name.as_ptr()) != 0 }
     }
 
-    /// Applies the EXIF orientation and drops the tag.
-    pub(crate) fn autorotate(&self) -> Result<Image, VipsError> {
-        let mut out = ptr::null_mut();
-        // SAFETY: live input, out pointer, null terminator.
-        let rc = unsafe { vips_autorot(self.ptr(), &mut out, ptr::null::<c_char>()) };
-        owned(rc, out)
-    }
-
     /// Converts to 8-bit sRGB (keeping alpha), through the embedded ICC profile when there is one,
     /// so CMYK, Adobe RGB, Display P3 and 16-bit inputs all come out as browsers expect.
     pub(crate) fn to_srgb(&self) -> Result<Image, VipsError> {
@@ -596,6 +592,44 @@ impl Image {
         let mut out = ptr::null_mut();
         // SAFETY: live input, double, null terminator.
         let rc = unsafe { vips_gaussblur(self.ptr(), &mut out, sigma, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Turned clockwise by `quarters` × 90 degrees (exact: pixels are moved, not resampled).
+    pub(crate) fn rotate_quarters(&self, quarters: u8) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // VipsAngle: D0 = 0, D90 = 1, D180 = 2, D270 = 3.
+        let angle = c_int::from(quarters % 4);
+        // SAFETY: live input, enum as int, null terminator.
+        let rc = unsafe { vips_rot(self.ptr(), &mut out, angle, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Mirrored left to right (`horizontal`) or top to bottom.
+    pub(crate) fn flip(&self, horizontal: bool) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        let direction = if horizontal { DIRECTION_HORIZONTAL } else { DIRECTION_VERTICAL };
+        // SAFETY: live input, enum as int, null terminator.
+        let rc = unsafe { vips_flip(self.ptr(), &mut out, direction, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Scaled by `scale` and turned clockwise by `degrees` about its centre (bilinear): the
+    /// result is the bounding box of the turned image, transparent or black outside it.
+    pub(crate) fn similarity(&self, scale: f64, degrees: f64) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, name/double pairs, null terminator.
+        let rc = unsafe {
+            vips_similarity(
+                self.ptr(),
+                &mut out,
+                c"scale".as_ptr(),
+                scale,
+                c"angle".as_ptr(),
+                degrees,
+                ptr::null::<c_char>(),
+            )
+        };
         owned(rc, out)
     }
 

@@ -247,6 +247,9 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     if p.fit != Default::default() {
         pairs.push(("fit", p.fit.as_str().into()));
     }
+    if p.flip_h || p.flip_v {
+        pairs.push(("flip", format!("{}{}", if p.flip_h { "h" } else { "" }, if p.flip_v { "v" } else { "" })));
+    }
     pairs.push(("fm", format.map_or("source", OutputFormat::as_str).into()));
     for (name, value) in [("fp-x", p.fp_x), ("fp-y", p.fp_y), ("fp-z", p.fp_z)] {
         if let Some(v) = value {
@@ -265,11 +268,17 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     if let Some(v) = p.max_w {
         pairs.push(("max-w", v.to_string()));
     }
+    if let Some(orient) = p.orient {
+        pairs.push(("orient", orient.to_string()));
+    }
     if let Some(q) = p.q {
         pairs.push(("q", q.to_string()));
     }
     if let Some(r) = p.rect {
         pairs.push(("rect", format!("{},{},{},{}", length(r.x), length(r.y), length(r.w), length(r.h))));
+    }
+    if p.rot != 0.0 {
+        pairs.push(("rot", format!("{}", p.rot)));
     }
     if let Some(w) = p.w {
         pairs.push(("w", length(w)));
@@ -295,6 +304,37 @@ mod tests {
         assert_eq!(key("w=720&fm=jpg&q=80", None), "fm=jpg&q=80&w=720");
         assert_eq!(key("q=80&fm=jpg&w=720&fit=clip&dpr=1&blur=0", None), "fm=jpg&q=80&w=720");
         assert_eq!(key("w=720&q=75", None), "fm=source&w=720");
+    }
+
+    /// Each rendered parameter changes the derived image, so each is in the key (with a crop,
+    /// where only crops use it).
+    #[test]
+    fn every_rendered_parameter_is_part_of_the_key() {
+        let base = "w=100&h=50&fit=crop";
+        let sample = |name: &str| match name {
+            "fit" => "fill",
+            "crop" => "left",
+            "fm" => "png",
+            "auto" => "compress",
+            "ar" => "2:1",
+            "rect" => "0,0,10,10",
+            "bg" => "f00",
+            "lossless" => "1",
+            "fp-x" | "fp-y" => "0.1",
+            "flip" => "h",
+            "orient" => "6",
+            "q" => "20",
+            "dpr" => "2",
+            _ => "30",
+        };
+        for name in crate::imaging::RENDERED_PARAMS {
+            // The focal point's parameters apply to focal-point crops.
+            let base = if name.starts_with("fp-") { format!("{base}&crop=focalpoint") } else { base.to_owned() };
+            let with = format!("{base}&{name}={}", sample(name));
+            assert_ne!(key(&with, None), key(&base, None), "{with}");
+        }
+        assert_ne!(key("w=10&flip=h", None), key("w=10&flip=v", None));
+        assert_ne!(key("w=10&rot=10", None), key("w=10&rot=20", None));
     }
 
     #[test]

@@ -74,7 +74,7 @@ async fn the_schema_is_datocms_s_with_this_environment_s_locales_and_the_rendere
     );
     assert_eq!(names(&introspection["locales"], "enumValues"), ["en", "it"], "the test app's locales");
     let imgix = names(&introspection["imgix"], "inputFields");
-    assert_eq!(imgix.len(), 18, "{imgix:?}");
+    assert_eq!(imgix.len(), assetd::imaging::RENDERED_PARAMS.len(), "{imgix:?}");
     assert!(imgix.contains(&"fpX".to_owned()) && !imgix.contains(&"txt".to_owned()));
     // An imgix parameter assetd does not render is a validation error, not ignored.
     let refused = errors(&app, r#"{ allUploads { url(imgixParams: {txt: "hi"}) } }"#).await;
@@ -414,6 +414,7 @@ async fn responsive_image_srcsets_claim_the_widths_their_urls_render() {
               plain: responsiveImage { src srcSet webpSrcSet sizes width height aspectRatio alt base64 bgColor }
               crop: responsiveImage(imgixParams: { fit: crop, w: 40, h: 30, auto: format }, sizes: "50vw") { src srcSet width height aspectRatio sizes }
               ar: responsiveImage(imgixParams: { ar: "16:9", fit: crop, w: 32 }) { src width height }
+              turned: responsiveImage(imgixParams: { orient: 90, flip: hv, rot: 10 }) { src width height }
               thumb: blurUpThumb } }"#,
         json!({}),
     )
@@ -438,6 +439,10 @@ async fn responsive_image_srcsets_claim_the_widths_their_urls_render() {
         "auto=format&crop=focalpoint&fit=crop&fp-x=0.2&fp-y=0.3&h=30&w=40"
     );
     assert_eq!(file["ar"]["width"], 32);
+    // `orient` turns the frame (the size swaps); `flip` and `rot` keep it.
+    let turned = &file["turned"];
+    assert_eq!((turned["width"].as_u64(), turned["height"].as_u64()), (Some(source_h.into()), Some(source_w.into())));
+    assert_eq!(turned["src"].as_str().unwrap().split_once('?').unwrap().1, "flip=hv&orient=90&rot=10");
     assert_eq!(file["ar"]["height"], 18);
 
     // Every srcset entry answers an image of the width it claims.

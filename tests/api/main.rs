@@ -17,6 +17,7 @@ mod graphql;
 mod helpers;
 mod image_facts;
 mod imgix_params;
+mod imgix_rendering;
 mod jobs;
 mod listing;
 mod listing_filters;

@@ -211,6 +211,17 @@ pub(super) fn transform_params() -> Vec<Value> {
         ),
         query("lossless", "lossless WebP/AVIF", json!({ "enum": ["0", "1", "true", "false"] })),
         query(
+            "orient",
+            "EXIF orientation used instead of the file's own: 1–8, 0 (none), or 90/180/270 (= 6/3/8)",
+            json!({ "enum": ["0", "1", "2", "3", "4", "5", "6", "7", "8", "90", "180", "270"] }),
+        ),
+        query(
+            "flip",
+            "mirror: `h` left to right, `v` top to bottom, `hv` both",
+            json!({ "enum": ["h", "v", "hv", "vh"] }),
+        ),
+        query("rot", "degrees counter-clockwise, within the frame (zoomed to cover it)", json!({ "type": "number" })),
+        query(
             "s",
             "HMAC signature (hex) of the path and parameters, for signed URLs",
             json!({ "type": "string", "pattern": "^[0-9a-f]*$" }),

@@ -50,6 +50,7 @@ fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
         "bg" => "fff",
         "lossless" => "1",
         "fp-x" | "fp-y" => "0.5",
+        "flip" => "h",
         _ => "2",
     };
     for parameter in transform_params() {
