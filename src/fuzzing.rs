@@ -158,6 +158,11 @@ fn check_ranges(p: &TransformParams) {
     assert!(p.blur.is_none_or(|b| b <= 2000), "{p:?}");
     assert!((0.0..360.0).contains(&p.rot), "{p:?}");
     assert!(p.orient.is_none_or(|o| (1..=8).contains(&o)), "{p:?}");
+    let a = &p.adjust;
+    for v in [a.bri, a.con, a.exp, a.gam, a.sat] {
+        assert!((-100..=100).contains(&v), "{p:?}");
+    }
+    assert!((0..360).contains(&a.hue) && (0.0..=100.0).contains(&a.sharp) && a.px <= 100, "{p:?}");
 }
 
 fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {

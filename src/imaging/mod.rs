@@ -14,6 +14,7 @@
 //! A new imgix parameter belongs here (`params`, `geometry`, `pipeline`); a new cache policy
 //! belongs to [`crate::renditions`].
 
+mod adjust;
 mod allocator;
 pub mod geometry;
 pub mod imgix_catalog;

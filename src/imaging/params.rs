@@ -3,14 +3,14 @@
 //! Rules (also in the README's API notes): names imgix does not know (cache busters, `ixlib`) are
 //! ignored, as imgix ignores them; imgix's aliases (`width`, `f`) and `<name>64` base64url forms
 //! of text parameters are read as their parameter; an imgix parameter assetd does not render is
-//! refused (400 `UNSUPPORTED_PARAMS`, see [`imgix_catalog`](super::imgix_catalog)); a parameter
+//! refused (400 `UNSUPPORTED_PARAMS`, see [`imgix_catalog`]); a parameter
 //! assetd renders with a value it cannot read answers 400; numbers outside their range are clamped.
 
 use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use super::imgix_catalog;
+use super::{adjust::Adjustments, imgix_catalog};
 
 /// The largest width or height assetd renders (imgix's own limit).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -303,13 +303,15 @@ pub struct TransformParams {
     pub flip_v: bool,
     /// `rot`: degrees counter-clockwise (0 ≤ rot < 360), turned within the output's frame.
     pub rot: f64,
+    /// `bri`, `con`, `exp`, `gam`, `sat`, `hue`, `invert`, `sharp`, `px`.
+    pub adjust: Adjustments,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
-pub const RENDERED_PARAMS: [&str; 21] = [
+pub const RENDERED_PARAMS: [&str; 30] = [
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q", "blur",
-    "bg", "lossless", "orient", "flip", "rot",
+    "bg", "lossless", "orient", "flip", "rot", "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp", "px",
 ];
 
 impl TransformParams {
@@ -381,7 +383,7 @@ impl TransformParams {
             "orient" => self.orient = Some(orientation(value)?),
             "flip" => (self.flip_h, self.flip_v) = flip(value)?,
             "rot" => self.rot = number("rot", value)?.rem_euclid(360.0),
-            _ => return Ok(false),
+            other => return self.adjust.set(other, value),
         }
         Ok(true)
     }
@@ -501,8 +503,12 @@ mod tests {
             "lossless" => "true",
             "fp-x" | "fp-y" => "0.5",
             "flip" => "h",
+            "invert" => "1",
             _ => "2",
         };
+        for name in super::super::adjust::ADJUSTMENT_PARAMS {
+            assert!(RENDERED_PARAMS.contains(&name), "{name}");
+        }
         for name in RENDERED_PARAMS {
             let query = format!("{name}={}", sample(name));
             assert!(TransformParams::parse(&query).unwrap().is_some(), "{query} is read");
@@ -519,9 +525,9 @@ mod tests {
         assert_eq!(refused.unsupported, ["txt", "ba", "mark64"]);
         assert!(refused.message.contains("`ba`"), "{}", refused.message);
         // Not rendered with another one: still refused.
-        assert_eq!(error("sat=20").unsupported, ["sat"]);
+        assert_eq!(error("vib=20").unsupported, ["vib"]);
         // A value assetd cannot read is that parameter's error.
-        assert!(error("w=x&sat=20").unsupported.is_empty());
+        assert!(error("w=x&vib=20").unsupported.is_empty());
     }
 
     #[test]

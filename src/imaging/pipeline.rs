@@ -243,6 +243,10 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
     }
 
     let params = &recipe.params;
+    if !params.adjust.is_identity() {
+        image = params.adjust.apply(image).map_err(internal)?;
+        pixels = None;
+    }
     if params.flip_h || params.flip_v || params.rot != 0.0 {
         image = flip_and_rotate(image, params)?;
         pixels = None;

@@ -121,6 +121,20 @@ extern "C" {
     fn vips_rot(input: *mut VipsImage, out: *mut *mut VipsImage, angle: c_int, ...) -> c_int;
     fn vips_flip(input: *mut VipsImage, out: *mut *mut VipsImage, direction: c_int, ...) -> c_int;
     fn vips_similarity(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_linear(
+        input: *mut VipsImage,
+        out: *mut *mut VipsImage,
+        a: *const f64,
+        b: *const f64,
+        n: c_int,
+        ...
+    ) -> c_int;
+    fn vips_gamma(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_extract_band(input: *mut VipsImage, out: *mut *mut VipsImage, band: c_int, ...) -> c_int;
+    fn vips_bandjoin2(first: *mut VipsImage, second: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_sharpen(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_shrink(input: *mut VipsImage, out: *mut *mut VipsImage, hshrink: f64, vshrink: f64, ...) -> c_int;
+    fn vips_zoom(input: *mut VipsImage, out: *mut *mut VipsImage, xfac: c_int, yfac: c_int, ...) -> c_int;
     fn vips_copy(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_addalpha(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
 
@@ -135,6 +149,7 @@ const ACCESS_RANDOM: c_int = 0;
 const ACCESS_SEQUENTIAL: c_int = 1;
 const FAIL_ON_TRUNCATED: c_int = 1;
 const INTERPRETATION_SRGB: c_int = 22;
+const INTERPRETATION_LCH: c_int = 19;
 const INTERPRETATION_CMYK: c_int = 15;
 const FORMAT_UCHAR: c_int = 0;
 const KERNEL_LANCZOS3: c_int = 5;
@@ -630,6 +645,116 @@ impl Image {
                 ptr::null::<c_char>(),
             )
         };
+        owned(rc, out)
+    }
+
+    /// `a × pixel + b` per band (`a` and `b` one value per band), rounded and clipped to 8 bits.
+    pub(crate) fn linear(&self, a: &[f64], b: &[f64]) -> Result<Image, VipsError> {
+        self.linear_to(a, b, true)
+    }
+
+    /// `a × pixel + b` per band, in floating point (for images in LCh).
+    pub(crate) fn linear_float(&self, a: &[f64], b: &[f64]) -> Result<Image, VipsError> {
+        self.linear_to(a, b, false)
+    }
+
+    fn linear_to(&self, a: &[f64], b: &[f64], uchar: bool) -> Result<Image, VipsError> {
+        if a.len() != b.len() || a.len() != self.bands() as usize {
+            return Err(VipsError(format!("{} and {} factors for {} bands", a.len(), b.len(), self.bands())));
+        }
+        let n = c_int::try_from(a.len()).map_err(|_| VipsError("too many bands".into()))?;
+        let mut out = ptr::null_mut();
+        // SAFETY: live input; `a` and `b` hold `n` doubles each and outlive the call; the
+        // "uchar" option takes an int boolean; null terminator.
+        let rc = unsafe {
+            vips_linear(
+                self.ptr(),
+                &mut out,
+                a.as_ptr(),
+                b.as_ptr(),
+                n,
+                c"uchar".as_ptr(),
+                c_int::from(uchar),
+                ptr::null::<c_char>(),
+            )
+        };
+        owned(rc, out)
+    }
+
+    /// `f` applied to the colour bands only; the alpha band, when there is one, is kept as it is.
+    pub(crate) fn on_colour_bands(
+        &self,
+        f: impl FnOnce(&Image) -> Result<Image, VipsError>,
+    ) -> Result<Image, VipsError> {
+        if !self.has_alpha() {
+            return f(self);
+        }
+        let colours = c_int_of(self.bands() - 1);
+        let (mut colour, mut alpha) = (ptr::null_mut(), ptr::null_mut());
+        // SAFETY: live input, band numbers within it, name/int pair, null terminators.
+        let colour = unsafe {
+            let rc = vips_extract_band(self.ptr(), &mut colour, 0, c"n".as_ptr(), colours, ptr::null::<c_char>());
+            owned(rc, colour)?
+        };
+        // SAFETY: as above.
+        let alpha = unsafe { owned(vips_extract_band(self.ptr(), &mut alpha, colours, ptr::null::<c_char>()), alpha)? };
+        let changed = f(&colour)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: two live inputs of one size, null terminator.
+        let rc = unsafe { vips_bandjoin2(changed.ptr(), alpha.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// In CIE LCh (float: lightness, chroma, hue in degrees), alpha kept.
+    pub(crate) fn to_lch(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, enum as int, null terminator.
+        let rc = unsafe { vips_colourspace(self.ptr(), &mut out, INTERPRETATION_LCH, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Back from any colour space to 8-bit sRGB (see [`Image::to_lch`]).
+    pub(crate) fn lch_to_srgb(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, enum as int, null terminator.
+        let rc = unsafe { vips_colourspace(self.ptr(), &mut out, INTERPRETATION_SRGB, ptr::null::<c_char>()) };
+        owned(rc, out)?.cast_uchar()
+    }
+
+    /// Every band raised to `1 / exponent`, scaled to the 8-bit range.
+    pub(crate) fn gamma(&self, exponent: f64) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, name/double pair, null terminator.
+        let rc = unsafe { vips_gamma(self.ptr(), &mut out, c"exponent".as_ptr(), exponent, ptr::null::<c_char>()) };
+        owned(rc, out)?.cast_uchar()
+    }
+
+    /// libvips' unsharp mask on lightness, with a Gaussian of `sigma` and a slope of `m2` for
+    /// the jagged areas.
+    pub(crate) fn sharpen(&self, sigma: f64, m2: f64) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, name/double pairs, null terminator.
+        let rc = unsafe {
+            vips_sharpen(self.ptr(), &mut out, c"sigma".as_ptr(), sigma, c"m2".as_ptr(), m2, ptr::null::<c_char>())
+        };
+        owned(rc, out)?.cast_uchar()
+    }
+
+    /// Each `factor` × `factor` block averaged into one pixel (the last, partial ones dropped).
+    pub(crate) fn shrink(&self, factor: u32) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        let factor = f64::from(factor);
+        // SAFETY: live input, doubles, null terminator.
+        let rc = unsafe { vips_shrink(self.ptr(), &mut out, factor, factor, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Each pixel repeated into a `factor` × `factor` block.
+    pub(crate) fn zoom(&self, factor: u32) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        let factor = c_int_of(factor);
+        // SAFETY: live input, ints, null terminator.
+        let rc = unsafe { vips_zoom(self.ptr(), &mut out, factor, factor, ptr::null::<c_char>()) };
         owned(rc, out)
     }
 

@@ -283,6 +283,8 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     if let Some(w) = p.w {
         pairs.push(("w", length(w)));
     }
+    pairs.extend(p.adjust.canonical_pairs());
+    pairs.sort_by_key(|(name, _)| *name);
     pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
 
@@ -322,6 +324,7 @@ mod tests {
             "lossless" => "1",
             "fp-x" | "fp-y" => "0.1",
             "flip" => "h",
+            "invert" => "1",
             "orient" => "6",
             "q" => "20",
             "dpr" => "2",

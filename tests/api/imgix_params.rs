@@ -47,6 +47,15 @@ fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
         "orient" => ("orient=6", Check::Size(60, 80)),
         "flip" => ("flip=h", Check::Changed("q=75")),
         "rot" => ("rot=30", Check::Changed("q=75")),
+        "bri" => ("bri=50", Check::Changed("q=75")),
+        "con" => ("con=50", Check::Changed("q=75")),
+        "exp" => ("exp=50", Check::Changed("q=75")),
+        "gam" => ("gam=50", Check::Changed("q=75")),
+        "sat" => ("sat=-50", Check::Changed("q=75")),
+        "hue" => ("hue=90", Check::Changed("q=75")),
+        "invert" => ("invert=1", Check::Changed("q=75")),
+        "sharp" => ("sharp=80", Check::Changed("q=75")),
+        "px" => ("px=8", Check::Changed("q=75")),
         _ => return None,
     })
 }

@@ -198,3 +198,70 @@ async fn rot_turns_within_the_frame_as_vips_similarity_does() {
     // Within a crop: the output keeps the box.
     assert_eq!(source.render("w=60&h=40&fit=crop&rot=45&fm=png").await.dimensions(), (60, 40));
 }
+
+/// The adjustment group and `px`: each as the `vips` command computes the formula the README
+/// gives, within 3 levels per channel (8-bit rounding), plus what each must mean to the eye.
+#[tokio::test]
+async fn adjustments_match_vips_and_do_what_they_say() {
+    let source = source().await;
+    let lch = |a: &'static str, b: &'static str| -> Vec<Vec<&'static str>> {
+        vec![
+            vec!["colourspace", "in.png", "t.v", "lch"],
+            vec!["linear", "t.v", "t2.v", a, b],
+            vec!["colourspace", "t2.v", "t3.v", "srgb"],
+            vec!["cast", "t3.v", "out.png", "uchar"],
+        ]
+    };
+    let cases: Vec<(&str, Vec<Vec<&str>>)> = vec![
+        // bri: + bri% of white.
+        ("bri=40", vec![vec!["linear", "in.png", "out.png", "1", "102", "--uchar"]]),
+        // con: (v - 128) × (1 + con/100) + 128.
+        ("con=-50", vec![vec!["linear", "in.png", "out.png", "0.5", "64", "--uchar"]]),
+        // exp: × 2^(exp/50).
+        ("exp=50", vec![vec!["linear", "in.png", "out.png", "2", "0", "--uchar"]]),
+        // gam: v^(1 / 2^(gam/100)).
+        (
+            "gam=50",
+            vec![
+                vec!["gamma", "in.png", "t.v", "--exponent", "1.4142135623730951"],
+                vec!["cast", "t.v", "out.png", "uchar"],
+            ],
+        ),
+        // sat: LCh chroma × (1 + sat/100); hue: LCh hue + hue.
+        ("sat=-60", lch("1 0.4 1", "0 0 0")),
+        ("hue=120", lch("1 1 1", "0 0 120")),
+        ("invert=1", vec![vec!["invert", "in.png", "out.png"]]),
+        // sharp: libvips' sharpen, sigma 1, slope sharp/10.
+        (
+            "sharp=50",
+            vec![
+                vec!["sharpen", "in.png", "t.v", "--sigma", "1", "--m2", "5"],
+                vec!["cast", "t.v", "out.png", "uchar"],
+            ],
+        ),
+        // px: blocks of px × px, each its average.
+        ("px=10", vec![vec!["shrink", "in.png", "t.v", "10", "10"], vec!["zoom", "t.v", "out.png", "10", "10"]]),
+    ];
+    for (query, commands) in &cases {
+        let got = source.render(&format!("{query}&fm=png")).await;
+        let commands: Vec<&[&str]> = commands.iter().map(Vec::as_slice).collect();
+        let (mean, max) = difference(&got, &reference(&commands));
+        assert!(mean <= 0.5 && max <= 3, "{query}: mean {mean}, max {max} (tolerance: 3 levels)");
+    }
+    let original = source.render("fm=png").await;
+    let red = |image: &RgbImage| image.get_pixel(10, 10).0;
+    assert_eq!(red(&original), [220, 30, 30]);
+    assert_eq!(red(&source.render("invert=1&fm=png").await), [35, 225, 225]);
+    let [r, g, b] = red(&source.render("sat=-100&fm=png").await);
+    assert!(r.abs_diff(g) <= 3 && g.abs_diff(b) <= 3, "sat=-100 is grey: {:?}", [r, g, b]);
+    let brighter = red(&source.render("bri=40&fm=png").await);
+    assert!(brighter.iter().zip(red(&original)).all(|(after, before)| *after > before), "{brighter:?}");
+    // A block of px=10 is one colour.
+    let blocks = source.render("px=10&fm=png").await;
+    let first = blocks.get_pixel(20, 50).0;
+    assert!((20..30).all(|x| (50..60).all(|y| blocks.get_pixel(x, y).0 == first)));
+    // Out-of-range values are clamped, bad ones refused.
+    assert_eq!(source.get("bri=1000&fm=png").await.status, StatusCode::OK);
+    let refused = source.get("con=lots").await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "INVALID_IMAGE_PARAMS".into()));
+}

@@ -431,9 +431,9 @@ async fn bad_parameters_answer_400_and_non_images_ignore_them() {
     // refused, named as written.
     let original = get_ok(&app, &asset, "utm_source=x&ixlib=js-3.8.0").await;
     assert_eq!(original.bytes, fixture("cat.jpg"));
-    let response = get(&app, &asset, "sat=20&w=10&txt64=aGk&utm_source=x").await;
+    let response = get(&app, &asset, "vib=20&w=10&txt64=aGk&utm_source=x").await;
     assert_eq!((response.status, response.error_code()), (StatusCode::BAD_REQUEST, "UNSUPPORTED_PARAMS".into()));
-    assert_eq!(response.json()["data"][0]["attributes"]["details"]["params"], json!(["sat", "txt64"]));
+    assert_eq!(response.json()["data"][0]["attributes"]["details"]["params"], json!(["vib", "txt64"]));
 
     let pdf = upload(&app, "doc.pdf", &fixture("doc.pdf")).await;
     let response = get_ok(&app, &pdf, "w=100&fm=png").await;

@@ -51,6 +51,7 @@ fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
         "lossless" => "1",
         "fp-x" | "fp-y" => "0.5",
         "flip" => "h",
+        "invert" => "1",
         _ => "2",
     };
     for parameter in transform_params() {
