@@ -10,7 +10,13 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use super::{asset_transforms::serve_transformed, error::ApiResult, state::HttpEdge};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use super::{
+    asset_transforms::{invalid_params, serve_transformed},
+    error::ApiResult,
+    state::HttpEdge,
+};
 use crate::{
     app::App,
     db::UploadRow,
@@ -48,7 +54,12 @@ pub(super) async fn serve_asset(
         };
     };
     let query = http.transform_policy.resolve(uri.path(), query.as_deref())?;
-    if let Some(response) = serve_transformed(&app, &upload, query.as_deref(), &headers, &method).await? {
+    let download = crate::imaging::download_name(query.as_deref().unwrap_or_default()).map_err(invalid_params)?;
+    let download = download.map(|name| if name.is_empty() { file_name(&upload) } else { name });
+    if let Some(mut response) = serve_transformed(&app, &upload, query.as_deref(), &headers, &method).await? {
+        if let Some(name) = &download {
+            insert(&mut response, header::CONTENT_DISPOSITION, &attachment(name));
+        }
         return Ok(response);
     }
     let etag = format!("\"{}\"", upload.md5);
@@ -66,6 +77,9 @@ pub(super) async fn serve_asset(
             }
         }
     };
+    if let Some(name) = &download {
+        insert(&mut response, header::CONTENT_DISPOSITION, &attachment(name));
+    }
     insert(&mut response, header::ETAG, &etag);
     insert(&mut response, header::LAST_MODIFIED, &format_http_date(upload.file_updated_at));
     insert(&mut response, header::CACHE_CONTROL, cache_control(&upload));
@@ -104,6 +118,39 @@ async fn body_response(
         insert(&mut response, header::CONTENT_RANGE, &format!("bytes {}-{}/{size}", range.start, range.end - 1));
     }
     Ok(response)
+}
+
+/// The upload's file name (`basename.extension`).
+fn file_name(upload: &UploadRow) -> String {
+    match &upload.extension {
+        Some(extension) => format!("{}.{extension}", upload.basename),
+        None => upload.basename.clone(),
+    }
+}
+
+/// RFC 5987's `attr-char`: what `filename*` keeps as it is.
+const ATTR_CHAR: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'!')
+    .remove(b'#')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'+')
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'^')
+    .remove(b'_')
+    .remove(b'`')
+    .remove(b'|')
+    .remove(b'~');
+
+/// `Content-Disposition: attachment` under `name` (imgix's `dl`): path separators, quotes and
+/// control characters become `_`; `filename` is its ASCII form, `filename*` (RFC 6266) the
+/// UTF-8 one; at most 200 characters.
+fn attachment(name: &str) -> String {
+    let safe: String =
+        name.chars().take(200).map(|c| if c.is_control() || matches!(c, '/' | '\\' | '"') { '_' } else { c }).collect();
+    let ascii: String = safe.chars().map(|c| if c.is_ascii() { c } else { '_' }).collect();
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", utf8_percent_encode(&safe, ATTR_CHAR))
 }
 
 /// XML is downloaded, never shown: a browser renders XML whose root is SVG or XHTML as that, with

@@ -136,7 +136,7 @@ pub(super) async fn serve_variant(
 }
 
 /// 400 `INVALID_IMAGE_PARAMS`: a rendering parameter assetd implements, with a value it cannot use.
-fn invalid_params(error: ParamError) -> CmaError {
+pub(super) fn invalid_params(error: ParamError) -> CmaError {
     if !error.unsupported.is_empty() {
         let details = json!({ "params": error.unsupported, "message": error.message });
         return CmaError::new(400, "UNSUPPORTED_PARAMS", details);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use async_graphql::{dynamic::ValueAccessor, Value};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
-use crate::imaging::{TransformParams, RENDERED_PARAMS};
+use crate::imaging::{TransformParams, DELIVERY_PARAMS, RENDERED_PARAMS};
 
 /// What `encodeURIComponent` leaves as it is, less `!'()*` (as npm's `query-string` does).
 const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -17,9 +17,11 @@ const STRICT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.
 /// imgix parameters by name, sorted.
 pub(super) type ImgixQuery = BTreeMap<String, String>;
 
-/// Whether the `ImgixParams` field `name` (camelCase) is a parameter assetd renders.
+/// Whether the `ImgixParams` field `name` (camelCase) is a parameter assetd renders (or, as `dl`,
+/// applies when it sends the file).
 pub(super) fn is_rendered(name: &str) -> bool {
-    RENDERED_PARAMS.contains(&dashed(name).as_str())
+    let name = dashed(name);
+    RENDERED_PARAMS.contains(&name.as_str()) || DELIVERY_PARAMS.contains(&name.as_str())
 }
 
 /// `fpX` → `fp-x`, `maxW` → `max-w`.

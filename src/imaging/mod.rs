@@ -26,7 +26,7 @@ mod renderer;
 mod vips;
 mod webp;
 
-pub use params::{OutputFormat, ParamError, TransformParams, RENDERED_PARAMS};
+pub use params::{download_name, OutputFormat, ParamError, TransformParams, DELIVERY_PARAMS, RENDERED_PARAMS};
 pub use pipeline::{Limits, TransformError};
 pub use renderer::{Renderer, RendererSettings, MAX_SANITIZED_SVG_BYTES};
 

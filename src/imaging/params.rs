@@ -314,6 +314,23 @@ pub const RENDERED_PARAMS: [&str; 30] = [
     "bg", "lossless", "orient", "flip", "rot", "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp", "px",
 ];
 
+/// imgix parameters read when the answer is sent, not when it is rendered: `dl` (download it
+/// under that file name). They apply to every file, rendered or not, and are not in the
+/// derived image's key.
+pub const DELIVERY_PARAMS: [&str; 1] = ["dl"];
+
+/// `dl` (or `dl64`): the file name a URL asks to download its answer as; `Some("")` means the
+/// upload's own name.
+pub fn download_name(query: &str) -> Result<Option<String>, ParamError> {
+    let mut name = None;
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+        let Some(imgix) = imgix_catalog::lookup(&key).filter(|i| i.parameter.name == "dl") else { continue };
+        let value = if imgix.base64 { base64_text("dl", &value)? } else { value.into_owned() };
+        name = Some(value.trim().to_owned());
+    }
+    Ok(name)
+}
+
 impl TransformParams {
     /// Reads the rendering parameters of a query string. `Ok(None)` when it has none (serve the
     /// original).
@@ -324,6 +341,9 @@ impl TransformParams {
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             let Some(imgix) = imgix_catalog::lookup(&key) else { continue };
             let name = imgix.parameter.name;
+            if DELIVERY_PARAMS.contains(&name) {
+                continue;
+            }
             let decoded;
             let value = match imgix.base64 {
                 true => {
@@ -528,6 +548,17 @@ mod tests {
         assert_eq!(error("vib=20").unsupported, ["vib"]);
         // A value assetd cannot read is that parameter's error.
         assert!(error("w=x&vib=20").unsupported.is_empty());
+    }
+
+    #[test]
+    fn dl_is_read_at_delivery_not_rendering() {
+        assert_eq!(TransformParams::parse("dl=cat.jpg").unwrap(), None);
+        assert_eq!(parse("dl=cat.jpg&w=10").w, Some(Length::Pixels(10.0)));
+        assert_eq!(download_name("w=10&dl=my%20cat.jpg").unwrap().as_deref(), Some("my cat.jpg"));
+        assert_eq!(download_name("dl64=Y2F0LmpwZw").unwrap().as_deref(), Some("cat.jpg"));
+        assert_eq!(download_name("dl=").unwrap().as_deref(), Some(""));
+        assert_eq!(download_name("w=10").unwrap(), None);
+        assert_eq!(download_name("dl64=***").unwrap_err().param, "dl");
     }
 
     #[test]

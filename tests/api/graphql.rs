@@ -74,7 +74,11 @@ async fn the_schema_is_datocms_s_with_this_environment_s_locales_and_the_rendere
     );
     assert_eq!(names(&introspection["locales"], "enumValues"), ["en", "it"], "the test app's locales");
     let imgix = names(&introspection["imgix"], "inputFields");
-    assert_eq!(imgix.len(), assetd::imaging::RENDERED_PARAMS.len(), "{imgix:?}");
+    assert_eq!(
+        imgix.len(),
+        assetd::imaging::RENDERED_PARAMS.len() + assetd::imaging::DELIVERY_PARAMS.len(),
+        "{imgix:?}"
+    );
     assert!(imgix.contains(&"fpX".to_owned()) && !imgix.contains(&"txt".to_owned()));
     // An imgix parameter assetd does not render is a validation error, not ignored.
     let refused = errors(&app, r#"{ allUploads { url(imgixParams: {txt: "hi"}) } }"#).await;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use assetd::imaging::{imgix_catalog, RENDERED_PARAMS};
+use assetd::imaging::{imgix_catalog, DELIVERY_PARAMS, RENDERED_PARAMS};
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
@@ -83,6 +83,11 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
     let mut rendered = BTreeSet::new();
     for parameter in all {
         let name = parameter.name;
+        if DELIVERY_PARAMS.contains(&name) {
+            assert_eq!(name, "dl", "a delivery parameter without a case");
+            rendered.insert(name);
+            continue;
+        }
         if RENDERED_PARAMS.contains(&name) {
             let (query, check) =
                 rendering_case(name).unwrap_or_else(|| panic!("`{name}` is rendered: give it a rendering case"));
@@ -128,6 +133,42 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
             assert_eq!(response.json()["data"][0]["attributes"]["details"]["params"], json!([written]));
         }
     }
-    let expected: BTreeSet<&str> = RENDERED_PARAMS.into_iter().collect();
+    let expected: BTreeSet<&str> = RENDERED_PARAMS.into_iter().chain(DELIVERY_PARAMS).collect();
     assert_eq!(rendered, expected, "every rendered parameter is in imgix's list");
+}
+
+/// `dl`: any file, rendered or not, is sent as an attachment under the name asked for (or its
+/// own), and the bytes are those of the same URL without it.
+#[tokio::test]
+async fn dl_sends_the_answer_as_an_attachment() {
+    let app = TestApp::spawn().await;
+    let upload = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
+    let url = upload["attributes"]["url"].as_str().unwrap().to_owned();
+    let disposition = |response: &TestResponse| response.header("content-disposition").map(str::to_owned);
+
+    let original = get(&app, &url, "dl=my%20c%C3%A4t.jpg", &[]).await;
+    assert_eq!(original.status, StatusCode::OK);
+    assert_eq!(original.bytes, fixture("cat.jpg"));
+    assert_eq!(
+        disposition(&original).as_deref(),
+        Some("attachment; filename=\"my c_t.jpg\"; filename*=UTF-8''my%20c%C3%A4t.jpg")
+    );
+    let own = get(&app, &url, "dl=", &[]).await;
+    assert!(disposition(&own).unwrap().starts_with("attachment; filename=\"cat.jpg\""), "{:?}", disposition(&own));
+    let unsafe_name = get(&app, &url, "dl=..%2F..%2Fetc%22x", &[]).await;
+    assert!(disposition(&unsafe_name).unwrap().starts_with("attachment; filename=\".._.._etc_x\""));
+
+    let rendered = get(&app, &url, "w=40&dl64=dGh1bWIuanBn", &[]).await;
+    let plain = get(&app, &url, "w=40", &[]).await;
+    assert_eq!((rendered.status, disposition(&plain)), (StatusCode::OK, None));
+    assert_eq!(rendered.bytes, plain.bytes, "dl changes the headers, not the image");
+    assert!(disposition(&rendered).unwrap().starts_with("attachment; filename=\"thumb.jpg\""));
+
+    let pdf = app.create_upload("doc.pdf", &fixture("doc.pdf"), json!({})).await;
+    let pdf_url = pdf["attributes"]["url"].as_str().unwrap();
+    let response = get(&app, pdf_url, "dl=report.pdf", &[]).await;
+    assert_eq!(response.bytes, fixture("doc.pdf"));
+    assert!(disposition(&response).unwrap().starts_with("attachment; filename=\"report.pdf\""));
+    let refused = get(&app, &url, "dl64=***", &[]).await;
+    assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "INVALID_IMAGE_PARAMS".into()));
 }

@@ -235,6 +235,11 @@ pub(super) fn transform_params() -> Vec<Value> {
         query("sharp", "sharpening 0–100: unsharp mask, slope sharp/10", json!({ "type": "number", "minimum": 0 })),
         query("px", "pixelation 0–100: blocks of px × px pixels", json!({ "type": "integer", "minimum": 0 })),
         query(
+            "dl",
+            "send as an attachment under this file name (empty: the upload's own); any file, rendered or not",
+            json!({ "type": "string" }),
+        ),
+        query(
             "s",
             "HMAC signature (hex) of the path and parameters, for signed URLs",
             json!({ "type": "string", "pattern": "^[0-9a-f]*$" }),

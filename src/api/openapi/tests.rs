@@ -57,6 +57,11 @@ fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
     for parameter in transform_params() {
         let name = parameter["name"].as_str().unwrap_or_default();
         let parsed = TransformParams::parse(&format!("{name}={}", example(name)));
+        if crate::imaging::DELIVERY_PARAMS.contains(&name) {
+            let value = format!("{name}={}", example(name));
+            assert!(crate::imaging::download_name(&value).unwrap().is_some(), "{name} is documented but not read");
+            continue;
+        }
         // The signature and the preset may be resolved before or inside the parser: not checked here.
         if name != "s" && name != "preset" {
             assert!(matches!(parsed, Ok(Some(_))), "{name} is documented but the parser ignores it: {parsed:?}");
