@@ -263,6 +263,29 @@ impl fmt::Display for Color {
     }
 }
 
+/// `fill`: what fills the canvas of `fit=fill`/`fillmax` around the picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Fill {
+    /// `fill-color`, else `bg`, else transparent (formats with alpha) or white.
+    #[default]
+    Solid,
+    /// The picture itself, enlarged to cover the canvas and blurred.
+    Blur,
+}
+
+impl Fill {
+    fn parse(value: &str) -> Result<Fill, ParamError> {
+        match value {
+            "solid" => Ok(Fill::Solid),
+            "blur" => Ok(Fill::Blur),
+            "gen" | "generative" | "gradient" => {
+                Err(bad("fill", format!("`{value}` (imgix's generative and gradient fills) is not rendered by assetd")))
+            }
+            other => Err(bad("fill", format!("unknown fill `{other}`"))),
+        }
+    }
+}
+
 /// `rect`: a source region, in pixels or (below 1) fractions of the source.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SourceRect {
@@ -305,13 +328,46 @@ pub struct TransformParams {
     pub rot: f64,
     /// `bri`, `con`, `exp`, `gam`, `sat`, `hue`, `invert`, `sharp`, `px`.
     pub adjust: Adjustments,
+    pub fill: Fill,
+    /// `fill-color`: the canvas colour of `fill=solid` (before `bg`).
+    pub fill_color: Option<Color>,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
-pub const RENDERED_PARAMS: [&str; 30] = [
-    "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q", "blur",
-    "bg", "lossless", "orient", "flip", "rot", "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp", "px",
+pub const RENDERED_PARAMS: [&str; 32] = [
+    "w",
+    "h",
+    "max-w",
+    "max-h",
+    "fit",
+    "crop",
+    "fp-x",
+    "fp-y",
+    "fp-z",
+    "ar",
+    "rect",
+    "dpr",
+    "fm",
+    "auto",
+    "q",
+    "blur",
+    "bg",
+    "lossless",
+    "orient",
+    "flip",
+    "rot",
+    "bri",
+    "con",
+    "exp",
+    "gam",
+    "sat",
+    "hue",
+    "invert",
+    "sharp",
+    "px",
+    "fill",
+    "fill-color",
 ];
 
 /// imgix parameters read when the answer is sent, not when it is rendered: `dl` (download it
@@ -403,6 +459,8 @@ impl TransformParams {
             "orient" => self.orient = Some(orientation(value)?),
             "flip" => (self.flip_h, self.flip_v) = flip(value)?,
             "rot" => self.rot = number("rot", value)?.rem_euclid(360.0),
+            "fill" => self.fill = Fill::parse(value)?,
+            "fill-color" => self.fill_color = Some(Color::parse("fill-color", value)?),
             other => return self.adjust.set(other, value),
         }
         Ok(true)
@@ -524,8 +582,11 @@ mod tests {
             "fp-x" | "fp-y" => "0.5",
             "flip" => "h",
             "invert" => "1",
+            "fill" => "blur",
+            "fill-color" => "f00",
             _ => "2",
         };
+        assert!(error("fill=gen").message.contains("generative"));
         for name in super::super::adjust::ADJUSTMENT_PARAMS {
             assert!(RENDERED_PARAMS.contains(&name), "{name}");
         }

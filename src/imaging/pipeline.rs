@@ -4,9 +4,9 @@
 use std::{path::Path, time::Instant};
 
 use super::{
-    geometry::{self, Padding, Plan},
+    geometry::{self, Canvas, Padding, Plan},
     memory::{Encoder, Footprint, SourceKind},
-    params::{Color, OutputFormat, ParamError, TransformParams, COMPRESS_QUALITY, DEFAULT_QUALITY},
+    params::{Color, Fill, OutputFormat, ParamError, TransformParams, COMPRESS_QUALITY, DEFAULT_QUALITY},
     vips::{Encoding, Image, LoadOptions, VipsError},
     webp::{self, WebpError, WebpOptions},
 };
@@ -252,7 +252,7 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
         pixels = None;
     }
     if plan.canvas.is_some_and(|c| (c.width, c.height) != (image.width(), image.height())) {
-        image = pad(image, plan, format, params.bg)?;
+        image = pad(image, plan, format, params)?;
         pixels = None;
     }
     if let Some(blur) = params.blur.filter(|b| *b > 0) {
@@ -433,16 +433,19 @@ fn exact_size(image: Image, width: u32, height: u32) -> Result<Image, TransformE
 }
 
 /// `fit=fill`/`fillmax`/`clamp`: place the image on its canvas.
-fn pad(image: Image, plan: &Plan, format: OutputFormat, bg: Option<Color>) -> Result<Image, TransformError> {
+fn pad(image: Image, plan: &Plan, format: OutputFormat, params: &TransformParams) -> Result<Image, TransformError> {
     let Some(canvas) = plan.canvas else { return Ok(image) };
     if (canvas.width, canvas.height) == (image.width(), image.height()) {
         return Ok(image);
     }
+    if canvas.padding == Padding::Solid && params.fill == Fill::Blur {
+        return blurred_canvas(image, canvas);
+    }
     let fill = match canvas.padding {
         Padding::Edge => None,
         Padding::Solid => {
-            let color = bg.unwrap_or(if format.has_alpha() { Color::TRANSPARENT } else { Color::WHITE });
-            Some(color)
+            let default = if format.has_alpha() { Color::TRANSPARENT } else { Color::WHITE };
+            Some(params.fill_color.or(params.bg).unwrap_or(default))
         }
     };
     let (image, background) = match fill {
@@ -455,6 +458,23 @@ fn pad(image: Image, plan: &Plan, format: OutputFormat, bg: Option<Color>) -> Re
         Some(color) => (image, Some(color.rgb().to_vec())),
     };
     image.embed(canvas.left, canvas.top, canvas.width, canvas.height, background.as_deref()).map_err(internal)
+}
+
+/// `fill=blur`: the canvas is the picture enlarged to cover it (centred) and blurred with a sigma
+/// of 1/40 of the canvas's longer side (2–50 px); the picture sits on it where `fill` puts it.
+fn blurred_canvas(image: Image, canvas: Canvas) -> Result<Image, TransformError> {
+    let (w, h) = (f64::from(image.width()), f64::from(image.height()));
+    let scale = (f64::from(canvas.width) / w).max(f64::from(canvas.height) / h);
+    let cover = image.resize(scale, scale).map_err(internal)?;
+    let left = cover.width().saturating_sub(canvas.width) / 2;
+    let top = cover.height().saturating_sub(canvas.height) / 2;
+    let cover = cover
+        .extract(left, top, canvas.width.min(cover.width() - left), canvas.height.min(cover.height() - top))
+        .map_err(internal)?;
+    let cover = exact_size(cover, canvas.width, canvas.height)?;
+    let sigma = (f64::from(canvas.width.max(canvas.height)) / 40.0).clamp(2.0, 50.0);
+    let background = cover.gaussian_blur(sigma).map_err(internal)?;
+    background.insert(&image, canvas.left, canvas.top).map_err(internal)
 }
 
 /// Encoder settings: imgix's default quality 75 (45 with `auto=compress`), `lossless` for WebP and

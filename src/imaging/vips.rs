@@ -130,6 +130,14 @@ extern "C" {
         ...
     ) -> c_int;
     fn vips_gamma(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_insert(
+        main: *mut VipsImage,
+        sub: *mut VipsImage,
+        out: *mut *mut VipsImage,
+        x: c_int,
+        y: c_int,
+        ...
+    ) -> c_int;
     fn vips_extract_band(input: *mut VipsImage, out: *mut *mut VipsImage, band: c_int, ...) -> c_int;
     fn vips_bandjoin2(first: *mut VipsImage, second: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_sharpen(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
@@ -607,6 +615,15 @@ impl Image {
         let mut out = ptr::null_mut();
         // SAFETY: live input, double, null terminator.
         let rc = unsafe { vips_gaussblur(self.ptr(), &mut out, sigma, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// `sub` placed over this image with its top left at `x`, `y`.
+    pub(crate) fn insert(&self, sub: &Image, x: u32, y: u32) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: two live inputs, ints, null terminator.
+        let rc =
+            unsafe { vips_insert(self.ptr(), sub.ptr(), &mut out, c_int_of(x), c_int_of(y), ptr::null::<c_char>()) };
         owned(rc, out)
     }
 

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::{
     domain::encode_hex,
     imaging::{
-        params::{Crop, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
+        params::{Crop, Fill, Length, OutputFormat, TransformParams, DEFAULT_QUALITY},
         pipeline::{self, Recipe},
     },
     media::AnimatedClip,
@@ -244,6 +244,12 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     if let Some(dpr) = p.dpr.filter(|d| *d != 1.0) {
         pairs.push(("dpr", format!("{dpr}")));
     }
+    if p.fill == Fill::Blur {
+        pairs.push(("fill", "blur".into()));
+    }
+    if let Some(color) = p.fill_color {
+        pairs.push(("fill-color", color.to_string()));
+    }
     if p.fit != Default::default() {
         pairs.push(("fit", p.fit.as_str().into()));
     }
@@ -325,6 +331,8 @@ mod tests {
             "fp-x" | "fp-y" => "0.1",
             "flip" => "h",
             "invert" => "1",
+            "fill" => "blur",
+            "fill-color" => "f00",
             "orient" => "6",
             "q" => "20",
             "dpr" => "2",

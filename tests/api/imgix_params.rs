@@ -56,6 +56,8 @@ fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
         "invert" => ("invert=1", Check::Changed("q=75")),
         "sharp" => ("sharp=80", Check::Changed("q=75")),
         "px" => ("px=8", Check::Changed("q=75")),
+        "fill" => ("w=100&h=100&fit=fill&fill=blur&fm=png", Check::Size(100, 100)),
+        "fill-color" => ("w=100&h=100&fit=fill&fill-color=00f&fm=png", Check::Corner([0, 0, 255])),
         _ => return None,
     })
 }

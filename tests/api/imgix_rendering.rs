@@ -265,3 +265,40 @@ async fn adjustments_match_vips_and_do_what_they_say() {
     let refused = source.get("con=lots").await;
     assert_eq!((refused.status, refused.error_code()), (StatusCode::BAD_REQUEST, "INVALID_IMAGE_PARAMS".into()));
 }
+
+/// `fill=blur`: the canvas is the picture enlarged to cover it and blurred (sigma = 1/40 of the
+/// longer side); the picture itself sits on it as with `fill=solid`. `fill-color` paints the
+/// solid canvas, before `bg`.
+#[tokio::test]
+async fn fill_blur_and_fill_color_paint_the_canvas() {
+    let source = source().await;
+    // 120 × 80 on a 200 × 200 canvas: the picture is 200 × 133, from row 33.
+    let solid = source.render("w=200&h=200&fit=fill&fill-color=0f0&bg=f00&fm=png").await;
+    assert_eq!(solid.dimensions(), (200, 200));
+    assert_eq!(solid.get_pixel(100, 5).0, [0, 255, 0], "fill-color comes before bg");
+    let blurred = source.render("w=200&h=200&fit=fill&fill=blur&fm=png").await;
+    let picture = source.render("w=200&h=200&fit=fill&fill-color=000&fm=png").await;
+    for (x, y) in [(10, 60), (100, 100), (190, 160)] {
+        assert_eq!(blurred.get_pixel(x, y), picture.get_pixel(x, y), "the picture at ({x}, {y})");
+    }
+    // The band above it: vips enlarging the source to cover 200 × 200 (300 × 200, centred) and
+    // blurring with sigma 5; assetd enlarges the resized picture instead, so within 6 levels.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.png"), png(&quadrants())).unwrap();
+    vips(
+        dir.path(),
+        &[
+            &["resize", "in.png", "t.v", "2.5"],
+            &["crop", "t.v", "t2.v", "50", "0", "200", "200"],
+            &["gaussblur", "t2.v", "t3.v", "5"],
+            &["cast", "t3.v", "out.png", "uchar"],
+        ],
+    );
+    let expected = image::open(dir.path().join("out.png")).unwrap().to_rgb8();
+    let band = |image: &RgbImage| image::imageops::crop_imm(image, 0, 0, 200, 30).to_image();
+    let (mean, _) = difference(&band(&blurred), &band(&expected));
+    assert!(mean <= 6.0, "the blurred band: mean difference {mean} (tolerance 6)");
+    let generative = source.get("w=200&h=200&fit=fill&fill=gen").await;
+    assert_eq!(generative.status, StatusCode::BAD_REQUEST);
+    assert!(String::from_utf8_lossy(&generative.bytes).contains("generative"));
+}

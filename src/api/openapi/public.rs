@@ -235,6 +235,12 @@ pub(super) fn transform_params() -> Vec<Value> {
         query("sharp", "sharpening 0–100: unsharp mask, slope sharp/10", json!({ "type": "number", "minimum": 0 })),
         query("px", "pixelation 0–100: blocks of px × px pixels", json!({ "type": "integer", "minimum": 0 })),
         query(
+            "fill",
+            "canvas of fit=fill/fillmax: `solid` (default) or `blur` (the picture, enlarged and blurred)",
+            json!({ "enum": ["solid", "blur"] }),
+        ),
+        query("fill-color", "canvas colour of fill=solid (before bg), as bg", json!({ "type": "string" })),
+        query(
             "dl",
             "send as an attachment under this file name (empty: the upload's own); any file, rendered or not",
             json!({ "type": "string" }),

@@ -52,6 +52,8 @@ fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
         "fp-x" | "fp-y" => "0.5",
         "flip" => "h",
         "invert" => "1",
+        "fill" => "blur",
+        "fill-color" => "f00",
         _ => "2",
     };
     for parameter in transform_params() {
