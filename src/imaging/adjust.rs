@@ -5,7 +5,7 @@
 //! but not formulas; the formulas assetd uses are in the README's API notes.
 
 use super::{
-    params::ParamError,
+    params::{boolean, number, ParamError},
     vips::{Image, VipsError},
 };
 
@@ -46,13 +46,7 @@ impl Adjustments {
             "gam" => self.gam = percent(value)?,
             "sat" => self.sat = percent(value)?,
             "hue" => self.hue = number(key, value)?.round().rem_euclid(360.0) as i32,
-            "invert" => {
-                self.invert = match value {
-                    "1" | "true" => true,
-                    "0" | "false" | "" => false,
-                    other => return Err(ParamError::new(key, format!("`{other}` is not 0, 1, true or false"))),
-                }
-            }
+            "invert" => self.invert = boolean(key, value)?,
             "sharp" => self.sharp = number(key, value)?.clamp(0.0, 100.0),
             "px" => self.px = number(key, value)?.round().clamp(0.0, 100.0) as u32,
             _ => return Ok(false),
@@ -149,12 +143,4 @@ fn pixelate(image: Image, size: u32) -> Result<Image, VipsError> {
         return Ok(cropped);
     }
     cropped.embed(0, 0, width, height, None)
-}
-
-fn number(param: &'static str, value: &str) -> Result<f64, ParamError> {
-    value
-        .parse::<f64>()
-        .ok()
-        .filter(|n| n.is_finite())
-        .ok_or_else(|| ParamError::new(param, format!("`{value}` is not a number")))
 }

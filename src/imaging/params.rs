@@ -475,7 +475,7 @@ fn base64_text(param: &'static str, value: &str) -> Result<String, ParamError> {
     String::from_utf8(bytes).map_err(|_| bad(param, "the base64url value is not UTF-8 text"))
 }
 
-fn number(param: &'static str, value: &str) -> Result<f64, ParamError> {
+pub(super) fn number(param: &'static str, value: &str) -> Result<f64, ParamError> {
     value.parse::<f64>().ok().filter(|n| n.is_finite()).ok_or_else(|| bad(param, format!("`{value}` is not a number")))
 }
 
@@ -522,7 +522,7 @@ fn flip(value: &str) -> Result<(bool, bool), ParamError> {
     }
 }
 
-fn boolean(param: &'static str, value: &str) -> Result<bool, ParamError> {
+pub(super) fn boolean(param: &'static str, value: &str) -> Result<bool, ParamError> {
     match value {
         "1" | "true" => Ok(true),
         "0" | "false" | "" => Ok(false),
