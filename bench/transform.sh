@@ -261,11 +261,11 @@ if has assetd "${ENGINES[@]}"; then
     BASE="http://127.0.0.1:$ASSETD_PORT"
     log "starting assetd ($ASSETD_BIN) on $BASE"
     ASSETD_LISTEN="127.0.0.1:$ASSETD_PORT" ASSETD_DATA_DIR="$WORK/assetd-data" ASSETD_API_TOKEN="$TOKEN" \
-        ASSETD_PUBLIC_URL="$BASE" ASSETD_PROJECT_ID="$PROJECT_ID" ASSETD_RATE_LIMIT=0 RUST_LOG=warn \
+        ASSETD_PUBLIC_URL="$BASE" ASSETD_PROJECT_ID="$PROJECT_ID" ASSETD_RATE_LIMIT=0 ASSETD_PUBLIC_RATE_LIMIT=0 RUST_LOG=warn \
         "$ASSETD_BIN" serve >"$WORK/assetd.log" 2>&1 &
     ASSETD_PID=$!
     wait_until_up "$BASE/healthz" "$ASSETD_PID" assetd
-    note_cmd "ASSETD_LISTEN=127.0.0.1:<port> ASSETD_DATA_DIR=<temp dir> ASSETD_API_TOKEN=$TOKEN ASSETD_PUBLIC_URL=http://127.0.0.1:<port> ASSETD_PROJECT_ID=$PROJECT_ID ASSETD_RATE_LIMIT=0 RUST_LOG=warn $ASSETD_BIN serve"
+    note_cmd "ASSETD_LISTEN=127.0.0.1:<port> ASSETD_DATA_DIR=<temp dir> ASSETD_API_TOKEN=$TOKEN ASSETD_PUBLIC_URL=http://127.0.0.1:<port> ASSETD_PROJECT_ID=$PROJECT_ID ASSETD_RATE_LIMIT=0 ASSETD_PUBLIC_RATE_LIMIT=0 RUST_LOG=warn $ASSETD_BIN serve"
 
     upload() { # file name -> prints the upload's public path (/<project>/<...>)
         upload_to "$BASE" "$TOKEN" "$WORK" "$1" "$2"
