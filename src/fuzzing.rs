@@ -163,6 +163,7 @@ fn check_ranges(p: &TransformParams) {
         assert!((-100..=100).contains(&v), "{p:?}");
     }
     assert!((0..360).contains(&a.hue) && (0.0..=100.0).contains(&a.sharp) && a.px <= 100, "{p:?}");
+    assert!(a.sepia <= 100 && a.duotone_alpha.is_none_or(|d| d <= 100), "{p:?}");
 }
 
 fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {

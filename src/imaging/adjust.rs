@@ -1,13 +1,20 @@
 //! imgix's adjustment parameters (`bri`, `con`, `exp`, `gam`, `sat`, `hue`, `invert`, `sharp`)
-//! and the pixelation of its stylize group (`px`): parsed here, applied to the resized image in
-//! one fixed order (tone, colour, inversion, sharpening, pixelation), each a libvips operation
-//! that `tests/api/imgix_rendering.rs` repeats with the `vips` command. imgix publishes ranges
-//! but not formulas; the formulas assetd uses are in the README's API notes.
+//! and its stylize group but the halftone (`sepia`, `monochrome`, `duotone`, `duotone-alpha`,
+//! `px`): parsed here, applied to the resized image in one fixed order (tone, colour, inversion,
+//! colour effects, sharpening, pixelation), each a libvips operation that
+//! `tests/api/imgix_rendering.rs` repeats with the `vips` command. imgix publishes ranges but not
+//! formulas; the formulas assetd uses are in the README's API notes.
 
 use super::{
-    params::{boolean, number, ParamError},
+    params::{boolean, number, Color, ParamError},
     vips::{Image, VipsError},
 };
+
+/// Rec. 601 luma: the grey the colour effects start from.
+const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// The classic sepia tone matrix (rows: red, green, blue out of red, green, blue in).
+const SEPIA: [[f64; 3]; 3] = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]];
 
 /// The adjustments a URL asks for; the default changes nothing.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -29,11 +36,33 @@ pub struct Adjustments {
     pub sharp: f64,
     /// Pixelation, 0–100: blocks of `px` × `px` pixels, each its average.
     pub px: u32,
+    /// Sepia, 0–100: how far towards the sepia tone matrix.
+    pub sepia: u32,
+    /// Monochrome: the luma mapped from black to this colour; its alpha is the effect's strength.
+    pub monochrome: Option<Color>,
+    /// Duotone: the luma mapped from the first colour (shadows) to the second (highlights).
+    pub duotone: Option<(Color, Color)>,
+    /// `duotone-alpha`, 0–100 (default 100): the duotone's strength.
+    pub duotone_alpha: Option<u32>,
 }
 
 /// The parameters this module reads (all in [`super::RENDERED_PARAMS`]).
 #[cfg(test)]
-pub(super) const ADJUSTMENT_PARAMS: [&str; 9] = ["bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp", "px"];
+pub(super) const ADJUSTMENT_PARAMS: [&str; 13] = [
+    "bri",
+    "con",
+    "exp",
+    "gam",
+    "sat",
+    "hue",
+    "invert",
+    "sharp",
+    "px",
+    "sepia",
+    "monochrome",
+    "duotone",
+    "duotone-alpha",
+];
 
 impl Adjustments {
     /// Applies `key` (a canonical imgix name); false when it is not an adjustment.
@@ -49,6 +78,15 @@ impl Adjustments {
             "invert" => self.invert = boolean(key, value)?,
             "sharp" => self.sharp = number(key, value)?.clamp(0.0, 100.0),
             "px" => self.px = number(key, value)?.round().clamp(0.0, 100.0) as u32,
+            "sepia" => self.sepia = number(key, value)?.round().clamp(0.0, 100.0) as u32,
+            "monochrome" => self.monochrome = Some(Color::parse(key, value)?),
+            "duotone" => {
+                let Some((shadows, highlights)) = value.split_once(',') else {
+                    return Err(ParamError::new(key, "expected two colours, shadows,highlights"));
+                };
+                self.duotone = Some((Color::parse(key, shadows.trim())?, Color::parse(key, highlights.trim())?));
+            }
+            "duotone-alpha" => self.duotone_alpha = Some(number(key, value)?.round().clamp(0.0, 100.0) as u32),
             _ => return Ok(false),
         }
         Ok(true)
@@ -67,11 +105,23 @@ impl Adjustments {
         if self.invert {
             pairs.push(("invert", "1".into()));
         }
+        if let Some((shadows, highlights)) = self.duotone {
+            pairs.push(("duotone", format!("{shadows},{highlights}")));
+            if let Some(alpha) = self.duotone_alpha.filter(|a| *a != 100) {
+                pairs.push(("duotone-alpha", alpha.to_string()));
+            }
+        }
+        if let Some(color) = self.monochrome {
+            pairs.push(("monochrome", color.to_string()));
+        }
         if self.px > 1 {
             pairs.push(("px", self.px.to_string()));
         }
         if self.sat != 0 {
             pairs.push(("sat", self.sat.to_string()));
+        }
+        if self.sepia > 0 {
+            pairs.push(("sepia", self.sepia.to_string()));
         }
         if self.sharp > 0.0 {
             pairs.push(("sharp", format!("{}", self.sharp)));
@@ -120,6 +170,9 @@ impl Adjustments {
         if self.invert {
             image = image.linear(&per_band(-1.0, 1.0), &per_band(255.0, 0.0))?;
         }
+        for (matrix, offset) in self.colour_effects() {
+            image = image.on_colour_bands(|colour| colour.recomb(&matrix)?.linear(&[1.0; 3], &offset))?;
+        }
         if self.sharp > 0.0 {
             let slope = self.sharp / 10.0;
             image = image.on_colour_bands(|colour| colour.sharpen(1.0, slope))?;
@@ -128,6 +181,40 @@ impl Adjustments {
             image = pixelate(image, self.px)?;
         }
         Ok(image)
+    }
+}
+
+impl Adjustments {
+    /// `sepia`, then `monochrome`, then `duotone`, each as `matrix × rgb + offset`, mixed with the
+    /// unchanged colour by its strength `k`: `((1 − k)·I + k·M) × rgb + k·offset`.
+    fn colour_effects(&self) -> Vec<([[f64; 3]; 3], [f64; 3])> {
+        let mut effects = Vec::new();
+        let mix = |k: f64, effect: [[f64; 3]; 3], offset: [f64; 3]| {
+            let mut matrix = [[0.0; 3]; 3];
+            for (i, row) in matrix.iter_mut().enumerate() {
+                for (j, value) in row.iter_mut().enumerate() {
+                    *value = (1.0 - k) * f64::from(u8::from(i == j)) + k * effect[i][j];
+                }
+            }
+            (matrix, offset.map(|o| k * o))
+        };
+        // Each output channel: `low + (high − low) × luma / 255`.
+        let ramp = |low: [f64; 3], high: [f64; 3]| {
+            let matrix: [[f64; 3]; 3] = std::array::from_fn(|i| LUMA.map(|w| w * (high[i] - low[i]) / 255.0));
+            (matrix, low)
+        };
+        if self.sepia > 0 {
+            effects.push(mix(f64::from(self.sepia) / 100.0, SEPIA, [0.0; 3]));
+        }
+        if let Some(color) = self.monochrome {
+            let (matrix, offset) = ramp([0.0; 3], color.rgb());
+            effects.push(mix(f64::from(color.a) / 255.0, matrix, offset));
+        }
+        if let Some((shadows, highlights)) = self.duotone {
+            let (matrix, offset) = ramp(shadows.rgb(), highlights.rgb());
+            effects.push(mix(f64::from(self.duotone_alpha.unwrap_or(100)) / 100.0, matrix, offset));
+        }
+        effects
     }
 }
 

@@ -228,7 +228,7 @@ impl Color {
 
     /// imgix colours: 3 (RGB), 4 (ARGB), 6 (RRGGBB) or 8 (AARRGGBB) hex digits, `#` optional, or a
     /// few CSS names.
-    fn parse(param: &'static str, value: &str) -> Result<Color, ParamError> {
+    pub(super) fn parse(param: &'static str, value: &str) -> Result<Color, ParamError> {
         let named = match value.to_ascii_lowercase().as_str() {
             "white" => Some("fff"),
             "black" => Some("000"),
@@ -335,39 +335,19 @@ pub struct TransformParams {
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
-pub const RENDERED_PARAMS: [&str; 32] = [
-    "w",
-    "h",
-    "max-w",
-    "max-h",
-    "fit",
-    "crop",
-    "fp-x",
-    "fp-y",
-    "fp-z",
-    "ar",
-    "rect",
-    "dpr",
-    "fm",
-    "auto",
-    "q",
-    "blur",
-    "bg",
+#[rustfmt::skip]
+pub const RENDERED_PARAMS: [&str; 36] = [
+    // size, focal point, pixel density, format
+    "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q",
     "lossless",
-    "orient",
-    "flip",
-    "rot",
-    "bri",
-    "con",
-    "exp",
-    "gam",
-    "sat",
-    "hue",
-    "invert",
-    "sharp",
-    "px",
-    "fill",
-    "fill-color",
+    // fill
+    "bg", "fill", "fill-color",
+    // rotation
+    "orient", "flip", "rot",
+    // adjustment
+    "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp",
+    // stylize
+    "blur", "px", "sepia", "monochrome", "duotone", "duotone-alpha",
 ];
 
 /// imgix parameters read when the answer is sent, not when it is rendered: `dl` (download it
@@ -584,6 +564,8 @@ mod tests {
             "invert" => "1",
             "fill" => "blur",
             "fill-color" => "f00",
+            "monochrome" => "f00",
+            "duotone" => "000080,ffff00",
             _ => "2",
         };
         assert!(error("fill=gen").message.contains("generative"));

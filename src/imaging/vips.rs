@@ -130,6 +130,8 @@ extern "C" {
         ...
     ) -> c_int;
     fn vips_gamma(input: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_image_new_matrix_from_array(width: c_int, height: c_int, array: *const f64, size: c_int) -> *mut VipsImage;
+    fn vips_recomb(input: *mut VipsImage, out: *mut *mut VipsImage, matrix: *mut VipsImage, ...) -> c_int;
     fn vips_insert(
         main: *mut VipsImage,
         sub: *mut VipsImage,
@@ -719,6 +721,18 @@ impl Image {
         let mut out = ptr::null_mut();
         // SAFETY: two live inputs of one size, null terminator.
         let rc = unsafe { vips_bandjoin2(changed.ptr(), alpha.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Each output band `i` is `Σ_j matrix[i][j] × band j` (3 × 3, floating point): colour mixing.
+    pub(crate) fn recomb(&self, matrix: &[[f64; 3]; 3]) -> Result<Image, VipsError> {
+        let flat: Vec<f64> = matrix.iter().flatten().copied().collect();
+        // SAFETY: `flat` holds the 9 doubles of a 3 × 3 matrix; libvips copies them.
+        let m = unsafe { vips_image_new_matrix_from_array(3, 3, flat.as_ptr(), 9) };
+        let m = owned(if m.is_null() { -1 } else { 0 }, m)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: two live images, null terminator.
+        let rc = unsafe { vips_recomb(self.ptr(), &mut out, m.ptr(), ptr::null::<c_char>()) };
         owned(rc, out)
     }
 

@@ -333,14 +333,20 @@ mod tests {
             "invert" => "1",
             "fill" => "blur",
             "fill-color" => "f00",
+            "monochrome" => "f00",
+            "duotone" => "000080,ffff00",
             "orient" => "6",
             "q" => "20",
             "dpr" => "2",
             _ => "30",
         };
         for name in crate::imaging::RENDERED_PARAMS {
-            // The focal point's parameters apply to focal-point crops.
-            let base = if name.starts_with("fp-") { format!("{base}&crop=focalpoint") } else { base.to_owned() };
+            // The focal point's parameters apply to focal-point crops, `duotone-alpha` to a duotone.
+            let base = match name {
+                "duotone-alpha" => format!("{base}&duotone=000,fff"),
+                _ if name.starts_with("fp-") => format!("{base}&crop=focalpoint"),
+                _ => base.to_owned(),
+            };
             let with = format!("{base}&{name}={}", sample(name));
             assert_ne!(key(&with, None), key(&base, None), "{with}");
         }

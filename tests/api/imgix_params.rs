@@ -57,6 +57,10 @@ fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
         "sharp" => ("sharp=80", Check::Changed("q=75")),
         "px" => ("px=8", Check::Changed("q=75")),
         "fill" => ("w=100&h=100&fit=fill&fill=blur&fm=png", Check::Size(100, 100)),
+        "sepia" => ("sepia=80", Check::Changed("q=75")),
+        "monochrome" => ("monochrome=00f", Check::Changed("q=75")),
+        "duotone" => ("duotone=000,fff", Check::Changed("q=75")),
+        "duotone-alpha" => ("duotone=000,f00&duotone-alpha=40", Check::Changed("duotone=000,f00")),
         "fill-color" => ("w=100&h=100&fit=fill&fill-color=00f&fm=png", Check::Corner([0, 0, 255])),
         _ => return None,
     })

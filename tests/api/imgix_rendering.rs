@@ -302,3 +302,52 @@ async fn fill_blur_and_fill_color_paint_the_canvas() {
     assert_eq!(generative.status, StatusCode::BAD_REQUEST);
     assert!(String::from_utf8_lossy(&generative.bytes).contains("generative"));
 }
+
+/// `sepia`, `monochrome`, `duotone` (+ `duotone-alpha`): each a colour matrix on the picture's
+/// colour (`vips recomb`) plus an offset, as the README gives them, within 3 levels.
+#[tokio::test]
+async fn colour_effects_match_vips_recomb() {
+    let source = source().await;
+    let luma = [0.299, 0.587, 0.114];
+    let ramp = |low: [f64; 3], high: [f64; 3]| -> String {
+        let rows: Vec<String> = (0..3)
+            .map(|i| luma.iter().map(|w| (w * (high[i] - low[i]) / 255.0).to_string()).collect::<Vec<_>>().join(" "))
+            .collect();
+        format!("3 3\n{}\n", rows.join("\n"))
+    };
+    let sepia = "3 3\n0.393 0.769 0.189\n0.349 0.686 0.168\n0.272 0.534 0.131\n".to_owned();
+    let cases = [
+        ("sepia=100", sepia, "0 0 0"),
+        ("monochrome=ff0000", ramp([0.0; 3], [255.0, 0.0, 0.0]), "0 0 0"),
+        ("duotone=000080,ffff00", ramp([0.0, 0.0, 128.0], [255.0, 255.0, 0.0]), "0 0 128"),
+    ];
+    for (query, matrix, offset) in cases {
+        let got = source.render(&format!("{query}&fm=png")).await;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("in.png"), png(&quadrants())).unwrap();
+        std::fs::write(dir.path().join("m.mat"), matrix).unwrap();
+        vips(
+            dir.path(),
+            &[&["recomb", "in.png", "t.v", "m.mat"], &["linear", "t.v", "out.png", "1 1 1", offset, "--uchar"]],
+        );
+        let expected = image::open(dir.path().join("out.png")).unwrap().to_rgb8();
+        let (mean, max) = difference(&got, &expected);
+        assert!(mean <= 0.5 && max <= 3, "{query}: mean {mean}, max {max} (tolerance: 3 levels)");
+    }
+    let red = |image: &RgbImage| image.get_pixel(10, 10).0;
+    let [r, g, b] = red(&source.render("sepia=100&fm=png").await);
+    assert!(r > g && g > b, "sepia is brown: {:?}", [r, g, b]);
+    let [r, g, b] = red(&source.render("monochrome=ff0000&fm=png").await);
+    assert!(r > 0 && g == 0 && b == 0, "monochrome red: {:?}", [r, g, b]);
+    // Half strength: halfway between the picture and the full duotone.
+    let full = source.render("duotone=000080,ffff00&fm=png").await;
+    let half = source.render("duotone=000080,ffff00&duotone-alpha=50&fm=png").await;
+    let original = source.render("fm=png").await;
+    let midway = RgbImage::from_fn(WIDTH, HEIGHT, |x, y| {
+        let (a, b) = (original.get_pixel(x, y).0, full.get_pixel(x, y).0);
+        Rgb(std::array::from_fn(|i| ((u16::from(a[i]) + u16::from(b[i])) / 2) as u8))
+    });
+    let (mean, _) = difference(&half, &midway);
+    assert!(mean <= 1.0, "duotone-alpha=50: mean difference {mean} from halfway");
+    assert_eq!(source.get("duotone=ff0000").await.status, StatusCode::BAD_REQUEST);
+}

@@ -234,6 +234,22 @@ pub(super) fn transform_params() -> Vec<Value> {
         query("invert", "inverts the colours", json!({ "enum": ["0", "1", "true", "false"] })),
         query("sharp", "sharpening 0–100: unsharp mask, slope sharp/10", json!({ "type": "number", "minimum": 0 })),
         query("px", "pixelation 0–100: blocks of px × px pixels", json!({ "type": "integer", "minimum": 0 })),
+        query("sepia", "sepia 0–100: towards the sepia tone matrix", json!({ "type": "integer", "minimum": 0 })),
+        query(
+            "monochrome",
+            "luma from black to this colour (as bg; its alpha is the strength)",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "duotone",
+            "luma from the first colour (shadows) to the second (highlights): `c1,c2`",
+            json!({ "type": "string" }),
+        ),
+        query(
+            "duotone-alpha",
+            "the duotone's strength 0–100 (default 100)",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
         query(
             "fill",
             "canvas of fit=fill/fillmax: `solid` (default) or `blur` (the picture, enlarged and blurred)",

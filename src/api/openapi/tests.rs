@@ -54,6 +54,8 @@ fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
         "invert" => "1",
         "fill" => "blur",
         "fill-color" => "f00",
+        "monochrome" => "f00",
+        "duotone" => "000080,ffff00",
         _ => "2",
     };
     for parameter in transform_params() {
