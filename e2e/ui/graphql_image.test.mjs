@@ -3,7 +3,7 @@
 // `chromium`, driven by playwright-core). A 1600×1000 JPEG is uploaded with the CMA client and
 // its responsiveImage asked for through @datocms/cda-client, cropped (`fit: crop, w: 600, h: 400,
 // auto: format`) and without parameters. The page, https://app.test/, is answered by Playwright;
-// its script is react + react-datocms bundled by esbuild into a temp dir. Each component renders
+// its script is react + react-datocms bundled by esbuild (in memory). Each component renders
 // each answer on its own page at two viewport widths, with its requests to assetd held first:
 // - the <source>/<img> attributes are the answer's (srcSet, webpSrcSet, src, sizes, alt, title);
 // - while the image is held, the placeholder is the answer's `base64` (<Image>: a visible <img>
@@ -25,9 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { executeQuery } from '@datocms/cda-client';
-import * as esbuild from 'esbuild';
 import { E2E_DIR, getBytes, jpegSize, sleep, useServer } from '../harness.mjs';
-import { launchChromium } from './chromium.mjs';
+import { bundlePage, launchChromium } from './chromium.mjs';
 
 const SITE = 'https://app.test';
 const T = { timeout: 120000 };
@@ -86,18 +85,7 @@ const srv = useServer({}, async (ctx) => {
     }`, { token: ctx.token, variables: { id: ctx.upload.id }, graphqlEndpointUrl: `${ctx.baseUrl}/graphql` });
   ctx.images = answer.upload;
 
-  const built = await esbuild.build({
-    stdin: { contents: ENTRY, loader: 'jsx', resolveDir: E2E_DIR, sourcefile: 'image.jsx' },
-    bundle: true,
-    format: 'esm',
-    jsx: 'automatic',
-    target: 'chrome120',
-    define: { 'process.env.NODE_ENV': '"production"' },
-    outfile: path.join(tmp, 'site', 'image.js'),
-    logLevel: 'silent',
-  });
-  assert.deepEqual(built.errors, []);
-  bundle = fs.readFileSync(path.join(tmp, 'site', 'image.js'), 'utf8');
+  bundle = await bundlePage(ENTRY, E2E_DIR, 'image.jsx');
 
   ({ context, userDataDir } = await launchChromium('graphql-image', { deviceScaleFactor: DPR }));
   // assetd is on 127.0.0.1, a loopback address, which Chromium's Local Network Access keeps from a

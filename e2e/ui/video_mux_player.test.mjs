@@ -5,7 +5,7 @@
 // stream./image.assetd.test:443 to nginx's port (--host-resolver-rules; every other name resolves
 // nowhere) and trusts that one certificate by its key (--ignore-certificate-errors-spki-list).
 // The page, https://www.assetd.test/, is answered by Playwright; its script is react-datocms with
-// Mux Player, bundled by esbuild into a temp dir. Playback passes 2 s with no error; the master
+// Mux Player, bundled by esbuild (in memory). Playback passes 2 s with no error; the master
 // playlist, a rung's playlist and segments and the subtitle track came from
 // https://stream.assetd.test/, the poster and the storyboard from https://image.assetd.test/;
 // nothing went to Mux (mux.com, litix.io).
@@ -18,9 +18,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
-import * as esbuild from 'esbuild';
 import { E2E_DIR, freePort, makeClip, sleep, startServer } from '../harness.mjs';
-import { launchChromium } from './chromium.mjs';
+import { bundlePage, launchChromium } from './chromium.mjs';
 
 const NGINX = process.env.NGINX_PATH ?? '/usr/sbin/nginx';
 const DOMAIN = 'assetd.test';
@@ -151,18 +150,7 @@ http {
   nginxExit = new Promise((resolve) => nginx.on('exit', resolve));
 
   // The page's script, bundled as a front-end build would (React in production mode).
-  const built = await esbuild.build({
-    stdin: { contents: ENTRY, loader: 'jsx', resolveDir: E2E_DIR, sourcefile: 'player.jsx' },
-    bundle: true,
-    format: 'esm',
-    jsx: 'automatic',
-    target: 'chrome120',
-    define: { 'process.env.NODE_ENV': '"production"' },
-    outfile: path.join(tmp, 'site', 'player.js'),
-    logLevel: 'silent',
-  });
-  assert.deepEqual(built.errors, []);
-  bundle = fs.readFileSync(path.join(tmp, 'site', 'player.js'), 'utf8');
+  bundle = await bundlePage(ENTRY, E2E_DIR, 'player.jsx');
 
   for (let tries = 0; ; tries++) {
     if (nginx.exitCode !== null) assert.fail(`nginx exited: ${nginxStderr}${nginxLog()}`);

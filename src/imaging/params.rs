@@ -544,36 +544,40 @@ fn rect(value: &str) -> Result<SourceRect, ParamError> {
     Ok(SourceRect { x: offset(x)?, y: offset(y)?, w: size(w)?, h: size(h)? })
 }
 
+/// A value each rendered parameter reads (for tests that walk [`RENDERED_PARAMS`]).
+#[cfg(test)]
+pub(crate) fn example_value(name: &str) -> &'static str {
+    match name {
+        "fit" => "crop",
+        "crop" => "focalpoint",
+        "fm" => "png",
+        "auto" => "format",
+        "ar" => "16:9",
+        "rect" => "0,0,10,10",
+        "bg" => "fff",
+        "lossless" => "true",
+        "fp-x" | "fp-y" => "0.5",
+        "flip" => "h",
+        "invert" => "1",
+        "fill" => "blur",
+        "fill-color" | "monochrome" => "f00",
+        "duotone" => "000080,ffff00",
+        _ => "2",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn every_rendered_param_is_read_and_no_other() {
-        let sample = |name: &str| match name {
-            "fit" => "crop",
-            "crop" => "focalpoint",
-            "fm" => "png",
-            "auto" => "format",
-            "ar" => "16:9",
-            "rect" => "0,0,10,10",
-            "bg" => "fff",
-            "lossless" => "true",
-            "fp-x" | "fp-y" => "0.5",
-            "flip" => "h",
-            "invert" => "1",
-            "fill" => "blur",
-            "fill-color" => "f00",
-            "monochrome" => "f00",
-            "duotone" => "000080,ffff00",
-            _ => "2",
-        };
         assert!(error("fill=gen").message.contains("generative"));
         for name in super::super::adjust::ADJUSTMENT_PARAMS {
             assert!(RENDERED_PARAMS.contains(&name), "{name}");
         }
         for name in RENDERED_PARAMS {
-            let query = format!("{name}={}", sample(name));
+            let query = format!("{name}={}", example_value(name));
             assert!(TransformParams::parse(&query).unwrap().is_some(), "{query} is read");
         }
         for other in ["ixlib", "skipDefaultOptimizations", "utm_source", "s64"] {

@@ -319,25 +319,16 @@ mod tests {
     #[test]
     fn every_rendered_parameter_is_part_of_the_key() {
         let base = "w=100&h=50&fit=crop";
+        // Values that differ from the base's and from the defaults.
         let sample = |name: &str| match name {
             "fit" => "fill",
             "crop" => "left",
-            "fm" => "png",
             "auto" => "compress",
-            "ar" => "2:1",
-            "rect" => "0,0,10,10",
-            "bg" => "f00",
-            "lossless" => "1",
             "fp-x" | "fp-y" => "0.1",
-            "flip" => "h",
-            "invert" => "1",
-            "fill" => "blur",
-            "fill-color" => "f00",
-            "monochrome" => "f00",
-            "duotone" => "000080,ffff00",
             "orient" => "6",
             "q" => "20",
-            "dpr" => "2",
+            "fm" | "ar" | "rect" | "bg" | "lossless" | "flip" | "invert" | "fill" | "fill-color" | "monochrome"
+            | "duotone" | "dpr" => crate::imaging::params::example_value(name),
             _ => "30",
         };
         for name in crate::imaging::RENDERED_PARAMS {

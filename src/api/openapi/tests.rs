@@ -40,24 +40,7 @@ fn required_names_are_names_the_handler_takes() {
 
 #[test]
 fn every_documented_rendering_parameter_is_one_the_parser_renders_with() {
-    let example = |name: &str| match name {
-        "fit" => "crop",
-        "crop" => "top",
-        "ar" => "16:9",
-        "rect" => "0,0,10,10",
-        "fm" => "webp",
-        "auto" => "format",
-        "bg" => "fff",
-        "lossless" => "1",
-        "fp-x" | "fp-y" => "0.5",
-        "flip" => "h",
-        "invert" => "1",
-        "fill" => "blur",
-        "fill-color" => "f00",
-        "monochrome" => "f00",
-        "duotone" => "000080,ffff00",
-        _ => "2",
-    };
+    let example = crate::imaging::params::example_value;
     for parameter in transform_params() {
         let name = parameter["name"].as_str().unwrap_or_default();
         let parsed = TransformParams::parse(&format!("{name}={}", example(name)));
