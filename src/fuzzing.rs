@@ -164,6 +164,13 @@ fn check_ranges(p: &TransformParams) {
     }
     assert!((0..360).contains(&a.hue) && (0.0..=100.0).contains(&a.sharp) && a.px <= 100, "{p:?}");
     assert!(a.sepia <= 100 && a.duotone_alpha.is_none_or(|d| d <= 100), "{p:?}");
+    let n = &p.animation;
+    assert!(n.frames.is_none_or(|(first, last)| first >= 1 && last.is_none_or(|l| l >= first)), "{p:?}");
+    assert!(n.loop_count.is_none_or(|l| l <= 65_535), "{p:?}");
+    for pages in [1, 7] {
+        let kept = n.pages(pages);
+        assert!(!kept.is_empty() && kept.iter().all(|page| *page < pages), "{p:?}: {kept:?}");
+    }
 }
 
 fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {

@@ -16,6 +16,7 @@
 
 mod adjust;
 mod allocator;
+mod animation;
 pub mod geometry;
 pub mod imgix_catalog;
 mod imgix_table;

@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use super::{adjust::Adjustments, imgix_catalog};
+use super::{adjust::Adjustments, animation::AnimationParams, imgix_catalog};
 
 /// The largest width or height assetd renders (imgix's own limit).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -161,6 +161,10 @@ pub enum OutputFormat {
     Webp,
     Avif,
     Gif,
+    /// `mp4`: H.264 video of an animated GIF or WebP.
+    Mp4,
+    /// `webm`: VP9 video of an animated GIF or WebP.
+    Webm,
 }
 
 impl OutputFormat {
@@ -173,7 +177,9 @@ impl OutputFormat {
             "webp" => OutputFormat::Webp,
             "avif" => OutputFormat::Avif,
             "gif" => OutputFormat::Gif,
-            "jp2" | "jxr" | "json" | "mp4" | "webm" | "blurhash" => {
+            "mp4" => OutputFormat::Mp4,
+            "webm" => OutputFormat::Webm,
+            "jp2" | "jxr" | "json" | "blurhash" | "spritesheet" => {
                 return Err(bad("fm", format!("output format `{value}` is not supported")))
             }
             other => return Err(bad("fm", format!("unknown output format `{other}`"))),
@@ -189,6 +195,8 @@ impl OutputFormat {
             OutputFormat::Webp => "webp",
             OutputFormat::Avif => "avif",
             OutputFormat::Gif => "gif",
+            OutputFormat::Mp4 => "mp4",
+            OutputFormat::Webm => "webm",
         }
     }
 
@@ -199,12 +207,19 @@ impl OutputFormat {
             OutputFormat::Webp => "image/webp",
             OutputFormat::Avif => "image/avif",
             OutputFormat::Gif => "image/gif",
+            OutputFormat::Mp4 => "video/mp4",
+            OutputFormat::Webm => "video/webm",
         }
     }
 
     /// Whether the format stores transparency.
     pub fn has_alpha(self) -> bool {
-        !matches!(self, OutputFormat::Jpeg | OutputFormat::ProgressiveJpeg)
+        !matches!(self, OutputFormat::Jpeg | OutputFormat::ProgressiveJpeg | OutputFormat::Mp4 | OutputFormat::Webm)
+    }
+
+    /// Whether the result is a video (made by ffmpeg from an animation's frames).
+    pub fn is_video(self) -> bool {
+        matches!(self, OutputFormat::Mp4 | OutputFormat::Webm)
     }
 
     /// Whether `q` means anything for this format.
@@ -331,12 +346,14 @@ pub struct TransformParams {
     pub fill: Fill,
     /// `fill-color`: the canvas colour of `fill=solid` (before `bg`).
     pub fill_color: Option<Color>,
+    /// `frame`, `reverse`, `loop`.
+    pub animation: AnimationParams,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
 #[rustfmt::skip]
-pub const RENDERED_PARAMS: [&str; 36] = [
+pub const RENDERED_PARAMS: [&str; 39] = [
     // size, focal point, pixel density, format
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q",
     "lossless",
@@ -348,6 +365,8 @@ pub const RENDERED_PARAMS: [&str; 36] = [
     "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp",
     // stylize
     "blur", "px", "sepia", "monochrome", "duotone", "duotone-alpha",
+    // animation
+    "frame", "reverse", "loop",
 ];
 
 /// imgix parameters read when the answer is sent, not when it is rendered: `dl` (download it
@@ -441,6 +460,7 @@ impl TransformParams {
             "rot" => self.rot = number("rot", value)?.rem_euclid(360.0),
             "fill" => self.fill = Fill::parse(value)?,
             "fill-color" => self.fill_color = Some(Color::parse("fill-color", value)?),
+            other if self.animation.set(other, value)? => {}
             other => return self.adjust.set(other, value),
         }
         Ok(true)
@@ -558,7 +578,7 @@ pub(crate) fn example_value(name: &str) -> &'static str {
         "lossless" => "true",
         "fp-x" | "fp-y" => "0.5",
         "flip" => "h",
-        "invert" => "1",
+        "invert" | "reverse" => "1",
         "fill" => "blur",
         "fill-color" | "monochrome" => "f00",
         "duotone" => "000080,ffff00",
@@ -573,7 +593,8 @@ mod tests {
     #[test]
     fn every_rendered_param_is_read_and_no_other() {
         assert!(error("fill=gen").message.contains("generative"));
-        for name in super::super::adjust::ADJUSTMENT_PARAMS {
+        for name in super::super::adjust::ADJUSTMENT_PARAMS.into_iter().chain(super::super::animation::ANIMATION_PARAMS)
+        {
             assert!(RENDERED_PARAMS.contains(&name), "{name}");
         }
         for name in RENDERED_PARAMS {

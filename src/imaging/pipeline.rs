@@ -1,13 +1,16 @@
 //! Runs one transform: open the original, execute the [`Plan`], encode. Blocking and CPU-bound:
 //! call it from `spawn_blocking`, under the service's concurrency bound.
 
-use std::{path::Path, time::Instant};
+use std::{
+    path::{Path, PathBuf},
+    time::Instant,
+};
 
 use super::{
     geometry::{self, Canvas, Padding, Plan},
     memory::{Encoder, Footprint, SourceKind},
     params::{Color, Fill, OutputFormat, ParamError, TransformParams, COMPRESS_QUALITY, DEFAULT_QUALITY},
-    vips::{Encoding, Image, LoadOptions, VipsError},
+    vips::{Encoding, Image, LoadOptions, Timing, VipsError},
     webp::{self, WebpError, WebpOptions},
 };
 
@@ -106,7 +109,19 @@ pub struct Planned {
     orientation: u8,
     shrink: u32,
     format: OutputFormat,
+    frames: Frames,
     footprint: Footprint,
+}
+
+/// Which pages of the source the result is made of.
+#[derive(Debug, Clone, PartialEq)]
+enum Frames {
+    /// The first page, opened alone: every still source, and animated ones made into stills.
+    First,
+    /// Another page (0-based) of an animated source, as a still (`frame`).
+    Page(u32),
+    /// An animation of these pages (0-based, in the order they play), playing with `timing`.
+    Animated { pages: Vec<u32>, timing: Timing },
 }
 
 impl Planned {
@@ -115,7 +130,15 @@ impl Planned {
         self.footprint.estimate()
     }
 
-    /// The size of the image this plan produces.
+    /// Frames in the result (1 for a still).
+    pub fn frames(&self) -> u32 {
+        match &self.frames {
+            Frames::Animated { pages, .. } => u32::try_from(pages.len()).unwrap_or(u32::MAX),
+            _ => 1,
+        }
+    }
+
+    /// The size of the image this plan produces (of one frame, for an animation).
     pub fn output_size(&self) -> (u32, u32) {
         self.plan.output_size()
     }
@@ -130,8 +153,9 @@ impl Planned {
 /// [`max_output_pixels`]) and estimates the memory the transform will take.
 pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) -> Result<Planned, TransformError> {
     let header = Image::open(path, LoadOptions::default()).map_err(decode_error)?;
-    // One page is opened (the first frame), but every frame counts towards the limit.
-    let pixels = u64::from(header.width()) * u64::from(header.height()) * u64::from(header.pages());
+    // Every frame counts towards the limit.
+    let pages = header.pages();
+    let pixels = u64::from(header.width()) * u64::from(header.height()) * u64::from(pages);
     if pixels > limits.max_input_pixels {
         return Err(TransformError::TooLarge { pixels, limit: limits.max_input_pixels });
     }
@@ -143,22 +167,36 @@ pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) ->
     let source_bands = header.bands();
     drop(header);
     let format = recipe.format.unwrap_or_else(|| default_format(source_mime, has_alpha));
-    let max_pixels = max_output_pixels(format, limits);
-    let plan = geometry::plan(width, height, &recipe.params, recipe.focal_point, max_pixels, limits.max_upscale)?;
-    let shrink = match source_mime {
-        "image/jpeg" | "image/webp" => load_shrink(&plan),
+    let animated_source = matches!(source_mime, "image/gif" | "image/webp") && pages > 1;
+    let frames = if animated_source { choose_frames(path, &recipe.params, format, pages)? } else { Frames::First };
+    if format.is_video() && !matches!(frames, Frames::Animated { .. }) {
+        let message = format!("`{}` is made from an animated GIF or WebP (of more than one frame)", format.as_str());
+        return Err(TransformError::Params(ParamError::new("fm", message)));
+    }
+    let frame_count = match &frames {
+        Frames::Animated { pages, .. } => u32::try_from(pages.len()).unwrap_or(u32::MAX).max(1),
         _ => 1,
     };
+    // An animation's frames share the output limit (width × height × frames).
+    let max_pixels = max_output_pixels(format, limits).min(limits.max_output_pixels / u64::from(frame_count)).max(1);
+    let plan = geometry::plan(width, height, &recipe.params, recipe.focal_point, max_pixels, limits.max_upscale)?;
+    let shrink = match (source_mime, &frames) {
+        ("image/jpeg" | "image/webp", Frames::First) => load_shrink(&plan),
+        _ => 1,
+    };
+    // Pages other than the first are read from all of them, decoded whole.
+    let whole_strip = frames != Frames::First;
+    let stacked = |(w, h): (u32, u32), n: u32| (w, h.saturating_mul(n));
     let footprint = Footprint {
         source: source_kind(source_mime),
-        decoded: (width.div_ceil(shrink), height.div_ceil(shrink)),
+        decoded: stacked((width.div_ceil(shrink), height.div_ceil(shrink)), if whole_strip { pages } else { 1 }),
         source_bands,
-        random_access: needs_random_access(orientation, &recipe.params),
-        region: (plan.region.width.div_ceil(shrink), plan.region.height.div_ceil(shrink)),
-        resized: plan.resized,
+        random_access: whole_strip || needs_random_access(orientation, &recipe.params),
+        region: stacked((plan.region.width.div_ceil(shrink), plan.region.height.div_ceil(shrink)), frame_count),
+        resized: stacked(plan.resized, frame_count),
         in_memory_resize: in_memory_resize(&plan, shrink),
         smart_crop: plan.smart_crop.is_some(),
-        output: plan.output_size(),
+        output: stacked(plan.output_size(), frame_count),
         bands: if has_alpha || plan.canvas.is_some() { 4 } else { 3 },
         encoder: encoder_kind(format, &recipe.params),
     };
@@ -170,7 +208,33 @@ pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) ->
         orientation,
         shrink,
         format,
+        frames,
         footprint,
+    })
+}
+
+/// The pages of an animated source (`pages` of them) a transform keeps: an animation when the
+/// output format animates (GIF, WebP) and more than one page is kept (all, or the `frame`
+/// stretch), else one page as a still (the first, or `frame`'s).
+fn choose_frames(
+    path: &Path,
+    params: &TransformParams,
+    format: OutputFormat,
+    pages: u32,
+) -> Result<Frames, TransformError> {
+    let kept = params.animation.pages(pages);
+    let animates = matches!(format, OutputFormat::Gif | OutputFormat::Webp) || format.is_video();
+    if animates && kept.len() > 1 {
+        let strip =
+            Image::open(path, LoadOptions { all_pages: true, ..LoadOptions::default() }).map_err(decode_error)?;
+        let source = strip.timing(pages);
+        let delays = kept.iter().map(|page| source.delays.get(*page as usize).copied().unwrap_or(0)).collect();
+        let loop_count = params.animation.plays().unwrap_or(source.loop_count);
+        return Ok(Frames::Animated { pages: kept, timing: Timing { delays, loop_count } });
+    }
+    Ok(match kept.first() {
+        Some(0) | None => Frames::First,
+        Some(page) => Frames::Page(*page),
     })
 }
 
@@ -197,18 +261,115 @@ pub const MAX_GIF_OUTPUT_PIXELS: u64 = 1920 * 1080;
 /// Renders a [`Planned`] transform of the original at `path`; work still running at `deadline`
 /// is stopped with [`TransformError::Timeout`].
 pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rendered, TransformError> {
-    let Planned { recipe, source_mime, plan, size: (width, height), orientation, shrink, format, .. } = planned;
-    let (orientation, shrink, format) = (*orientation, *shrink, *format);
-    let (width, height) = (*width, *height);
-    let base =
-        LoadOptions { random_access: needs_random_access(orientation, &recipe.params), ..LoadOptions::default() };
-    let options = match source_mime.as_str() {
-        "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..base },
-        "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..base },
-        _ => base,
+    if let Frames::Animated { pages, timing } = &planned.frames {
+        return render_animation(path, planned, pages, timing, deadline);
+    }
+    let (shrink, source_mime) = (planned.shrink, planned.source_mime.as_str());
+    let base = LoadOptions {
+        random_access: needs_random_access(planned.orientation, &planned.recipe.params),
+        ..LoadOptions::default()
     };
-    let mut image = Image::open(path, options).map_err(decode_error)?;
-    image = orient(image, orientation)?;
+    let image = match planned.frames {
+        Frames::Page(page) => {
+            let strip = Image::open(path, LoadOptions { random_access: true, all_pages: true, ..base })
+                .map_err(decode_error)?;
+            page_of(&strip, page)?
+        }
+        _ => {
+            let options = match source_mime {
+                "image/jpeg" if shrink > 1 => LoadOptions { jpeg_shrink: Some(shrink), ..base },
+                "image/webp" if shrink > 1 => LoadOptions { webp_scale: Some(1.0 / f64::from(shrink)), ..base },
+                _ => base,
+            };
+            Image::open(path, options).map_err(decode_error)?
+        }
+    };
+    let (image, pixels) = transform(image, planned)?;
+    encode(image, pixels, planned.format, &planned.recipe.params, deadline)
+}
+
+/// Page `page` (0-based) of an image opened with all its pages.
+fn page_of(strip: &Image, page: u32) -> Result<Image, TransformError> {
+    let page_height = strip.page_height().max(1);
+    let pages = (strip.height() / page_height).max(1);
+    strip.extract(0, page.min(pages - 1) * page_height, strip.width(), page_height).map_err(internal)
+}
+
+/// The frames of a video result (`fm=mp4`/`webm`), written into `dir` as PNG files with the
+/// ffconcat list of them and their delays (see [`crate::media::encode_frames`]); returns the
+/// list's path.
+pub fn render_frames(path: &Path, planned: &Planned, dir: &Path, deadline: Instant) -> Result<PathBuf, TransformError> {
+    let Frames::Animated { pages, timing } = &planned.frames else {
+        return Err(TransformError::Internal("a video is made from an animation".into()));
+    };
+    let options = LoadOptions { random_access: true, all_pages: true, ..LoadOptions::default() };
+    let strip = Image::open(path, options).map_err(decode_error)?;
+    let mut names = Vec::with_capacity(pages.len());
+    for (index, page) in pages.iter().enumerate() {
+        if Instant::now() >= deadline {
+            return Err(TransformError::Timeout);
+        }
+        // Opaque: `transform` flattens onto `bg` or white, as videos have no alpha.
+        let (frame, _) = transform(page_of(&strip, *page)?, planned)?;
+        let bytes = frame.prepared_for_save().map_err(internal)?.save(&FRAME_ENCODING).map_err(save_error)?;
+        let name = format!("frame-{index:05}.png");
+        std::fs::write(dir.join(&name), bytes).map_err(|e| TransformError::Internal(e.to_string()))?;
+        names.push(name);
+    }
+    let list = dir.join("frames.ffconcat");
+    std::fs::write(&list, crate::media::concat_list(&names, &timing.delays))
+        .map_err(|e| TransformError::Internal(e.to_string()))?;
+    Ok(list)
+}
+
+/// How [`render_frames`] writes frames: lossless and fast, for ffmpeg to read back at once.
+const FRAME_ENCODING: Encoding = Encoding::Png { palette: false, quality: 100, compression: 1 };
+
+/// An animated result: each kept page of the source through [`transform`], the frames stacked
+/// into one animation with the kept pages' delays, encoded as GIF or WebP.
+fn render_animation(
+    path: &Path,
+    planned: &Planned,
+    pages: &[u32],
+    timing: &Timing,
+    deadline: Instant,
+) -> Result<Rendered, TransformError> {
+    let options = LoadOptions { random_access: true, all_pages: true, ..LoadOptions::default() };
+    let strip = Image::open(path, options).map_err(decode_error)?;
+    let mut frames = Vec::with_capacity(pages.len());
+    for page in pages {
+        if Instant::now() >= deadline {
+            return Err(TransformError::Timeout);
+        }
+        let (frame, _) = transform(page_of(&strip, *page)?, planned)?;
+        frames.push(frame);
+    }
+    let animation = Image::animation(&frames, timing).map_err(internal)?;
+    let (width, height) = (animation.width(), frames[0].height());
+    drop(frames);
+    let bytes =
+        animation.prepared_for_save().map_err(internal)?.save(&animated_encoding(planned)).map_err(save_error)?;
+    Ok(Rendered { bytes, format: planned.format, width, height })
+}
+
+/// The encoder of an animated result.
+fn animated_encoding(planned: &Planned) -> Encoding {
+    match encoding(planned.format, &planned.recipe.params) {
+        Encoding::Webp { quality, lossless, effort } => Encoding::AnimatedWebp { quality, lossless, effort },
+        other => other,
+    }
+}
+
+/// An image's 8-bit pixels and their band count.
+type Pixels = (Vec<u8>, u32);
+
+/// Runs the plan on one decoded image (the source, or one frame of it): orientation, sRGB, the
+/// region, the resize, and every operation after it up to the flattening. Returns the result
+/// and, when an in-memory resize left them at hand and nothing changed them since, its pixels.
+fn transform(image: Image, planned: &Planned) -> Result<(Image, Option<Pixels>), TransformError> {
+    let Planned { recipe, plan, size: (width, height), orientation, format, .. } = planned;
+    let (width, height, format) = (*width, *height, *format);
+    let mut image = orient(image, *orientation)?;
     image = image.to_srgb().map_err(decode_error)?;
 
     // Shrink-on-load decoded a smaller image: map the plan's region onto it.
@@ -224,7 +385,7 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
     }
     let (rw, rh) = plan.resized;
     // The pixels of `image`, when an in-memory resize left them at hand (saves reading them back).
-    let mut pixels: Option<(Vec<u8>, u32)> = None;
+    let mut pixels: Option<Pixels> = None;
     if (rw, rh) != (image.width(), image.height()) {
         let largest = (u64::from(w) * u64::from(h)).max(u64::from(rw) * u64::from(rh));
         image = if largest <= IN_MEMORY_RESIZE_MAX_PIXELS {
@@ -270,6 +431,17 @@ pub fn render(path: &Path, planned: &Planned, deadline: Instant) -> Result<Rende
             pixels = None;
         }
     }
+    Ok((image, pixels))
+}
+
+/// Encodes the result of [`transform`] (its pixels, when at hand, spare WebP reading them back).
+fn encode(
+    image: Image,
+    pixels: Option<Pixels>,
+    format: OutputFormat,
+    params: &TransformParams,
+    deadline: Instant,
+) -> Result<Rendered, TransformError> {
     let (out_w, out_h) = (image.width(), image.height());
     let prepared = image.prepared_for_save().map_err(internal)?;
     let bytes = match encoding(format, params) {
@@ -321,6 +493,7 @@ fn encoder_kind(format: OutputFormat, params: &TransformParams) -> Encoder {
         Encoding::Png { palette, .. } => Encoder::Png { palette },
         Encoding::Webp { lossless, .. } => Encoder::Webp { lossless },
         Encoding::Avif { .. } => Encoder::Avif,
+        Encoding::AnimatedWebp { lossless, .. } => Encoder::Webp { lossless },
         Encoding::Gif => Encoder::Gif,
     }
 }
@@ -496,6 +669,8 @@ fn encoding(format: OutputFormat, params: &TransformParams) -> Encoding {
         OutputFormat::Webp => Encoding::Webp { quality, lossless: params.lossless, effort: 3 },
         OutputFormat::Avif => Encoding::Avif { quality, lossless: params.lossless, effort: 3 },
         OutputFormat::Gif => Encoding::Gif,
+        // Videos are encoded by ffmpeg from PNG frames.
+        OutputFormat::Mp4 | OutputFormat::Webm => FRAME_ENCODING,
     }
 }
 

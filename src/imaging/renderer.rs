@@ -183,6 +183,9 @@ impl Renderer {
         let planned = tokio::task::spawn_blocking(move || pipeline::plan(&header_path, &mime, &recipe, &limits))
             .await
             .map_err(|join| TransformError::Internal(join.to_string()))??;
+        if planned.format().is_video() {
+            return self.video_of_frames(path, planned, keep).await;
+        }
         let admission = self.admit(planned.memory_bytes()).await?;
         let deadline = std::time::Instant::now() + self.settings.timeout;
         self.blocking(
@@ -194,6 +197,52 @@ impl Renderer {
             kind,
         )
         .await
+    }
+
+    /// `fm=mp4`/`webm`: the animation's frames rendered into a scratch directory (under the plan's
+    /// slot and memory), then encoded by ffmpeg under a slot of its own, both within the timeout;
+    /// the video is at most [`media::video_animation::MAX_BYTES`], held against the budget.
+    async fn video_of_frames<K: Send + 'static>(
+        &self,
+        path: PathBuf,
+        planned: pipeline::Planned,
+        keep: K,
+    ) -> Result<Rendered, TransformError> {
+        let started = std::time::Instant::now();
+        let dir = Scratch(self.settings.tmp_dir.join(format!("frames-{}", uuid::Uuid::new_v4())));
+        tokio::fs::create_dir(&dir.0).await.map_err(|e| TransformError::Internal(e.to_string()))?;
+        let admission = self.admit(planned.memory_bytes()).await?;
+        let deadline = started + self.settings.timeout;
+        let (frames_dir, plan) = (dir.0.clone(), planned.clone());
+        let list = self
+            .blocking(
+                move || {
+                    let _keep = keep;
+                    pipeline::render_frames(&path, &plan, &frames_dir, deadline)
+                },
+                admission,
+                "frames",
+            )
+            .await?;
+        let format = planned.format();
+        let codec = if format == super::OutputFormat::Mp4 { media::FramesVideo::Mp4 } else { media::FramesVideo::Webm };
+        let video = dir.0.join(format!("video.{}", format.as_str()));
+        let admission = self.admit(media::video_animation::MAX_BYTES).await?;
+        let left = self.settings.timeout.saturating_sub(started.elapsed()).max(Duration::from_secs(1));
+        media::encode_frames(&self.settings.ffmpeg, &list, codec, &video, left).await.map_err(|error| match error {
+            media::MediaError::Decode(message) => TransformError::Internal(message),
+            media::MediaError::Timeout => TransformError::Timeout,
+            other => TransformError::Internal(other.to_string()),
+        })?;
+        let size = tokio::fs::metadata(&video).await.map_err(|e| TransformError::Internal(e.to_string()))?.len();
+        if size > media::video_animation::MAX_BYTES {
+            return Err(TransformError::OutputTooLarge { bytes: size, limit: media::video_animation::MAX_BYTES });
+        }
+        let bytes = tokio::fs::read(&video).await.map_err(|e| TransformError::Internal(e.to_string()))?;
+        drop(admission);
+        self.metrics.record_render("video", started.elapsed());
+        let (width, height) = planned.output_size();
+        Ok(Rendered { bytes, format, width: width & !1, height: height & !1 })
     }
 
     /// A transform slot and `bytes` of the memory budget (all of it at most), waiting in the
@@ -263,12 +312,13 @@ struct Admission {
     _memory: OwnedSemaphorePermit,
 }
 
-/// A file the renderer writes (a poster frame), removed when dropped.
+/// A file or directory the renderer writes (a poster frame, a video's frames), removed when dropped.
 struct Scratch(PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        if let Err(error) = std::fs::remove_file(&self.0) {
+        let removed = if self.0.is_dir() { std::fs::remove_dir_all(&self.0) } else { std::fs::remove_file(&self.0) };
+        if let Err(error) = removed {
             if error.kind() != std::io::ErrorKind::NotFound {
                 tracing::warn!(%error, path = %self.0.display(), "cannot remove a temporary file");
             }

@@ -86,6 +86,17 @@ extern "C" {
     fn vips_image_set_progress(image: *mut VipsImage, progress: c_int);
     fn vips_image_set_kill(image: *mut VipsImage, kill: c_int);
     fn vips_image_remove(image: *mut VipsImage, name: *const c_char) -> c_int;
+    fn vips_image_get_page_height(image: *mut VipsImage) -> c_int;
+    fn vips_image_get_int(image: *const VipsImage, name: *const c_char, out: *mut c_int) -> c_int;
+    fn vips_image_get_array_int(
+        image: *mut VipsImage,
+        name: *const c_char,
+        out: *mut *mut c_int,
+        n: *mut c_int,
+    ) -> c_int;
+    fn vips_image_set_int(image: *mut VipsImage, name: *const c_char, value: c_int);
+    fn vips_image_set_array_int(image: *mut VipsImage, name: *const c_char, array: *const c_int, n: c_int);
+    fn vips_arrayjoin(images: *mut *mut VipsImage, out: *mut *mut VipsImage, n: c_int, ...) -> c_int;
 
     fn vips_array_double_new(array: *const f64, n: c_int) -> *mut VipsArea;
     fn vips_area_unref(area: *mut VipsArea);
@@ -152,6 +163,7 @@ extern "C" {
     fn vips_pngsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
     fn vips_heifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
     fn vips_gifsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
+    fn vips_webpsave_buffer(input: *mut VipsImage, buf: *mut *mut c_void, len: *mut usize, ...) -> c_int;
 }
 
 // Enum values from the 8.14 headers.
@@ -254,6 +266,17 @@ pub(crate) struct LoadOptions {
     /// Random access instead of the default top-to-bottom streaming: needed by rotations (EXIF
     /// orientation), which read the source out of order; libvips then decodes it whole.
     pub(crate) random_access: bool,
+    /// GIF and WebP: every page (frame), stacked top to bottom (see [`Image::page_height`]),
+    /// instead of the first. Not combined with the scales above.
+    pub(crate) all_pages: bool,
+}
+
+/// How an animation plays: one delay per frame in milliseconds, and how many times it plays
+/// (0: for ever).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Timing {
+    pub(crate) delays: Vec<i32>,
+    pub(crate) loop_count: i32,
 }
 
 /// An owned reference to a libvips image.
@@ -332,6 +355,16 @@ impl Image {
                     FAIL_ON_TRUNCATED,
                     c"scale".as_ptr(),
                     scale,
+                    null,
+                ),
+                LoadOptions { all_pages: true, .. } => vips_image_new_from_file(
+                    name.as_ptr(),
+                    access,
+                    access_mode,
+                    fail_on,
+                    FAIL_ON_TRUNCATED,
+                    c"n".as_ptr(),
+                    -1 as c_int,
                     null,
                 ),
                 _ => vips_image_new_from_file(name.as_ptr(), access, access_mode, fail_on, FAIL_ON_TRUNCATED, null),
@@ -434,6 +467,69 @@ impl Image {
     pub(crate) fn pages(&self) -> u32 {
         // SAFETY: live image.
         u32::try_from(unsafe { vips_image_get_n_pages(self.ptr()) }).unwrap_or(1).max(1)
+    }
+
+    /// The height of one page of an image opened with [`LoadOptions::all_pages`] (its height
+    /// when it has one page).
+    pub(crate) fn page_height(&self) -> u32 {
+        // SAFETY: live image.
+        u32::try_from(unsafe { vips_image_get_page_height(self.ptr()) }).unwrap_or(0)
+    }
+
+    /// The animation's timing as its loader read it: `pages` delays (as the file gives them, 100 ms
+    /// where it gives none) and the loop count (0 where absent).
+    pub(crate) fn timing(&self, pages: u32) -> Timing {
+        let mut delays = vec![DEFAULT_DELAY_MS; pages as usize];
+        let mut loop_count: c_int = 0;
+        // SAFETY: live image, NUL-terminated names; libvips points `array` at `n` ints it owns,
+        // copied here before the image is touched again.
+        unsafe {
+            let mut array: *mut c_int = ptr::null_mut();
+            let mut n: c_int = 0;
+            if self.has_field(c"delay")
+                && vips_image_get_array_int(self.ptr(), c"delay".as_ptr(), &mut array, &mut n) == 0
+                && !array.is_null()
+            {
+                let given = std::slice::from_raw_parts(array, usize::try_from(n).unwrap_or(0));
+                for (delay, value) in delays.iter_mut().zip(given) {
+                    *delay = (*value).max(0);
+                }
+            }
+            if self.has_field(c"loop") {
+                vips_image_get_int(self.ptr(), c"loop".as_ptr(), &mut loop_count);
+            }
+        }
+        Timing { delays, loop_count: loop_count.max(0) }
+    }
+
+    /// `frames` (each the same size) stacked top to bottom as one animation that plays with
+    /// `timing` (one delay per frame).
+    pub(crate) fn animation(frames: &[Image], timing: &Timing) -> Result<Image, VipsError> {
+        let first = frames.first().ok_or_else(|| VipsError("an animation needs a frame".into()))?;
+        let page_height = first.height();
+        let mut pointers: Vec<*mut VipsImage> = frames.iter().map(Image::ptr).collect();
+        let n = c_int::try_from(pointers.len()).map_err(|_| VipsError("too many frames".into()))?;
+        let mut out = ptr::null_mut();
+        // SAFETY: `pointers` holds `n` live images that outlive the call (libvips references
+        // what it keeps); int option, null terminator.
+        let rc = unsafe {
+            vips_arrayjoin(pointers.as_mut_ptr(), &mut out, n, c"across".as_ptr(), 1 as c_int, ptr::null::<c_char>())
+        };
+        let joined = owned(rc, out)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, null terminator.
+        let rc = unsafe { vips_copy(joined.ptr(), &mut out, ptr::null::<c_char>()) };
+        let image = owned(rc, out)?;
+        let delays_len = c_int::try_from(timing.delays.len()).map_err(|_| VipsError("too many frames".into()))?;
+        // SAFETY: the copy is ours alone, not yet shared with any pipeline; libvips copies the array.
+        unsafe {
+            vips_image_set_int(image.ptr(), c"page-height".as_ptr(), c_int_of(page_height));
+            vips_image_set_array_int(image.ptr(), c"delay".as_ptr(), timing.delays.as_ptr(), delays_len);
+            vips_image_set_int(image.ptr(), c"loop".as_ptr(), timing.loop_count);
+            // The GIF loader's older centisecond field would otherwise contradict `delay`.
+            vips_image_remove(image.ptr(), c"gif-delay".as_ptr());
+        }
+        Ok(image)
     }
 
     /// EXIF orientation, 1–8 (1 when absent).
@@ -822,8 +918,8 @@ impl Image {
         Ok(image)
     }
 
-    /// Encodes the image (computing its pixels) and returns the bytes. WebP is not encoded here
-    /// but by [`super::webp`] (a newer libwebp).
+    /// Encodes the image (computing its pixels) and returns the bytes. WebP stills are not encoded
+    /// here but by [`super::webp`] (a newer libwebp); animated WebP is.
     pub(crate) fn save(&self, encoding: &Encoding) -> Result<Vec<u8>, VipsError> {
         let mut buf: *mut c_void = ptr::null_mut();
         let mut len: usize = 0;
@@ -879,6 +975,20 @@ impl Image {
                     null,
                 ),
                 Encoding::Webp { .. } => return Err(VipsError("WebP is encoded by imaging::webp".into())),
+                Encoding::AnimatedWebp { quality, lossless, effort } => vips_webpsave_buffer(
+                    self.ptr(),
+                    &mut buf,
+                    &mut len,
+                    c"Q".as_ptr(),
+                    c_int_of(quality),
+                    c"lossless".as_ptr(),
+                    c_int::from(lossless),
+                    c"effort".as_ptr(),
+                    c_int_of(effort),
+                    strip,
+                    1 as c_int,
+                    null,
+                ),
                 Encoding::Gif => vips_gifsave_buffer(self.ptr(), &mut buf, &mut len, strip, 1 as c_int, null),
             }
         };
@@ -902,12 +1012,37 @@ impl Image {
 /// Encoder settings for [`Image::save`].
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Encoding {
-    Jpeg { quality: u32, progressive: bool, optimize: bool },
-    Png { palette: bool, quality: u32, compression: u32 },
-    Webp { quality: u32, lossless: bool, effort: u32 },
-    Avif { quality: u32, lossless: bool, effort: u32 },
+    Jpeg {
+        quality: u32,
+        progressive: bool,
+        optimize: bool,
+    },
+    Png {
+        palette: bool,
+        quality: u32,
+        compression: u32,
+    },
+    Webp {
+        quality: u32,
+        lossless: bool,
+        effort: u32,
+    },
+    Avif {
+        quality: u32,
+        lossless: bool,
+        effort: u32,
+    },
+    /// An animation (the image's `page-height`, `delay` and `loop`), by libvips' own libwebp.
+    AnimatedWebp {
+        quality: u32,
+        lossless: bool,
+        effort: u32,
+    },
     Gif,
 }
+
+/// The delay of a frame whose file gives none, in milliseconds (what browsers show).
+const DEFAULT_DELAY_MS: i32 = 100;
 
 /// GLib's warning, message, info and debug levels (`GLogLevelFlags`).
 const LOG_LEVELS: c_int = (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7);

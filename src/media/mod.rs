@@ -21,6 +21,7 @@
 
 pub mod exif_facts;
 mod ffmpeg_run;
+pub mod frames_video;
 pub mod image_facts;
 pub mod location_strip;
 pub mod sniff;
@@ -35,6 +36,7 @@ mod xml_prolog;
 
 pub use exif_facts::read_exif;
 pub use ffmpeg_run::{die_with_this_process, file_url};
+pub use frames_video::{concat_list, encode_frames, FramesVideo};
 pub use image_facts::{facts_from_thumbnail, probe_image, ImageFacts, Rgba};
 pub use sniff::{same_format, sniff, MediaKind, Sniffed, SNIFF_LEN};
 pub use subtitles::{convert_to_webvtt, extract_speech_audio, sniff_subtitles, SubtitleFormat, MAX_SUBTITLE_BYTES};

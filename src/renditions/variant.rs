@@ -290,6 +290,7 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
         pairs.push(("w", length(w)));
     }
     pairs.extend(p.adjust.canonical_pairs());
+    pairs.extend(p.animation.canonical_pairs());
     pairs.sort_by_key(|(name, _)| *name);
     pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
@@ -327,8 +328,8 @@ mod tests {
             "fp-x" | "fp-y" => "0.1",
             "orient" => "6",
             "q" => "20",
-            "fm" | "ar" | "rect" | "bg" | "lossless" | "flip" | "invert" | "fill" | "fill-color" | "monochrome"
-            | "duotone" | "dpr" => crate::imaging::params::example_value(name),
+            "fm" | "ar" | "rect" | "bg" | "lossless" | "flip" | "invert" | "reverse" | "fill" | "fill-color"
+            | "monochrome" | "duotone" | "dpr" => crate::imaging::params::example_value(name),
             _ => "30",
         };
         for name in crate::imaging::RENDERED_PARAMS {

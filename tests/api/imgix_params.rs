@@ -7,9 +7,13 @@ use std::collections::BTreeSet;
 
 use assetd::imaging::{imgix_catalog, DELIVERY_PARAMS, RENDERED_PARAMS};
 use axum::http::StatusCode;
+use image::codecs::gif::Repeat;
 use serde_json::{json, Value};
 
-use crate::helpers::{fixture, TestApp, TestResponse};
+use crate::{
+    helpers::{fixture, TestApp, TestResponse},
+    imgix_animation,
+};
 
 /// What a rendered parameter's case checks on the answer for an 80×60 JPEG.
 enum Check {
@@ -21,6 +25,13 @@ enum Check {
     Corner([u8; 3]),
     /// A JPEG different from the one without the parameter.
     Changed(&'static str),
+    /// For the animated GIF of `imgix_animation.rs` (which tests each further): the frames, the
+    /// first one's colour and the loop count of the answer.
+    Animated {
+        frames: usize,
+        first: usize,
+        loops: u16,
+    },
 }
 
 /// A query rendering with each parameter assetd renders, and what it must produce.
@@ -62,6 +73,9 @@ fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
         "duotone" => ("duotone=000,fff", Check::Changed("q=75")),
         "duotone-alpha" => ("duotone=000,f00&duotone-alpha=40", Check::Changed("duotone=000,f00")),
         "fill-color" => ("w=100&h=100&fit=fill&fill-color=00f&fm=png", Check::Corner([0, 0, 255])),
+        "frame" => ("frame=2-3", Check::Animated { frames: 2, first: 1, loops: 0 }),
+        "reverse" => ("reverse=1", Check::Animated { frames: 4, first: 3, loops: 0 }),
+        "loop" => ("loop=5", Check::Animated { frames: 4, first: 0, loops: 5 }),
         _ => return None,
     })
 }
@@ -83,6 +97,8 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
     let app = TestApp::spawn().await;
     let upload = app.create_upload("cat.jpg", &fixture("cat.jpg"), json!({})).await;
     let url = upload["attributes"]["url"].as_str().unwrap().to_owned();
+    let animated = app.create_upload("spin.gif", &imgix_animation::animated_gif(Repeat::Infinite), json!({})).await;
+    let animated_url = animated["attributes"]["url"].as_str().unwrap().to_owned();
     let all = imgix_catalog::all();
     assert!(all.len() >= 180, "imgix's list has {} parameters", all.len());
 
@@ -98,7 +114,8 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
             let (query, check) =
                 rendering_case(name).unwrap_or_else(|| panic!("`{name}` is rendered: give it a rendering case"));
             let accept = [("accept", "image/webp,image/*")];
-            let response = get(&app, &url, query, &accept).await;
+            let source = if matches!(check, Check::Animated { .. }) { &animated_url } else { &url };
+            let response = get(&app, source, query, &accept).await;
             assert_eq!(response.status, StatusCode::OK, "{query}: {}", String::from_utf8_lossy(&response.bytes));
             let image = image::load_from_memory(&response.bytes).unwrap_or_else(|e| panic!("{query}: {e}"));
             match check {
@@ -111,6 +128,12 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
                 Check::Corner(rgb) => {
                     let pixel = image.to_rgb8().get_pixel(0, 0).0;
                     assert!(pixel.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 12), "{query}: {pixel:?}");
+                }
+                Check::Animated { frames, first, loops } => {
+                    let played = imgix_animation::played(&response.bytes);
+                    assert_eq!(played.frames.len(), frames, "{query}");
+                    assert!(imgix_animation::near(played.frames[0].1, imgix_animation::FRAMES[first].0), "{query}");
+                    assert_eq!(imgix_animation::gif_loop_count(&response.bytes), Some(loops), "{query}");
                 }
                 Check::Changed(other) => {
                     let without = get(&app, &url, other, &[]).await;

@@ -16,6 +16,7 @@ mod derived_cache;
 mod graphql;
 mod helpers;
 mod image_facts;
+mod imgix_animation;
 mod imgix_params;
 mod imgix_rendering;
 mod jobs;

@@ -193,7 +193,7 @@ pub(super) fn transform_params() -> Vec<Value> {
             "device pixel ratio, multiplies w and h (clamped to 5)",
             json!({ "type": "number", "exclusiveMinimum": 0 }),
         ),
-        query("fm", "output format", json!({ "enum": FORMATS })),
+        query("fm", "output format (`mp4`, `webm`: of animated GIFs and WebPs only)", json!({ "enum": FORMATS })),
         query(
             "auto",
             "`format` (AVIF/WebP by Accept), `compress`",
@@ -251,6 +251,17 @@ pub(super) fn transform_params() -> Vec<Value> {
             json!({ "type": "integer", "minimum": 0 }),
         ),
         query(
+            "frame",
+            "animated GIF/WebP: the frames kept, from 1: `N` (a still), `A-B`, `A-` or `-B` (past the last: the last)",
+            json!({ "type": "string", "pattern": "^([1-9][0-9]*)?(-([1-9][0-9]*)?)?$" }),
+        ),
+        query("reverse", "animated GIF/WebP: the frames in the opposite order", json!({ "type": "boolean" })),
+        query(
+            "loop",
+            "animated GIF/WebP: times the animation repeats (0: for ever; default: the source's)",
+            json!({ "type": "integer", "minimum": 0, "maximum": 65535 }),
+        ),
+        query(
             "fill",
             "canvas of fit=fill/fillmax: `solid` (default) or `blur` (the picture, enlarged and blurred)",
             json!({ "enum": ["solid", "blur"] }),
@@ -273,7 +284,8 @@ pub(super) fn transform_params() -> Vec<Value> {
 /// `fit` values the parser takes.
 pub(super) const FITS: [&str; 9] = ["clip", "crop", "clamp", "fill", "fillmax", "max", "min", "scale", "facearea"];
 /// `fm` values the parser takes.
-pub(super) const FORMATS: [&str; 9] = ["jpg", "jpeg", "pjpg", "png", "png32", "png8", "webp", "avif", "gif"];
+pub(super) const FORMATS: [&str; 11] =
+    ["jpg", "jpeg", "pjpg", "png", "png32", "png8", "webp", "avif", "gif", "mp4", "webm"];
 /// `crop` values, alone or combined with commas.
 pub(super) const CROPS: [&str; 8] = ["focalpoint", "top", "bottom", "left", "right", "entropy", "edges", "faces"];
 
