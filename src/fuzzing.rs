@@ -164,6 +164,8 @@ fn check_ranges(p: &TransformParams) {
     }
     assert!((0..360).contains(&a.hue) && (0.0..=100.0).contains(&a.sharp) && a.px <= 100, "{p:?}");
     assert!(a.sepia <= 100 && a.duotone_alpha.is_none_or(|d| d <= 100), "{p:?}");
+    let radii = p.mask.radii.unwrap_or_default();
+    assert!(radii.iter().all(|r| r.is_finite() && *r >= 0.0), "{p:?}");
     let n = &p.animation;
     assert!(n.frames.is_none_or(|(first, last)| first >= 1 && last.is_none_or(|l| l >= first)), "{p:?}");
     assert!(n.loop_count.is_none_or(|l| l <= 65_535), "{p:?}");

@@ -48,6 +48,8 @@ pub(crate) struct Footprint {
     pub(crate) resized: (u32, u32),
     pub(crate) in_memory_resize: bool,
     pub(crate) smart_crop: bool,
+    /// `mask`: librsvg draws the shape at the output's size (RGBA), copied into memory.
+    pub(crate) mask: bool,
     pub(crate) output: (u32, u32),
     /// Bands of the processed image (3, or 4 with alpha).
     pub(crate) bands: u32,
@@ -92,6 +94,7 @@ impl Footprint {
             0
         };
         let smart_crop = if self.smart_crop { pixels(self.resized) * bands * 2 } else { 0 };
+        let mask = if self.mask { output * 4 * 2 } else { 0 };
         // The encoder's own buffers per output pixel, and the encoded bytes per pixel (held twice:
         // libvips' growing buffer and the copy of it).
         let (encoder, encoded) = match self.encoder {
@@ -108,6 +111,7 @@ impl Footprint {
             + decode
             + resize
             + smart_crop
+            + mask
             + times(output, encoder)
             + times(output, 2.0 * encoded)
     }
@@ -133,6 +137,7 @@ mod tests {
             resized: output,
             in_memory_resize: in_memory,
             smart_crop: false,
+            mask: false,
             output,
             bands: 3,
             encoder,

@@ -20,6 +20,7 @@ mod animation;
 pub mod geometry;
 pub mod imgix_catalog;
 mod imgix_table;
+mod mask;
 mod memory;
 pub mod params;
 pub mod pipeline;

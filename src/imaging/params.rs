@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use super::{adjust::Adjustments, animation::AnimationParams, imgix_catalog};
+use super::{adjust::Adjustments, animation::AnimationParams, imgix_catalog, mask::MaskParams};
 
 /// The largest width or height assetd renders (imgix's own limit).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -348,12 +348,14 @@ pub struct TransformParams {
     pub fill_color: Option<Color>,
     /// `frame`, `reverse`, `loop`.
     pub animation: AnimationParams,
+    /// `mask`, `corner-radius`, `mask-bg`.
+    pub mask: MaskParams,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
 #[rustfmt::skip]
-pub const RENDERED_PARAMS: [&str; 39] = [
+pub const RENDERED_PARAMS: [&str; 42] = [
     // size, focal point, pixel density, format
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q",
     "lossless",
@@ -365,6 +367,8 @@ pub const RENDERED_PARAMS: [&str; 39] = [
     "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp",
     // stylize
     "blur", "px", "sepia", "monochrome", "duotone", "duotone-alpha",
+    // mask
+    "mask", "corner-radius", "mask-bg",
     // animation
     "frame", "reverse", "loop",
 ];
@@ -461,6 +465,7 @@ impl TransformParams {
             "fill" => self.fill = Fill::parse(value)?,
             "fill-color" => self.fill_color = Some(Color::parse("fill-color", value)?),
             other if self.animation.set(other, value)? => {}
+            other if self.mask.set(other, value)? => {}
             other => return self.adjust.set(other, value),
         }
         Ok(true)
@@ -580,7 +585,8 @@ pub(crate) fn example_value(name: &str) -> &'static str {
         "flip" => "h",
         "invert" | "reverse" => "1",
         "fill" => "blur",
-        "fill-color" | "monochrome" => "f00",
+        "fill-color" | "monochrome" | "mask-bg" => "f00",
+        "mask" => "ellipse",
         "duotone" => "000080,ffff00",
         _ => "2",
     }
@@ -593,9 +599,13 @@ mod tests {
     #[test]
     fn every_rendered_param_is_read_and_no_other() {
         assert!(error("fill=gen").message.contains("generative"));
-        for name in super::super::adjust::ADJUSTMENT_PARAMS.into_iter().chain(super::super::animation::ANIMATION_PARAMS)
-        {
-            assert!(RENDERED_PARAMS.contains(&name), "{name}");
+        let modules = [
+            &super::super::adjust::ADJUSTMENT_PARAMS[..],
+            &super::super::animation::ANIMATION_PARAMS,
+            &super::super::mask::MASK_PARAMS,
+        ];
+        for name in modules.into_iter().flatten() {
+            assert!(RENDERED_PARAMS.contains(name), "{name}");
         }
         for name in RENDERED_PARAMS {
             let query = format!("{name}={}", example_value(name));

@@ -197,7 +197,8 @@ pub fn plan(path: &Path, source_mime: &str, recipe: &Recipe, limits: &Limits) ->
         in_memory_resize: in_memory_resize(&plan, shrink),
         smart_crop: plan.smart_crop.is_some(),
         output: stacked(plan.output_size(), frame_count),
-        bands: if has_alpha || plan.canvas.is_some() { 4 } else { 3 },
+        bands: if has_alpha || plan.canvas.is_some() || recipe.params.mask.shape.is_some() { 4 } else { 3 },
+        mask: recipe.params.mask.shape.is_some(),
         encoder: encoder_kind(format, &recipe.params),
     };
     Ok(Planned {
@@ -418,6 +419,10 @@ fn transform(image: Image, planned: &Planned) -> Result<(Image, Option<Pixels>),
     }
     if let Some(blur) = params.blur.filter(|b| *b > 0) {
         image = image.gaussian_blur(f64::from(blur) / 20.0).map_err(internal)?;
+        pixels = None;
+    }
+    if params.mask.shape.is_some() {
+        image = params.mask.apply(image).map_err(internal)?;
         pixels = None;
     }
     if image.has_alpha() {

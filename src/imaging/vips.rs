@@ -96,6 +96,17 @@ extern "C" {
     ) -> c_int;
     fn vips_image_set_int(image: *mut VipsImage, name: *const c_char, value: c_int);
     fn vips_image_set_array_int(image: *mut VipsImage, name: *const c_char, array: *const c_int, n: c_int);
+    fn vips_svgload_buffer(buf: *const c_void, len: usize, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_image_copy_memory(image: *mut VipsImage) -> *mut VipsImage;
+    fn vips_image_new_from_image(image: *mut VipsImage, c: *const f64, n: c_int) -> *mut VipsImage;
+    fn vips_multiply(left: *mut VipsImage, right: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
+    fn vips_composite2(
+        base: *mut VipsImage,
+        overlay: *mut VipsImage,
+        out: *mut *mut VipsImage,
+        mode: c_int,
+        ...
+    ) -> c_int;
     fn vips_arrayjoin(images: *mut *mut VipsImage, out: *mut *mut VipsImage, n: c_int, ...) -> c_int;
 
     fn vips_array_double_new(array: *const f64, n: c_int) -> *mut VipsArea;
@@ -184,6 +195,7 @@ const SUBSAMPLE_ON: c_int = 1;
 const SIZE_DOWN: c_int = 2;
 const DIRECTION_HORIZONTAL: c_int = 0;
 const DIRECTION_VERTICAL: c_int = 1;
+const BLEND_MODE_OVER: c_int = 2;
 
 /// A libvips failure, with the text of libvips' error buffer.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -818,6 +830,68 @@ impl Image {
         // SAFETY: two live inputs of one size, null terminator.
         let rc = unsafe { vips_bandjoin2(changed.ptr(), alpha.ptr(), &mut out, ptr::null::<c_char>()) };
         owned(rc, out)
+    }
+
+    /// An SVG document rendered by librsvg at its own size, 8-bit RGBA, held in memory (so that
+    /// it does not refer to `svg` once made).
+    pub(crate) fn from_svg(svg: &[u8]) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: the slice is live for the call; the loaded image is copied into memory of its
+        // own before `svg` can go, and the lazy one is dropped.
+        unsafe {
+            let rc = vips_svgload_buffer(svg.as_ptr().cast(), svg.len(), &mut out, ptr::null::<c_char>());
+            let lazy = owned(rc, out)?;
+            let copy = vips_image_copy_memory(lazy.ptr());
+            owned(if copy.is_null() { -1 } else { 0 }, copy)
+        }
+    }
+
+    /// The last band (alpha, for an image that has it).
+    pub(crate) fn alpha_band(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, a band within it, null terminator.
+        let rc = unsafe { vips_extract_band(self.ptr(), &mut out, c_int_of(self.bands() - 1), ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// This image with its alpha multiplied by `coverage` (one 8-bit band of its size; 255 keeps
+    /// a pixel as it is, 0 hides it); an image without alpha gets `coverage` as its alpha.
+    pub(crate) fn times_alpha(&self, coverage: &Image) -> Result<Image, VipsError> {
+        let alpha = if self.has_alpha() {
+            let mut product = ptr::null_mut();
+            // SAFETY: two live one-band images of one size, null terminator.
+            let rc =
+                unsafe { vips_multiply(self.alpha_band()?.ptr(), coverage.ptr(), &mut product, ptr::null::<c_char>()) };
+            owned(rc, product)?.linear(&[1.0 / 255.0], &[0.0])?
+        } else {
+            coverage.cast_uchar()?
+        };
+        let colour = if self.has_alpha() { self.colour_bands()? } else { self.cast_uchar()? };
+        let mut out = ptr::null_mut();
+        // SAFETY: two live inputs of one size, null terminator.
+        let rc = unsafe { vips_bandjoin2(colour.ptr(), alpha.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)
+    }
+
+    /// Every band but alpha.
+    fn colour_bands(&self) -> Result<Image, VipsError> {
+        let mut out = ptr::null_mut();
+        // SAFETY: live input, band numbers within it, name/int pair, null terminator.
+        let rc = unsafe {
+            vips_extract_band(self.ptr(), &mut out, 0, c"n".as_ptr(), c_int_of(self.bands() - 1), ptr::null::<c_char>())
+        };
+        owned(rc, out)
+    }
+
+    /// This RGBA image laid over a plane of `rgba` (0–255 each) of its size (Porter-Duff over).
+    pub(crate) fn over_colour(&self, rgba: [f64; 4]) -> Result<Image, VipsError> {
+        // SAFETY: live image, four doubles; the constant image matches its size and format.
+        let base = unsafe { vips_image_new_from_image(self.ptr(), rgba.as_ptr(), 4) };
+        let base = owned(if base.is_null() { -1 } else { 0 }, base)?;
+        let mut out = ptr::null_mut();
+        // SAFETY: two live images of one size, blend mode as int, null terminator.
+        let rc = unsafe { vips_composite2(base.ptr(), self.ptr(), &mut out, BLEND_MODE_OVER, ptr::null::<c_char>()) };
+        owned(rc, out)?.cast_uchar()
     }
 
     /// Each output band `i` is `Σ_j matrix[i][j] × band j` (3 × 3, floating point): colour mixing.

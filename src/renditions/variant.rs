@@ -188,6 +188,7 @@ fn normalise(mut p: TransformParams, focal_point: (f64, f64)) -> TransformParams
         };
         p.w = p.w.map(times);
         p.h = p.h.map(times);
+        p.mask.scale(dpr);
     }
     if !p.fit.crops() {
         p.crop = Crop::default();
@@ -291,6 +292,7 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     }
     pairs.extend(p.adjust.canonical_pairs());
     pairs.extend(p.animation.canonical_pairs());
+    pairs.extend(p.mask.canonical_pairs());
     pairs.sort_by_key(|(name, _)| *name);
     pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }
@@ -329,13 +331,15 @@ mod tests {
             "orient" => "6",
             "q" => "20",
             "fm" | "ar" | "rect" | "bg" | "lossless" | "flip" | "invert" | "reverse" | "fill" | "fill-color"
-            | "monochrome" | "duotone" | "dpr" => crate::imaging::params::example_value(name),
+            | "monochrome" | "duotone" | "dpr" | "mask" | "mask-bg" => crate::imaging::params::example_value(name),
             _ => "30",
         };
         for name in crate::imaging::RENDERED_PARAMS {
-            // The focal point's parameters apply to focal-point crops, `duotone-alpha` to a duotone.
+            // The focal point's parameters apply to focal-point crops, `duotone-alpha` to a duotone,
+            // the mask's to a mask.
             let base = match name {
                 "duotone-alpha" => format!("{base}&duotone=000,fff"),
+                "corner-radius" | "mask-bg" => format!("{base}&mask=corners"),
                 _ if name.starts_with("fp-") => format!("{base}&crop=focalpoint"),
                 _ => base.to_owned(),
             };

@@ -23,6 +23,8 @@ enum Check {
     Format(image::ImageFormat),
     /// The top-left pixel, within 12 per channel.
     Corner([u8; 3]),
+    /// The top-left pixel's alpha, and the centre's.
+    CornerAlpha(u8, u8),
     /// A JPEG different from the one without the parameter.
     Changed(&'static str),
     /// For the animated GIF of `imgix_animation.rs` (which tests each further): the frames, the
@@ -73,6 +75,9 @@ fn rendering_case(param: &str) -> Option<(&'static str, Check)> {
         "duotone" => ("duotone=000,fff", Check::Changed("q=75")),
         "duotone-alpha" => ("duotone=000,f00&duotone-alpha=40", Check::Changed("duotone=000,f00")),
         "fill-color" => ("w=100&h=100&fit=fill&fill-color=00f&fm=png", Check::Corner([0, 0, 255])),
+        "mask" => ("mask=ellipse&fm=png", Check::CornerAlpha(0, 255)),
+        "corner-radius" => ("mask=corners&corner-radius=0,30,30,30&fm=png", Check::CornerAlpha(255, 255)),
+        "mask-bg" => ("mask=ellipse&mask-bg=f00&fm=png", Check::Corner([255, 0, 0])),
         "frame" => ("frame=2-3", Check::Animated { frames: 2, first: 1, loops: 0 }),
         "reverse" => ("reverse=1", Check::Animated { frames: 4, first: 3, loops: 0 }),
         "loop" => ("loop=5", Check::Animated { frames: 4, first: 0, loops: 5 }),
@@ -128,6 +133,15 @@ async fn every_imgix_parameter_is_rendered_or_refused_by_name() {
                 Check::Corner(rgb) => {
                     let pixel = image.to_rgb8().get_pixel(0, 0).0;
                     assert!(pixel.iter().zip(rgb).all(|(a, b)| a.abs_diff(b) <= 12), "{query}: {pixel:?}");
+                }
+                Check::CornerAlpha(corner, centre) => {
+                    let rgba = image.to_rgba8();
+                    let (w, h) = rgba.dimensions();
+                    assert_eq!(
+                        (rgba.get_pixel(0, 0).0[3], rgba.get_pixel(w / 2, h / 2).0[3]),
+                        (corner, centre),
+                        "{query}"
+                    );
                 }
                 Check::Animated { frames, first, loops } => {
                     let played = imgix_animation::played(&response.bytes);

@@ -351,3 +351,70 @@ async fn colour_effects_match_vips_recomb() {
     assert!(mean <= 1.0, "duotone-alpha=50: mean difference {mean} from halfway");
     assert_eq!(source.get("duotone=ff0000").await.status, StatusCode::BAD_REQUEST);
 }
+
+/// Whether the centre of pixel (x, y) of a `width` × `height` output lies inside the mask, and
+/// how far (in pixels, roughly) it is from the mask's edge: the shape computed here from its
+/// definition, not from what libvips or librsvg drew.
+fn mask_shape(query: &str, width: f64, height: f64, x: u32, y: u32) -> (bool, f64) {
+    let (px, py) = (f64::from(x) + 0.5, f64::from(y) + 0.5);
+    if query.contains("ellipse") {
+        let (rx, ry) = (width / 2.0, height / 2.0);
+        let d = ((px - rx) / rx).powi(2) + ((py - ry) / ry).powi(2);
+        // The normalised distance, in pixels along the shorter radius.
+        return (d <= 1.0, (d.sqrt() - 1.0).abs() * rx.min(ry));
+    }
+    // Rounded corners 20, 0, 10, 0 (tl, tr, br, bl).
+    let corners = [(20.0, 20.0, 20.0), (10.0, width - 10.0, height - 10.0)];
+    for (r, cx, cy) in corners {
+        let in_corner = (cx == r && px < cx && py < cy) || (cx != r && px > cx && py > cy);
+        if in_corner {
+            let d = ((px - cx).powi(2) + (py - cy).powi(2)).sqrt();
+            return (d <= r, (d - r).abs());
+        }
+    }
+    (true, f64::INFINITY)
+}
+
+/// `mask=ellipse` and `mask=corners` hide what lies outside the shape (alpha 0), keep what lies
+/// inside as it was, and blend only along the edge; `mask-bg` fills the hidden part.
+#[tokio::test]
+async fn masks_hide_what_lies_outside_the_shape() {
+    let source = source().await;
+    let plain = quadrants();
+    for query in ["mask=ellipse&fm=png", "mask=corners&corner-radius=20,0,10,0&fm=png"] {
+        let response = source.get(query).await;
+        assert_eq!(response.status, StatusCode::OK, "{query}");
+        let got = image::load_from_memory(&response.bytes).unwrap().to_rgba8();
+        assert_eq!(got.dimensions(), (WIDTH, HEIGHT));
+        for (x, y, pixel) in got.enumerate_pixels() {
+            let (inside, edge) = mask_shape(query, f64::from(WIDTH), f64::from(HEIGHT), x, y);
+            if edge < 1.5 {
+                continue; // anti-aliased
+            }
+            if inside {
+                assert_eq!(pixel.0[3], 255, "{query}: ({x},{y}) is inside");
+                assert_eq!(pixel.0[..3], plain.get_pixel(x, y).0, "{query}: ({x},{y}) keeps its colour");
+            } else {
+                assert_eq!(pixel.0[3], 0, "{query}: ({x},{y}) is outside");
+            }
+        }
+    }
+    // The square corners of `0` radii stay; the default radius is 20 % of the shorter side (16).
+    let corners = image::load_from_memory(&source.get("mask=corners&fm=png").await.bytes).unwrap().to_rgba8();
+    assert_eq!(corners.get_pixel(3, 3).0[3], 0);
+    assert_eq!(corners.get_pixel(8, 8).0[3], 255, "inside a 16 px radius");
+    // `mask-bg` fills the hidden part; formats without alpha show white there by default.
+    let filled = source.render("mask=ellipse&mask-bg=00f&fm=png").await;
+    assert!(filled.get_pixel(0, 0).0.iter().zip([0, 0, 255]).all(|(a, b)| a.abs_diff(b) <= 2));
+    let jpeg = source.render("mask=ellipse&fm=jpg").await;
+    assert!(jpeg.get_pixel(1, 1).0.iter().all(|c| *c >= 245), "{:?}", jpeg.get_pixel(1, 1));
+    // `dpr` scales the radius with the size: at dpr=2 a 10 px radius is 20 px.
+    let scaled =
+        image::load_from_memory(&source.get("w=60&dpr=2&mask=corners&corner-radius=10&fm=png").await.bytes).unwrap();
+    let scaled = scaled.to_rgba8();
+    assert_eq!(scaled.dimensions(), (120, 80));
+    assert_eq!(scaled.get_pixel(4, 4).0[3], 0, "outside a 20 px radius");
+    for bad in ["mask=star", "mask=corners&corner-radius=1,2", "mask=ellipse&mask-bg=zz"] {
+        assert_eq!(source.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

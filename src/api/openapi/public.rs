@@ -251,6 +251,17 @@ pub(super) fn transform_params() -> Vec<Value> {
             json!({ "type": "integer", "minimum": 0 }),
         ),
         query(
+            "mask",
+            "`ellipse` (inscribed in the output) or `corners` (rounded); hidden parts transparent, or white without alpha",
+            json!({ "enum": ["ellipse", "corners"] }),
+        ),
+        query(
+            "corner-radius",
+            "mask=corners: pixels, one for all corners or four (tl,tr,br,bl); default 20 % of the shorter side",
+            json!({ "type": "string", "examples": ["24", "24,24,0,0"] }),
+        ),
+        query("mask-bg", "colour of what the mask hides, as bg", json!({ "type": "string" })),
+        query(
             "frame",
             "animated GIF/WebP: the frames kept, from 1: `N` (a still), `A-B`, `A-` or `-B` (past the last: the last)",
             json!({ "type": "string", "pattern": "^([1-9][0-9]*)?(-([1-9][0-9]*)?)?$" }),
