@@ -196,8 +196,10 @@ fn check_plan(width: u32, height: u32, plan: &Plan, params: &TransformParams) {
         assert!(crop.width <= rw && crop.height <= rh, "{}", context());
     }
     if let Some(canvas) = plan.canvas {
-        assert!(u64::from(canvas.left) + u64::from(rw) <= u64::from(canvas.width), "{}", context());
-        assert!(u64::from(canvas.top) + u64::from(rh) <= u64::from(canvas.height), "{}", context());
+        // What is placed on the canvas: the smart crop, else the resized image.
+        let (pw, ph) = plan.smart_crop.map_or((rw, rh), |crop| (crop.width, crop.height));
+        assert!(u64::from(canvas.left) + u64::from(pw) <= u64::from(canvas.width), "{}", context());
+        assert!(u64::from(canvas.top) + u64::from(ph) <= u64::from(canvas.height), "{}", context());
     }
 }
 

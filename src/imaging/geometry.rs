@@ -5,7 +5,10 @@
 //! take `region` of the source → resize it to `resized` → optionally smart-crop → optionally place
 //! it on a canvas.
 
-use super::params::{Fit, ParamError, TransformParams, MAX_DIMENSION};
+use super::{
+    padding,
+    params::{Fit, ParamError, TransformParams, MAX_DIMENSION},
+};
 
 /// A rectangle in whole pixels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +83,10 @@ pub fn plan(
     max_output_pixels: u64,
     max_upscale: f64,
 ) -> Result<Plan, ParamError> {
+    if !params.pad.is_zero() {
+        let inner = plan(width, height, &padding::inner_request(params), focal_point, max_output_pixels, max_upscale)?;
+        return Ok(padding::around(inner, params.pad.sides(), max_output_pixels));
+    }
     let region = source_region(width, height, params)?;
     let (sw, sh) = (f64::from(region.width), f64::from(region.height));
     // The most the source may be enlarged. Without a canvas this bounds the scale, applied where

@@ -22,6 +22,7 @@ pub mod imgix_catalog;
 mod imgix_table;
 mod mask;
 mod memory;
+mod padding;
 pub mod params;
 pub mod pipeline;
 mod renderer;

@@ -10,7 +10,7 @@ use std::fmt;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 
-use super::{adjust::Adjustments, animation::AnimationParams, imgix_catalog, mask::MaskParams};
+use super::{adjust::Adjustments, animation::AnimationParams, imgix_catalog, mask::MaskParams, padding::PadParams};
 
 /// The largest width or height assetd renders (imgix's own limit).
 pub const MAX_DIMENSION: u32 = 8192;
@@ -350,12 +350,14 @@ pub struct TransformParams {
     pub animation: AnimationParams,
     /// `mask`, `corner-radius`, `mask-bg`.
     pub mask: MaskParams,
+    /// `pad`, `pad-top`, `pad-right`, `pad-bottom`, `pad-left`.
+    pub pad: PadParams,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
 #[rustfmt::skip]
-pub const RENDERED_PARAMS: [&str; 42] = [
+pub const RENDERED_PARAMS: [&str; 47] = [
     // size, focal point, pixel density, format
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q",
     "lossless",
@@ -367,6 +369,8 @@ pub const RENDERED_PARAMS: [&str; 42] = [
     "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp",
     // stylize
     "blur", "px", "sepia", "monochrome", "duotone", "duotone-alpha",
+    // border and padding
+    "pad", "pad-top", "pad-right", "pad-bottom", "pad-left",
     // mask
     "mask", "corner-radius", "mask-bg",
     // animation
@@ -466,6 +470,7 @@ impl TransformParams {
             "fill-color" => self.fill_color = Some(Color::parse("fill-color", value)?),
             other if self.animation.set(other, value)? => {}
             other if self.mask.set(other, value)? => {}
+            other if self.pad.set(other, value)? => {}
             other => return self.adjust.set(other, value),
         }
         Ok(true)
@@ -603,6 +608,7 @@ mod tests {
             &super::super::adjust::ADJUSTMENT_PARAMS[..],
             &super::super::animation::ANIMATION_PARAMS,
             &super::super::mask::MASK_PARAMS,
+            &super::super::padding::PAD_PARAMS,
         ];
         for name in modules.into_iter().flatten() {
             assert!(RENDERED_PARAMS.contains(name), "{name}");

@@ -189,6 +189,7 @@ fn normalise(mut p: TransformParams, focal_point: (f64, f64)) -> TransformParams
         p.w = p.w.map(times);
         p.h = p.h.map(times);
         p.mask.scale(dpr);
+        p.pad.scale(dpr);
     }
     if !p.fit.crops() {
         p.crop = Crop::default();
@@ -293,6 +294,7 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
     pairs.extend(p.adjust.canonical_pairs());
     pairs.extend(p.animation.canonical_pairs());
     pairs.extend(p.mask.canonical_pairs());
+    pairs.extend(p.pad.canonical_pairs());
     pairs.sort_by_key(|(name, _)| *name);
     pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("&")
 }

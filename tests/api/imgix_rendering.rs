@@ -418,3 +418,72 @@ async fn masks_hide_what_lies_outside_the_shape() {
         assert_eq!(source.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }
+
+/// `pad` and its sides: the image placed inside its padding exactly as `vips embed` places it,
+/// the padding showing `bg` (transparent without it, white in JPEG); with `w`/`h` the image and
+/// its padding together fit the size.
+#[tokio::test]
+async fn padding_surrounds_the_image_as_vips_embed_does() {
+    let source = source().await;
+    let exact: [(&str, &[&[&str]]); 2] = [
+        (
+            "pad=10&bg=f00",
+            &[&[
+                "embed",
+                "in.png",
+                "out.png",
+                "10",
+                "10",
+                "140",
+                "100",
+                "--extend",
+                "background",
+                "--background",
+                "255 0 0",
+            ]],
+        ),
+        (
+            "pad=5&pad-left=20&pad-bottom=0&bg=00f",
+            &[&[
+                "embed",
+                "in.png",
+                "out.png",
+                "20",
+                "5",
+                "145",
+                "85",
+                "--extend",
+                "background",
+                "--background",
+                "0 0 255",
+            ]],
+        ),
+    ];
+    for (query, commands) in exact {
+        let got = source.render(&format!("{query}&fm=png")).await;
+        assert_eq!(difference(&got, &reference(commands)), (0.0, 0), "{query}");
+    }
+    // With a width: 60 in all, so the image is 40 × 27 inside 10 px of padding.
+    let got = source.render("w=60&pad=10&bg=00f&fm=png").await;
+    let expected = reference(&[
+        &["resize", "in.png", "t.v", "0.33334"],
+        &["embed", "t.v", "out.png", "10", "10", "60", "47", "--extend", "background", "--background", "0 0 255"],
+    ]);
+    let (mean, _) = difference(&got, &expected);
+    assert!(mean <= 3.0, "mean difference {mean}");
+    // A crop box keeps its size; the image fills what the padding leaves.
+    let cropped = source.render("w=100&h=100&fit=crop&pad=10&bg=0f0&fm=png").await;
+    assert_eq!(cropped.dimensions(), (100, 100));
+    assert_eq!(cropped.get_pixel(5, 50).0, [0, 255, 0]);
+    assert_ne!(cropped.get_pixel(15, 50).0, [0, 255, 0]);
+    // Without bg: transparent in PNG, white in JPEG.
+    let png = image::load_from_memory(&source.get("pad=4&fm=png").await.bytes).unwrap().to_rgba8();
+    assert_eq!((png.dimensions(), png.get_pixel(1, 1).0[3], png.get_pixel(60, 40).0[3]), ((128, 88), 0, 255));
+    let jpeg = source.render("pad=16&fm=jpg").await;
+    assert!(jpeg.get_pixel(1, 1).0.iter().all(|c| *c >= 245), "{:?}", jpeg.get_pixel(1, 1));
+    // `dpr` scales the padding with the size: 120 wide, 100 × 67 inside 10 px.
+    assert_eq!(source.render("w=60&dpr=2&pad=5&fm=png").await.dimensions(), (120, 87));
+    for bad in ["pad=-1", "pad-top=x"] {
+        assert_eq!(source.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

@@ -251,6 +251,15 @@ pub(super) fn transform_params() -> Vec<Value> {
             json!({ "type": "integer", "minimum": 0 }),
         ),
         query(
+            "pad",
+            "padding in pixels on every side: added around the image, or inside w/h when given; shows bg",
+            json!({ "type": "integer", "minimum": 0 }),
+        ),
+        query("pad-top", "padding of the top side (over pad)", json!({ "type": "integer", "minimum": 0 })),
+        query("pad-right", "padding of the right side (over pad)", json!({ "type": "integer", "minimum": 0 })),
+        query("pad-bottom", "padding of the bottom side (over pad)", json!({ "type": "integer", "minimum": 0 })),
+        query("pad-left", "padding of the left side (over pad)", json!({ "type": "integer", "minimum": 0 })),
+        query(
             "mask",
             "`ellipse` (inscribed in the output) or `corners` (rounded); hidden parts transparent, or white without alpha",
             json!({ "enum": ["ellipse", "corners"] }),
