@@ -159,7 +159,8 @@ fn check_ranges(p: &TransformParams) {
     assert!((0.0..360.0).contains(&p.rot), "{p:?}");
     assert!(p.orient.is_none_or(|o| (1..=8).contains(&o)), "{p:?}");
     let a = &p.adjust;
-    for v in [a.bri, a.con, a.exp, a.gam, a.sat] {
+    assert!(a.usmrad.is_none_or(|r| (0.1..=100.0).contains(&r)), "{p:?}");
+    for v in [a.bri, a.con, a.exp, a.gam, a.sat, a.usm] {
         assert!((-100..=100).contains(&v), "{p:?}");
     }
     assert!((0..360).contains(&a.hue) && (0.0..=100.0).contains(&a.sharp) && a.px <= 100, "{p:?}");

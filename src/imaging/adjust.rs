@@ -1,7 +1,8 @@
-//! imgix's adjustment parameters (`bri`, `con`, `exp`, `gam`, `sat`, `hue`, `invert`, `sharp`)
+//! imgix's adjustment parameters (`bri`, `con`, `exp`, `gam`, `sat`, `hue`, `invert`, `sharp`,
+//! `usm`, `usmrad`)
 //! and its stylize group but the halftone (`sepia`, `monochrome`, `duotone`, `duotone-alpha`,
 //! `px`): parsed here, applied to the resized image in one fixed order (tone, colour, inversion,
-//! colour effects, sharpening, pixelation), each a libvips operation that
+//! colour effects, sharpening, the unsharp mask, pixelation), each a libvips operation that
 //! `tests/api/imgix_rendering.rs` repeats with the `vips` command. imgix publishes ranges but not
 //! formulas; the formulas assetd uses are in the README's API notes.
 
@@ -12,6 +13,9 @@ use super::{
 
 /// Rec. 601 luma: the grey the colour effects start from.
 const LUMA: [f64; 3] = [0.299, 0.587, 0.114];
+
+/// imgix's default `usmrad`.
+const DEFAULT_USM_RADIUS: f64 = 2.5;
 
 /// The classic sepia tone matrix (rows: red, green, blue out of red, green, blue in).
 const SEPIA: [[f64; 3]; 3] = [[0.393, 0.769, 0.189], [0.349, 0.686, 0.168], [0.272, 0.534, 0.131]];
@@ -34,6 +38,11 @@ pub struct Adjustments {
     pub invert: bool,
     /// Sharpening, 0–100: libvips' unsharp mask with a slope of `sharp/10`.
     pub sharp: f64,
+    /// Unsharp mask, −100–100: adds `usm/100` of the difference from a Gaussian blur of sigma
+    /// `usmrad` (negative softens).
+    pub usm: i32,
+    /// `usmrad`: the unsharp mask's radius (Gaussian sigma), 0.1–100, default 2.5.
+    pub usmrad: Option<f64>,
     /// Pixelation, 0–100: blocks of `px` × `px` pixels, each its average.
     pub px: u32,
     /// Sepia, 0–100: how far towards the sepia tone matrix.
@@ -48,7 +57,7 @@ pub struct Adjustments {
 
 /// The parameters this module reads (all in [`super::RENDERED_PARAMS`]).
 #[cfg(test)]
-pub(super) const ADJUSTMENT_PARAMS: [&str; 13] = [
+pub(super) const ADJUSTMENT_PARAMS: [&str; 15] = [
     "bri",
     "con",
     "exp",
@@ -57,6 +66,8 @@ pub(super) const ADJUSTMENT_PARAMS: [&str; 13] = [
     "hue",
     "invert",
     "sharp",
+    "usm",
+    "usmrad",
     "px",
     "sepia",
     "monochrome",
@@ -77,6 +88,8 @@ impl Adjustments {
             "hue" => self.hue = number(key, value)?.round().rem_euclid(360.0) as i32,
             "invert" => self.invert = boolean(key, value)?,
             "sharp" => self.sharp = number(key, value)?.clamp(0.0, 100.0),
+            "usm" => self.usm = percent(value)?,
+            "usmrad" => self.usmrad = Some(number(key, value)?.clamp(0.1, 100.0)),
             "px" => self.px = number(key, value)?.round().clamp(0.0, 100.0) as u32,
             "sepia" => self.sepia = number(key, value)?.round().clamp(0.0, 100.0) as u32,
             "monochrome" => self.monochrome = Some(Color::parse(key, value)?),
@@ -125,6 +138,12 @@ impl Adjustments {
         }
         if self.sharp > 0.0 {
             pairs.push(("sharp", format!("{}", self.sharp)));
+        }
+        if self.usm != 0 {
+            pairs.push(("usm", self.usm.to_string()));
+            if let Some(radius) = self.usmrad.filter(|r| *r != DEFAULT_USM_RADIUS) {
+                pairs.push(("usmrad", format!("{radius}")));
+            }
         }
         pairs
     }
@@ -176,6 +195,10 @@ impl Adjustments {
         if self.sharp > 0.0 {
             let slope = self.sharp / 10.0;
             image = image.on_colour_bands(|colour| colour.sharpen(1.0, slope))?;
+        }
+        if self.usm != 0 {
+            let (amount, sigma) = (f64::from(self.usm) / 100.0, self.usmrad.unwrap_or(DEFAULT_USM_RADIUS));
+            image = image.on_colour_bands(|colour| colour.unsharp_mask(amount, sigma))?;
         }
         if self.px > 1 {
             image = pixelate(image, self.px)?;

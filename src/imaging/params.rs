@@ -352,21 +352,23 @@ pub struct TransformParams {
     pub mask: MaskParams,
     /// `pad`, `pad-top`, `pad-right`, `pad-bottom`, `pad-left`.
     pub pad: PadParams,
+    /// `chromasub`: JPEG chroma subsampling, 444 or 420 (the default).
+    pub chromasub: Option<u32>,
 }
 
 /// The imgix parameters assetd renders (every name [`TransformParams::parse`] reads); the
 /// GraphQL `ImgixParams` input offers exactly these.
 #[rustfmt::skip]
-pub const RENDERED_PARAMS: [&str; 47] = [
+pub const RENDERED_PARAMS: [&str; 50] = [
     // size, focal point, pixel density, format
     "w", "h", "max-w", "max-h", "fit", "crop", "fp-x", "fp-y", "fp-z", "ar", "rect", "dpr", "fm", "auto", "q",
-    "lossless",
+    "lossless", "chromasub",
     // fill
     "bg", "fill", "fill-color",
     // rotation
     "orient", "flip", "rot",
     // adjustment
-    "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp",
+    "bri", "con", "exp", "gam", "sat", "hue", "invert", "sharp", "usm", "usmrad",
     // stylize
     "blur", "px", "sepia", "monochrome", "duotone", "duotone-alpha",
     // border and padding
@@ -463,6 +465,15 @@ impl TransformParams {
             "blur" => self.blur = Some(number("blur", value)?.round().clamp(0.0, 2000.0) as u32),
             "bg" => self.bg = Some(Color::parse("bg", value)?),
             "lossless" => self.lossless = boolean("lossless", value)?,
+            "chromasub" => {
+                self.chromasub = Some(match value {
+                    "444" => 444,
+                    "420" => 420,
+                    "422" => return Err(bad("chromasub", "libvips writes 4:4:4 (444) or 4:2:0 (420), not 4:2:2")),
+                    other => return Err(bad("chromasub", format!("`{other}` is not 444 or 420"))),
+                })
+            }
+
             "orient" => self.orient = Some(orientation(value)?),
             "flip" => (self.flip_h, self.flip_v) = flip(value)?,
             "rot" => self.rot = number("rot", value)?.rem_euclid(360.0),
@@ -592,6 +603,7 @@ pub(crate) fn example_value(name: &str) -> &'static str {
         "fill" => "blur",
         "fill-color" | "monochrome" | "mask-bg" => "f00",
         "mask" => "ellipse",
+        "chromasub" => "444",
         "duotone" => "000080,ffff00",
         _ => "2",
     }

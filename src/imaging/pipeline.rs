@@ -664,6 +664,7 @@ fn encoding(format: OutputFormat, params: &TransformParams) -> Encoding {
             quality,
             progressive: format == OutputFormat::ProgressiveJpeg,
             optimize: params.auto_compress,
+            full_chroma: params.chromasub == Some(444),
         },
         OutputFormat::Png | OutputFormat::Png8 => Encoding::Png {
             palette: format == OutputFormat::Png8 || params.auto_compress,

@@ -99,6 +99,7 @@ extern "C" {
     fn vips_svgload_buffer(buf: *const c_void, len: usize, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_image_copy_memory(image: *mut VipsImage) -> *mut VipsImage;
     fn vips_image_new_from_image(image: *mut VipsImage, c: *const f64, n: c_int) -> *mut VipsImage;
+    fn vips_add(left: *mut VipsImage, right: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_multiply(left: *mut VipsImage, right: *mut VipsImage, out: *mut *mut VipsImage, ...) -> c_int;
     fn vips_composite2(
         base: *mut VipsImage,
@@ -192,6 +193,7 @@ const INTERESTING_ENTROPY: c_int = 2;
 const INTERESTING_ATTENTION: c_int = 3;
 const HEIF_COMPRESSION_AV1: c_int = 4;
 const SUBSAMPLE_ON: c_int = 1;
+const SUBSAMPLE_OFF: c_int = 2;
 const SIZE_DOWN: c_int = 2;
 const DIRECTION_HORIZONTAL: c_int = 0;
 const DIRECTION_VERTICAL: c_int = 1;
@@ -832,6 +834,19 @@ impl Image {
         owned(rc, out)
     }
 
+    /// The classic unsharp mask: `(1 + amount) × pixel − amount × blurred` with a Gaussian blur of
+    /// `sigma` (8-bit, as `gaussblur` gives it), computed in floating point and clipped to 8 bits.
+    pub(crate) fn unsharp_mask(&self, amount: f64, sigma: f64) -> Result<Image, VipsError> {
+        let n = self.bands() as usize;
+        let blurred = self.gaussian_blur(sigma)?;
+        let sharp = self.linear_float(&vec![1.0 + amount; n], &vec![0.0; n])?;
+        let less = blurred.linear_float(&vec![-amount; n], &vec![0.0; n])?;
+        let mut out = ptr::null_mut();
+        // SAFETY: two live images of one size and format, null terminator.
+        let rc = unsafe { vips_add(sharp.ptr(), less.ptr(), &mut out, ptr::null::<c_char>()) };
+        owned(rc, out)?.cast_uchar()
+    }
+
     /// An SVG document rendered by librsvg at its own size, 8-bit RGBA, held in memory (so that
     /// it does not refer to `svg` once made).
     pub(crate) fn from_svg(svg: &[u8]) -> Result<Image, VipsError> {
@@ -1002,7 +1017,7 @@ impl Image {
         // SAFETY: name/value pairs of the documented types, null terminator; buf/len are written by libvips.
         let rc = unsafe {
             match *encoding {
-                Encoding::Jpeg { quality, progressive, optimize } => vips_jpegsave_buffer(
+                Encoding::Jpeg { quality, progressive, optimize, full_chroma } => vips_jpegsave_buffer(
                     self.ptr(),
                     &mut buf,
                     &mut len,
@@ -1013,7 +1028,7 @@ impl Image {
                     c"optimize_coding".as_ptr(),
                     c_int::from(optimize),
                     c"subsample_mode".as_ptr(),
-                    SUBSAMPLE_ON,
+                    if full_chroma { SUBSAMPLE_OFF } else { SUBSAMPLE_ON },
                     strip,
                     1 as c_int,
                     null,
@@ -1090,6 +1105,8 @@ pub(crate) enum Encoding {
         quality: u32,
         progressive: bool,
         optimize: bool,
+        /// 4:4:4 instead of 4:2:0.
+        full_chroma: bool,
     },
     Png {
         palette: bool,

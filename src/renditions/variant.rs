@@ -243,6 +243,9 @@ fn canonical(p: &TransformParams, format: Option<OutputFormat>) -> String {
         let _ = write!(text, "{:?},{:?},{},{:?}", crop.x, crop.y, crop.focalpoint, crop.smart);
         pairs.push(("crop", text));
     }
+    if let Some(chromasub) = p.chromasub.filter(|c| *c != 420) {
+        pairs.push(("chromasub", chromasub.to_string()));
+    }
     if let Some(dpr) = p.dpr.filter(|d| *d != 1.0) {
         pairs.push(("dpr", format!("{dpr}")));
     }
@@ -333,7 +336,9 @@ mod tests {
             "orient" => "6",
             "q" => "20",
             "fm" | "ar" | "rect" | "bg" | "lossless" | "flip" | "invert" | "reverse" | "fill" | "fill-color"
-            | "monochrome" | "duotone" | "dpr" | "mask" | "mask-bg" => crate::imaging::params::example_value(name),
+            | "monochrome" | "duotone" | "dpr" | "mask" | "mask-bg" | "chromasub" => {
+                crate::imaging::params::example_value(name)
+            }
             _ => "30",
         };
         for name in crate::imaging::RENDERED_PARAMS {
@@ -342,6 +347,7 @@ mod tests {
             let base = match name {
                 "duotone-alpha" => format!("{base}&duotone=000,fff"),
                 "corner-radius" | "mask-bg" => format!("{base}&mask=corners"),
+                "usmrad" => format!("{base}&usm=30"),
                 _ if name.starts_with("fp-") => format!("{base}&crop=focalpoint"),
                 _ => base.to_owned(),
             };

@@ -231,6 +231,27 @@ async fn adjustments_match_vips_and_do_what_they_say() {
         ("sat=-60", lch("1 0.4 1", "0 0 0")),
         ("hue=120", lch("1 1 1", "0 0 120")),
         ("invert=1", vec![vec!["invert", "in.png", "out.png"]]),
+        // usm: (1 + usm/100) × v − usm/100 × gaussblur(v, usmrad).
+        (
+            "usm=60&usmrad=3",
+            vec![
+                vec!["gaussblur", "in.png", "b.v", "3"],
+                vec!["linear", "in.png", "s.v", "1.6", "0"],
+                vec!["linear", "b.v", "l.v", "0.6", "0"],
+                vec!["subtract", "s.v", "l.v", "t.v"],
+                vec!["cast", "t.v", "out.png", "uchar"],
+            ],
+        ),
+        (
+            "usm=-40",
+            vec![
+                vec!["gaussblur", "in.png", "b.v", "2.5"],
+                vec!["linear", "in.png", "s.v", "0.6", "0"],
+                vec!["linear", "b.v", "l.v", "0.4", "0"],
+                vec!["add", "s.v", "l.v", "t.v"],
+                vec!["cast", "t.v", "out.png", "uchar"],
+            ],
+        ),
         // sharp: libvips' sharpen, sigma 1, slope sharp/10.
         (
             "sharp=50",
@@ -485,5 +506,35 @@ async fn padding_surrounds_the_image_as_vips_embed_does() {
     assert_eq!(source.render("w=60&dpr=2&pad=5&fm=png").await.dimensions(), (120, 87));
     for bad in ["pad=-1", "pad-top=x"] {
         assert_eq!(source.get(bad).await.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+/// The luma component's sampling factors in a JPEG's frame header (0x22: 4:2:0, 0x11: 4:4:4).
+fn jpeg_luma_sampling(jpeg: &[u8]) -> u8 {
+    let at = jpeg.windows(2).position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2)).expect("a frame header");
+    jpeg[at + 11]
+}
+
+/// `chromasub=444` keeps full-resolution chroma as `vips jpegsave --subsample-mode off` does.
+#[tokio::test]
+async fn chromasub_sets_the_jpeg_chroma_sampling() {
+    let source = source().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.png"), png(&quadrants())).unwrap();
+    vips(
+        dir.path(),
+        &[&["jpegsave", "in.png", "full.jpg", "--subsample-mode", "off"], &["jpegsave", "in.png", "sub.jpg"]],
+    );
+    let full_reference = jpeg_luma_sampling(&std::fs::read(dir.path().join("full.jpg")).unwrap());
+    let default_reference = jpeg_luma_sampling(&std::fs::read(dir.path().join("sub.jpg")).unwrap());
+    assert_eq!((full_reference, default_reference), (0x11, 0x22));
+    for (query, expected) in [("chromasub=444", 0x11), ("chromasub=420", 0x22), ("q=75", 0x22)] {
+        let response = source.get(&format!("{query}&fm=jpg")).await;
+        assert_eq!(response.status, StatusCode::OK, "{query}");
+        assert_eq!(jpeg_luma_sampling(&response.bytes), expected, "{query}");
+    }
+    for bad in ["chromasub=422", "chromasub=111"] {
+        let response = source.get(bad).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
     }
 }

@@ -233,6 +233,13 @@ pub(super) fn transform_params() -> Vec<Value> {
         query("hue", "hue 0–359: turns the LCh hue by that many degrees", json!({ "type": "integer" })),
         query("invert", "inverts the colours", json!({ "enum": ["0", "1", "true", "false"] })),
         query("sharp", "sharpening 0–100: unsharp mask, slope sharp/10", json!({ "type": "number", "minimum": 0 })),
+        query("chromasub", "JPEG chroma subsampling: 444 or 420 (default)", json!({ "enum": [444, 420] })),
+        query(
+            "usm",
+            "unsharp mask −100–100: adds usm/100 of the detail above a Gaussian blur of sigma usmrad",
+            json!({ "type": "integer" }),
+        ),
+        query("usmrad", "the unsharp mask's radius (sigma) 0.1–100, default 2.5", json!({ "type": "number" })),
         query("px", "pixelation 0–100: blocks of px × px pixels", json!({ "type": "integer", "minimum": 0 })),
         query("sepia", "sepia 0–100: towards the sepia tone matrix", json!({ "type": "integer", "minimum": 0 })),
         query(
