@@ -117,7 +117,10 @@ impl MaskParams {
         let coverage = Image::from_svg(svg.as_bytes())?.alpha_band()?;
         let masked = image.times_alpha(&coverage)?;
         match self.bg {
-            Some(bg) if bg.a > 0 => masked.over_colour([bg.rgb()[0], bg.rgb()[1], bg.rgb()[2], f64::from(bg.a)]),
+            Some(bg) if bg.a > 0 => {
+                let [r, g, b] = bg.rgb();
+                masked.over_colour([r, g, b, f64::from(bg.a)])
+            }
             _ => Ok(masked),
         }
     }

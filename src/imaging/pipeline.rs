@@ -303,20 +303,15 @@ pub fn render_frames(path: &Path, planned: &Planned, dir: &Path, deadline: Insta
     let Frames::Animated { pages, timing } = &planned.frames else {
         return Err(TransformError::Internal("a video is made from an animation".into()));
     };
-    let options = LoadOptions { random_access: true, all_pages: true, ..LoadOptions::default() };
-    let strip = Image::open(path, options).map_err(decode_error)?;
     let mut names = Vec::with_capacity(pages.len());
-    for (index, page) in pages.iter().enumerate() {
-        if Instant::now() >= deadline {
-            return Err(TransformError::Timeout);
-        }
-        // Opaque: `transform` flattens onto `bg` or white, as videos have no alpha.
-        let (frame, _) = transform(page_of(&strip, *page)?, planned)?;
+    // Opaque: `transform` flattens onto `bg` or white, as videos have no alpha.
+    each_frame(path, planned, pages, deadline, |index, frame| {
         let bytes = frame.prepared_for_save().map_err(internal)?.save(&FRAME_ENCODING).map_err(save_error)?;
         let name = format!("frame-{index:05}.png");
         std::fs::write(dir.join(&name), bytes).map_err(|e| TransformError::Internal(e.to_string()))?;
         names.push(name);
-    }
+        Ok(())
+    })?;
     let list = dir.join("frames.ffconcat");
     std::fs::write(&list, crate::media::concat_list(&names, &timing.delays))
         .map_err(|e| TransformError::Internal(e.to_string()))?;
@@ -335,22 +330,38 @@ fn render_animation(
     timing: &Timing,
     deadline: Instant,
 ) -> Result<Rendered, TransformError> {
-    let options = LoadOptions { random_access: true, all_pages: true, ..LoadOptions::default() };
-    let strip = Image::open(path, options).map_err(decode_error)?;
     let mut frames = Vec::with_capacity(pages.len());
-    for page in pages {
-        if Instant::now() >= deadline {
-            return Err(TransformError::Timeout);
-        }
-        let (frame, _) = transform(page_of(&strip, *page)?, planned)?;
+    each_frame(path, planned, pages, deadline, |_, frame| {
         frames.push(frame);
-    }
+        Ok(())
+    })?;
     let animation = Image::animation(&frames, timing).map_err(internal)?;
-    let (width, height) = (animation.width(), frames[0].height());
+    let (width, height) = (animation.width(), animation.page_height());
     drop(frames);
     let bytes =
         animation.prepared_for_save().map_err(internal)?.save(&animated_encoding(planned)).map_err(save_error)?;
     Ok(Rendered { bytes, format: planned.format, width, height })
+}
+
+/// Opens every page of the source at `path` once and hands `frame` each of `pages` (in order, with
+/// its index) through [`transform`]; stops with [`TransformError::Timeout`] at `deadline`.
+fn each_frame(
+    path: &Path,
+    planned: &Planned,
+    pages: &[u32],
+    deadline: Instant,
+    mut frame: impl FnMut(usize, Image) -> Result<(), TransformError>,
+) -> Result<(), TransformError> {
+    let options = LoadOptions { random_access: true, all_pages: true, ..LoadOptions::default() };
+    let strip = Image::open(path, options).map_err(decode_error)?;
+    for (index, page) in pages.iter().enumerate() {
+        if Instant::now() >= deadline {
+            return Err(TransformError::Timeout);
+        }
+        let (transformed, _) = transform(page_of(&strip, *page)?, planned)?;
+        frame(index, transformed)?;
+    }
+    Ok(())
 }
 
 /// The encoder of an animated result.
